@@ -1,0 +1,53 @@
+#include "config/model.h"
+
+#include <arpa/inet.h>
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+namespace ringlb::config {
+
+uint16_t SocketAddress::port() const {
+  if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
+  if (family() == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
+  }
+  return 0;
+}
+
+std::string SocketAddress::numeric() const {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (family() == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, buf, sizeof buf);
+    return fmt::format("{}:{}", buf, port());
+  }
+  if (family() == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, buf,
+              sizeof buf);
+    return fmt::format("[{}]:{}", buf, port());
+  }
+  return "?";
+}
+
+bool SocketAddress::operator==(const SocketAddress& other) const {
+  return length == other.length && std::memcmp(&storage, &other.storage, length) == 0;
+}
+
+Duration ListenerConfig::effectiveIdleTimeout() const {
+  if (idleTimeout) return *idleTimeout;
+  switch (mode) {
+    case ListenerMode::Tcp: return std::chrono::hours(1);
+    case ListenerMode::Udp: return std::chrono::seconds(30);
+    case ListenerMode::Http:
+    case ListenerMode::Forward: return std::chrono::seconds(60);
+  }
+  return std::chrono::seconds(60);
+}
+
+const PoolConfig* Config::findPool(const std::string& name) const {
+  auto it = pools.find(name);
+  return it == pools.end() ? nullptr : &it->second;
+}
+
+}  // namespace ringlb::config

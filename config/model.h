@@ -1,0 +1,173 @@
+// The configuration as plain values: what parse.cc builds from TOML and what
+// the rest of ringlb reads. No behaviour lives here.
+//
+// Thread rules: a Config is built on the main thread, then frozen inside a
+// ConfigSnapshot (shared_ptr<const Config>) and only read afterwards.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ringlb::config {
+
+using Duration = std::chrono::milliseconds;
+
+// A resolved socket address (IPv4 or IPv6). `text` keeps what the user wrote
+// ("127.0.0.1:9001", "[::1]:80", "db.local:5432") for logs and metrics.
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  std::string text;
+
+  const sockaddr* sa() const { return reinterpret_cast<const sockaddr*>(&storage); }
+  int family() const { return storage.ss_family; }
+  uint16_t port() const;
+  // "IP:PORT" or "[IPv6]:PORT" of the numeric address.
+  std::string numeric() const;
+  bool operator==(const SocketAddress& other) const;
+};
+
+// Where in the config file a value came from, for error messages.
+struct SourcePos {
+  uint32_t line = 0;
+  uint32_t column = 0;
+};
+
+enum class LogLevel { Error, Warn, Info, Debug };
+
+struct GlobalConfig {
+  uint32_t workers = 0;  // 0 = one per CPU core
+  uint32_t maxConnections = 100000;
+  Duration drainTimeout = std::chrono::seconds(30);
+  LogLevel logLevel = LogLevel::Info;
+  std::string accessLog = "off";  // off | stdout | stderr | /path
+};
+
+struct AdminConfig {
+  SocketAddress bind;
+};
+
+enum class BalanceAlgorithm { RoundRobin, LeastConn, RandomTwo, Hash };
+
+enum class HashKeyKind { SourceIp, Uri, Header, Cookie };
+
+struct HashKey {
+  HashKeyKind kind = HashKeyKind::SourceIp;
+  std::string name;  // header or cookie name for Header/Cookie
+};
+
+struct BackendConfig {
+  std::string address;  // as written: "127.0.0.1:9001" or "host:port"
+  SocketAddress resolved;
+  uint32_t weight = 1;
+  bool backup = false;
+  SourcePos pos;
+};
+
+enum class HealthCheckKind { Tcp, Http };
+
+struct StatusRange {
+  uint16_t low = 200;
+  uint16_t high = 399;
+};
+
+struct HealthConfig {
+  HealthCheckKind check = HealthCheckKind::Tcp;
+  Duration interval = std::chrono::seconds(2);
+  Duration timeout = std::chrono::seconds(1);
+  uint32_t rise = 2;
+  uint32_t fall = 3;
+  std::string path = "/healthz";
+  std::string host;  // Host header for http checks; empty = the backend address
+  std::vector<StatusRange> expectStatus = {{200, 399}};
+};
+
+struct PoolConfig {
+  std::string name;
+  BalanceAlgorithm balance = BalanceAlgorithm::RoundRobin;
+  HashKey hashKey;
+  Duration connectTimeout = std::chrono::seconds(2);
+  uint32_t retries = 2;
+  Duration slowStart{0};  // 0 = off
+  uint32_t passiveFailures = 5;  // consecutive failures that eject a backend
+  Duration ejectionTime = std::chrono::seconds(30);
+  uint32_t maxEjectionPercent = 50;
+  std::vector<BackendConfig> backends;
+  std::optional<HealthConfig> health;
+  SourcePos pos;
+};
+
+enum class ListenerMode { Tcp, Udp, Http, Forward };
+
+struct CertificateConfig {
+  std::string certFile;
+  std::string keyFile;
+};
+
+struct TlsConfig {
+  std::vector<CertificateConfig> certificates;
+};
+
+struct HeaderEdit {
+  std::string name;
+  std::string value;
+};
+
+struct RouteConfig {
+  std::string host;        // exact or "*.example.com"; empty = any
+  std::string pathPrefix;  // empty = any
+  std::string path;        // exact path; empty = not used
+  std::vector<std::string> methods;  // empty = any
+  std::vector<HeaderEdit> matchHeaders;  // header name and exact value
+  std::string pool;
+  std::vector<HeaderEdit> setRequestHeaders;
+  std::vector<std::string> removeRequestHeaders;
+  std::vector<HeaderEdit> setResponseHeaders;
+  std::vector<std::string> removeResponseHeaders;
+  SourcePos pos;
+};
+
+enum class ProxyProtocol { Off, V1, V2 };
+
+struct ListenerConfig {
+  std::string name;
+  SocketAddress bind;
+  ListenerMode mode = ListenerMode::Http;
+  std::string pool;
+  uint32_t maxConnections = 10000;
+  std::optional<Duration> idleTimeout;  // unset = the mode's default
+  Duration headerTimeout = std::chrono::seconds(10);
+  Duration responseTimeout = std::chrono::seconds(30);
+  std::optional<TlsConfig> tls;
+  std::vector<RouteConfig> routes;
+  ProxyProtocol proxyProtocol = ProxyProtocol::Off;  // towards backends
+  bool acceptProxyProtocol = false;
+  // forward mode
+  std::vector<std::string> allow;
+  std::vector<std::string> deny;
+  std::vector<uint16_t> connectPorts = {443};
+  SourcePos pos;
+
+  // The idle timeout in force: the configured one or the mode's default
+  // (http/forward 60 s, tcp 1 h, udp 30 s).
+  Duration effectiveIdleTimeout() const;
+};
+
+struct Config {
+  std::string path;  // the file it was loaded from
+  GlobalConfig global;
+  std::optional<AdminConfig> admin;
+  std::map<std::string, PoolConfig> pools;
+  std::vector<ListenerConfig> listeners;  // in file order
+
+  const PoolConfig* findPool(const std::string& name) const;
+};
+
+}  // namespace ringlb::config
