@@ -1,1 +1,63 @@
-int main() { return 0; }
+// ringlb: the command line. Each subcommand is a few lines that call into the
+// libraries; all behaviour lives in common/, config/, l4/, l7/ and health/.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <string>
+
+#include "common/server.h"
+#include "config/load.h"
+#include "l4/tcp_service.h"
+#include "l7/demo.h"
+
+namespace {
+
+ringlb::ServiceFactories allServices() {
+  ringlb::ServiceFactories factories;
+  factories[ringlb::config::ListenerMode::Tcp] = ringlb::l4::makeTcpService;
+  return factories;
+}
+
+int checkConfig(const std::string& path) {
+  auto loaded = ringlb::config::loadConfigFile(path);
+  if (!loaded.config) {
+    for (const auto& e : loaded.errors) fmt::print("{}\n", e.format());
+    return 1;
+  }
+  fmt::print("config OK\n");
+  return 0;
+}
+
+int runServer(const std::string& path) {
+  ringlb::Server server(allServices());
+  return server.run(path);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ringlb: an io_uring load balancer and proxy (L4 tcp/udp, L7 http, forward)"};
+  app.set_version_flag("--version", std::string("ringlb ") + RINGLB_VERSION_STRING);
+  app.require_subcommand(1);
+
+  std::string runPath;
+  auto* run = app.add_subcommand("run", "Run with a TOML config (SIGHUP reloads, SIGTERM drains)");
+  run->add_option("-c,--config", runPath, "Config file")->required();
+
+  std::string checkPath;
+  auto* check = app.add_subcommand("check", "Validate a config file and exit (0 = valid)");
+  check->add_option("-c,--config", checkPath, "Config file")->required();
+
+  auto* demo = app.add_subcommand(
+      "demo", "Start built-in backends and a load balancer in front of them; Ctrl-C stops");
+  uint16_t demoPort = 8080;
+  demo->add_option("--port", demoPort, "First port of the demo listeners")
+      ->capture_default_str();
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*run) return runServer(runPath);
+  if (*check) return checkConfig(checkPath);
+  if (*demo) return ringlb::l7::runDemo(demoPort, allServices());
+  return 2;
+}

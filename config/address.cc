@@ -74,6 +74,20 @@ std::optional<SocketAddress> fromNumeric(const HostPort& hp, std::string_view te
   return std::nullopt;
 }
 
+// RFC 1123 host names: letters, digits, '-' and '.', at most 253 bytes. Checked
+// before getaddrinfo so that nothing odd (spaces, NUL, '%') reaches the resolver.
+bool isHostname(std::string_view host) {
+  if (host.empty() || host.size() > 253 || host.front() == '.' || host.front() == '-') {
+    return false;
+  }
+  for (char c : host) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::optional<SocketAddress> parseNumericAddress(std::string_view text, std::string* error) {
@@ -90,6 +104,10 @@ std::optional<SocketAddress> resolveAddress(std::string_view text, std::string* 
   if (auto addr = fromNumeric(*hp, text)) return addr;
   if (hp->bracketed) {
     *error = "\"" + hp->host + "\" is not a valid IPv6 address";
+    return std::nullopt;
+  }
+  if (!isHostname(hp->host)) {
+    *error = "\"" + hp->host + "\" is neither an IP address nor a valid host name";
     return std::nullopt;
   }
   addrinfo hints{};

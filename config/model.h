@@ -47,7 +47,9 @@ struct GlobalConfig {
   uint32_t maxConnections = 100000;
   Duration drainTimeout = std::chrono::seconds(30);
   LogLevel logLevel = LogLevel::Info;
-  std::string accessLog = "off";  // off | stdout | stderr | /path
+  // off | stdout | stderr | a path (after loading: resolved against the
+  // config file's directory when relative).
+  std::string accessLog = "off";
 };
 
 struct AdminConfig {
@@ -95,7 +97,7 @@ struct PoolConfig {
   HashKey hashKey;
   Duration connectTimeout = std::chrono::seconds(2);
   uint32_t retries = 2;
-  Duration slowStart{0};  // 0 = off
+  Duration slowStart{0};         // 0 = off
   uint32_t passiveFailures = 5;  // consecutive failures that eject a backend
   Duration ejectionTime = std::chrono::seconds(30);
   uint32_t maxEjectionPercent = 50;
@@ -107,6 +109,7 @@ struct PoolConfig {
 enum class ListenerMode { Tcp, Udp, Http, Forward };
 
 struct CertificateConfig {
+  // After loading: resolved against the config file's directory when relative.
   std::string certFile;
   std::string keyFile;
 };
@@ -121,10 +124,10 @@ struct HeaderEdit {
 };
 
 struct RouteConfig {
-  std::string host;        // exact or "*.example.com"; empty = any
-  std::string pathPrefix;  // empty = any
-  std::string path;        // exact path; empty = not used
-  std::vector<std::string> methods;  // empty = any
+  std::string host;                      // exact or "*.example.com", lower-cased; empty = any
+  std::string pathPrefix;                // empty = any
+  std::string path;                      // exact path; empty = not used
+  std::vector<std::string> methods;      // empty = any
   std::vector<HeaderEdit> matchHeaders;  // header name and exact value
   std::string pool;
   std::vector<HeaderEdit> setRequestHeaders;
@@ -150,9 +153,11 @@ struct ListenerConfig {
   ProxyProtocol proxyProtocol = ProxyProtocol::Off;  // towards backends
   bool acceptProxyProtocol = false;
   // forward mode
-  std::vector<std::string> allow;
+  std::vector<std::string> allow;  // empty = all (the loader rejects `allow = []`)
   std::vector<std::string> deny;
   std::vector<uint16_t> connectPorts = {443};
+  // http/forward: largest request or response head, in bytes.
+  uint32_t maxHeaderSize = 64 * 1024;
   SourcePos pos;
 
   // The idle timeout in force: the configured one or the mode's default

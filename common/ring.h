@@ -1,0 +1,105 @@
+// Ring: one io_uring per thread.
+//
+// - get_sqe never fails: when the SQ is full, it submits what is queued and
+//   tries again.
+// - Every SQE carries one Op* in user_data (or 0 for fire-and-forget ops whose
+//   result nobody needs). The Ring counts ops in flight on the Op and its owner.
+// - Completions are reaped into a list first and dispatched after, so no
+//   handler runs while the CQ is being walked and no handler is re-entered.
+//
+// Thread rules: created, used and destroyed on one thread (SINGLE_ISSUER).
+#pragma once
+
+#include <liburing.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/op.h"
+
+namespace ringlb {
+
+// Thrown only at set-up (never on the data path): the message says what is
+// wrong and how to fix it.
+class RingSetupError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Kernel features ringlb relies on or uses when present.
+struct RingFeatures {
+  bool singleIssuer = false;
+  bool deferTaskrun = false;
+  bool multishotAccept = false;
+  bool multishotRecv = false;
+  bool providedBufferRing = false;
+  bool msgRing = false;
+  bool sendZeroCopy = false;
+  bool extArg = false;
+};
+
+class Ring {
+ public:
+  explicit Ring(unsigned entries = 1024);
+  ~Ring();
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+
+  const RingFeatures& features() const { return features_; }
+  io_uring* raw() { return &ring_; }
+  int fd() const { return ring_.ring_fd; }
+
+  // An SQE whose user_data is this op; counts the op in flight.
+  io_uring_sqe* prepare(Op& op);
+  // An SQE whose completion is ignored (user_data 0).
+  io_uring_sqe* prepareDetached();
+
+  // Convenience preparers. The op must stay at its address until its last CQE.
+  void accept(Op& op, int fd, bool multishot);
+  void recvMultishot(Op& op, int fd, uint16_t bufferGroup);
+  void recv(Op& op, int fd, void* buf, size_t len);
+  void send(Op& op, int fd, const void* buf, size_t len, int msgFlags = MSG_NOSIGNAL);
+  void connect(Op& op, int fd, const sockaddr* addr, socklen_t len);
+  void read(Op& op, int fd, void* buf, size_t len);
+  // Cancels every op on fd; the cancel itself completes on `op`.
+  void cancelFd(Op& op, int fd);
+  // Cancels one op; the cancel itself completes on `op`.
+  void cancelOp(Op& op, const Op& target);
+  void closeDetached(int fd);
+  void nop(Op& op);
+
+  // Submits queued SQEs; waits up to `timeout` (forever when nullopt) for at
+  // least one completion when `wait`; then reaps and dispatches every CQE.
+  // Returns the number of completions dispatched.
+  size_t run(bool wait, std::optional<std::chrono::nanoseconds> timeout);
+  // Submits queued SQEs without waiting.
+  void submit();
+
+  uint64_t completionsDispatched() const { return dispatched_; }
+
+ private:
+  struct Completion {
+    Op* op;
+    int32_t result;
+    uint32_t flags;
+  };
+
+  void probeFeatures(unsigned setupFlags);
+  size_t reap();
+  void dispatch(const Completion& c);
+
+  io_uring ring_{};
+  RingFeatures features_;
+  std::vector<Completion> ready_;
+  uint64_t dispatched_ = 0;
+};
+
+// Describes an io_uring setup failure (errno from io_uring_queue_init) in one
+// line that says how to fix it.
+std::string describeRingSetupError(int err);
+
+}  // namespace ringlb

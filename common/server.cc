@@ -1,0 +1,256 @@
+#include "common/server.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <set>
+#include <thread>
+
+#include "common/log.h"
+#include "common/socket.h"
+#include "config/load.h"
+
+namespace ringlb {
+namespace {
+
+constexpr auto kSignalPoll = std::chrono::milliseconds(50);
+
+unsigned workerCount(const config::Config& config) {
+  if (config.global.workers != 0) return config.global.workers;
+  unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : cores;
+}
+
+bool sameSocket(const config::ListenerConfig& a, const config::ListenerConfig& b) {
+  return a.bind == b.bind && a.mode == b.mode;
+}
+
+void logErrors(const std::vector<config::ConfigError>& errors) {
+  for (const auto& e : errors) logError("{}", e.format());
+}
+
+}  // namespace
+
+void blockServerSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+Server::Server(ServiceFactories factories) : factories_(std::move(factories)) {}
+
+Server::~Server() {
+  for (auto& w : workers_) w->join();
+}
+
+void Server::addExtension(std::unique_ptr<ServerExtension> extension) {
+  extensions_.push_back(std::move(extension));
+}
+
+int Server::run(const std::string& path) {
+  path_ = path;
+  config::LoadResult loaded = config::loadConfigFile(path);
+  if (!loaded.config) {
+    for (const auto& e : loaded.errors) fmt::print(stderr, "{}\n", e.format());
+    return 1;
+  }
+  return serve(std::move(*loaded.config));
+}
+
+int Server::serve(config::Config config) {
+  blockServerSignals();
+  setLogLevel(config.global.logLevel);
+  config_ = std::make_shared<const config::Config>(std::move(config));
+  std::string error;
+  if (!startWorkers(*config_, &error)) {
+    fmt::print(stderr, "ringlb: {}\n", error);
+    stopWorkers(true);
+    return 1;
+  }
+  std::vector<Worker*> workers;
+  for (auto& w : workers_) workers.push_back(w.get());
+  for (auto& ext : extensions_) {
+    error = ext->start(*config_, workers);
+    if (!error.empty()) {
+      fmt::print(stderr, "ringlb: {}\n", error);
+      stopWorkers(true);
+      return 1;
+    }
+  }
+  logInfo("ringlb {} started: {} workers, {} listeners", RINGLB_VERSION_STRING, workers_.size(),
+          config_->listeners.size());
+  waitForSignals();
+  for (auto& ext : extensions_) ext->stop();
+  logInfo("stopped");
+  return 0;
+}
+
+bool Server::openListener(const config::ListenerConfig& listener, OpenListener* out,
+                          std::string* error) {
+  out->config = listener;
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    std::string why;
+    int fd = listener.mode == config::ListenerMode::Udp ? openUdpSocket(listener.bind, &why)
+                                                        : openTcpListener(listener.bind, &why);
+    if (fd < 0) {
+      *error = fmt::format("listener {}: {}", listener.name, why);
+      for (int open : out->fds) close(open);
+      out->fds.clear();
+      return false;
+    }
+    out->fds.push_back(fd);
+  }
+  return true;
+}
+
+bool Server::startWorkers(const config::Config& config, std::string* error) {
+  unsigned count = workerCount(config);
+  for (unsigned i = 0; i < count; ++i) {
+    WorkerOptions options;
+    options.index = i;
+    options.workerCount = count;
+    options.maxConnections = std::max(1u, config.global.maxConnections / count);
+    workers_.push_back(std::make_unique<Worker>(options, factories_));
+  }
+  // Sockets first, so that a port in use fails before any thread starts.
+  std::vector<OpenListener> listeners(config.listeners.size());
+  for (size_t i = 0; i < config.listeners.size(); ++i) {
+    if (!openListener(config.listeners[i], &listeners[i], error)) {
+      for (size_t j = 0; j < i; ++j) {
+        for (int fd : listeners[j].fds) close(fd);
+      }
+      workers_.clear();
+      return false;
+    }
+  }
+  for (auto& worker : workers_) {
+    *error = worker->start();
+    if (!error->empty()) {
+      for (auto& l : listeners) {
+        for (int fd : l.fds) close(fd);
+      }
+      return false;
+    }
+  }
+  for (size_t w = 0; w < workers_.size(); ++w) {
+    std::vector<std::pair<config::ListenerConfig, int>> mine;
+    for (auto& l : listeners) mine.emplace_back(l.config, l.fds[w]);
+    workers_[w]->post([worker = workers_[w].get(), cfg = config_, mine = std::move(mine)] {
+      worker->applyConfig(cfg);
+      for (const auto& [listener, fd] : mine) worker->addListener(listener, fd);
+    });
+  }
+  return true;
+}
+
+void Server::waitForSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  bool stopping = false;
+  for (;;) {
+    timespec poll{0, std::chrono::nanoseconds(kSignalPoll).count()};
+    int sig = sigtimedwait(&set, nullptr, &poll);
+    if (sig == SIGHUP && !stopping) {
+      reload();
+    } else if (sig == SIGTERM || sig == SIGINT) {
+      if (stopping) {
+        logWarn("second stop signal: aborting open connections");
+        stopWorkers(true);
+      } else {
+        logInfo("{} received: closing listeners, draining for up to {} ms",
+                sig == SIGTERM ? "SIGTERM" : "SIGINT", config_->global.drainTimeout.count());
+        stopping = true;
+        stopWorkers(false);
+      }
+    }
+    if (stopping) {
+      bool done = true;
+      for (auto& w : workers_) done = done && w->finished();
+      if (done) break;
+    }
+  }
+  for (auto& w : workers_) w->join();
+}
+
+void Server::stopWorkers(bool abort) {
+  for (auto& w : workers_) {
+    if (w->finished()) continue;
+    auto drain = config_ ? config_->global.drainTimeout : std::chrono::milliseconds(0);
+    w->post([worker = w.get(), drain, abort] {
+      worker->beginStop(drain);
+      if (abort) worker->abortAll();
+    });
+  }
+}
+
+void Server::reload() {
+  if (path_.empty()) {
+    logWarn("SIGHUP ignored: this instance has no config file to reload");
+    return;
+  }
+  logInfo("SIGHUP received: reloading {}", path_);
+  config::LoadResult loaded = config::loadConfigFile(path_);
+  if (!loaded.config) {
+    logError("reload refused, the running config stays in force; {} problem(s):",
+             loaded.errors.size());
+    logErrors(loaded.errors);
+    return;
+  }
+  if (workerCount(*loaded.config) != workers_.size()) {
+    logWarn("global.workers changed: takes effect at the next restart");
+  }
+  applyReload(std::make_shared<const config::Config>(std::move(*loaded.config)));
+}
+
+void Server::applyReload(std::shared_ptr<const config::Config> next) {
+  // Listeners whose socket (bind + mode) is unchanged keep it, so no pending
+  // connection is lost; the others are opened before the old ones close.
+  std::vector<OpenListener> added;
+  std::vector<std::string> removed;
+  for (const auto& listener : next->listeners) {
+    const config::ListenerConfig* old = nullptr;
+    for (const auto& l : config_->listeners) {
+      if (l.name == listener.name) old = &l;
+    }
+    if (old != nullptr && sameSocket(*old, listener)) continue;
+    if (old != nullptr) removed.push_back(old->name);
+    OpenListener open;
+    std::string error;
+    if (!openListener(listener, &open, &error)) {
+      logError("reload refused, the running config stays in force: {}", error);
+      for (auto& a : added) {
+        for (int fd : a.fds) close(fd);
+      }
+      return;
+    }
+    added.push_back(std::move(open));
+  }
+  for (const auto& l : config_->listeners) {
+    bool kept = false;
+    for (const auto& n : next->listeners) kept = kept || n.name == l.name;
+    if (!kept) removed.push_back(l.name);
+  }
+  for (size_t w = 0; w < workers_.size(); ++w) {
+    std::vector<std::pair<config::ListenerConfig, int>> mine;
+    for (auto& a : added) mine.emplace_back(a.config, a.fds[w]);
+    workers_[w]->post([worker = workers_[w].get(), next, removed, mine = std::move(mine)] {
+      for (const auto& name : removed) worker->removeListener(name);
+      worker->applyConfig(next);
+      for (const auto& [listener, fd] : mine) worker->addListener(listener, fd);
+    });
+  }
+  config_ = std::move(next);
+  setLogLevel(config_->global.logLevel);
+  for (auto& ext : extensions_) ext->reload(config_);
+  logInfo("reload done: {} listeners ({} added, {} removed)", config_->listeners.size(),
+          added.size(), removed.size());
+}
+
+}  // namespace ringlb

@@ -1,0 +1,66 @@
+// Server: the main thread. Loads the config, opens the listening sockets,
+// starts the workers, then waits for signals:
+//   SIGHUP          reload (a bad file is refused and the old config keeps serving)
+//   SIGTERM/SIGINT  stop accepting, drain up to global.drain_timeout, exit 0;
+//                   a second signal aborts what is left at once.
+//
+// Main thread only.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/worker.h"
+#include "config/model.h"
+
+namespace ringlb {
+
+// Hooks for the parts that live outside common/ (health thread, admin).
+class ServerExtension {
+ public:
+  virtual ~ServerExtension() = default;
+  // After the workers started; returns "" or why the server cannot start.
+  virtual std::string start(const config::Config& config, std::vector<Worker*> workers) = 0;
+  // A new config was accepted and posted to the workers.
+  virtual void reload(const std::shared_ptr<const config::Config>& config) = 0;
+  virtual void stop() = 0;
+};
+
+class Server {
+ public:
+  explicit Server(ServiceFactories factories);
+  ~Server();
+
+  void addExtension(std::unique_ptr<ServerExtension> extension);
+  // Loads `path` and serves until stopped. Returns the process exit code.
+  int run(const std::string& path);
+  // Serves an already validated config (used by `ringlb demo`).
+  int serve(config::Config config);
+
+ private:
+  struct OpenListener {
+    config::ListenerConfig config;
+    std::vector<int> fds;  // one per worker
+  };
+
+  bool openListener(const config::ListenerConfig& listener, OpenListener* out,
+                    std::string* error);
+  bool startWorkers(const config::Config& config, std::string* error);
+  void waitForSignals();
+  void reload();
+  void applyReload(std::shared_ptr<const config::Config> next);
+  void stopWorkers(bool abort);
+
+  ServiceFactories factories_;
+  std::vector<std::unique_ptr<ServerExtension>> extensions_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::shared_ptr<const config::Config> config_;
+  std::string path_;
+};
+
+// Blocks SIGHUP, SIGTERM, SIGINT and SIGPIPE in the calling thread (and the
+// threads it starts), so that only the main thread's sigwait sees them.
+void blockServerSignals();
+
+}  // namespace ringlb

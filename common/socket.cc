@@ -1,0 +1,74 @@
+#include "common/socket.h"
+
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace ringlb {
+namespace {
+
+int openBound(const config::SocketAddress& addr, int type, std::string* error) {
+  int fd = socket(addr.family(), type | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *error = fmt::format("cannot create a socket for {}: {}", addr.text, std::strerror(errno));
+    return -1;
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (addr.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (bind(fd, addr.sa(), addr.length) != 0) {
+    int err = errno;
+    *error = fmt::format("cannot bind {}: {}{}", addr.text, std::strerror(err),
+                         err == EADDRINUSE ? " (another process holds the port)"
+                         : err == EACCES   ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+                                           : "");
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+int openTcpListener(const config::SocketAddress& addr, std::string* error, int backlog) {
+  int fd = openBound(addr, SOCK_STREAM, error);
+  if (fd < 0) return -1;
+  if (listen(fd, backlog) != 0) {
+    *error = fmt::format("cannot listen on {}: {}", addr.text, std::strerror(errno));
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int openUdpSocket(const config::SocketAddress& addr, std::string* error) {
+  return openBound(addr, SOCK_DGRAM, error);
+}
+
+int openTcpSocket(int family) {
+  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  setNoDelay(fd);
+  return fd;
+}
+
+void setNoDelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+int boundPort(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return -1;
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+}
+
+}  // namespace ringlb

@@ -1,0 +1,23 @@
+// Socket set-up helpers. Set-up paths (main thread) report errors as text;
+// data-path callers get -errno values.
+#pragma once
+
+#include <string>
+
+#include "config/model.h"
+
+namespace ringlb {
+
+// A listening TCP socket with SO_REUSEPORT (one per worker shares the port).
+// Returns the fd, or -1 with `error` set to one line that names the address.
+int openTcpListener(const config::SocketAddress& addr, std::string* error, int backlog = 4096);
+// A bound UDP socket with SO_REUSEPORT.
+int openUdpSocket(const config::SocketAddress& addr, std::string* error);
+// An unconnected TCP socket for an upstream connection, or -errno.
+int openTcpSocket(int family);
+// TCP_NODELAY: proxies forward what they get at once.
+void setNoDelay(int fd);
+// The local port a socket is bound to (for tests that bind port 0).
+int boundPort(int fd);
+
+}  // namespace ringlb

@@ -1,0 +1,165 @@
+#include "common/worker.h"
+
+#include <unistd.h>
+
+#include "common/log.h"
+
+namespace ringlb {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+// Longest sleep without a timer due: bounds how stale now_ can get.
+constexpr auto kMaxWait = std::chrono::milliseconds(500);
+
+}  // namespace
+
+Worker::Worker(WorkerOptions options, const ServiceFactories& factories)
+    : options_(options), factories_(factories) {}
+
+Worker::~Worker() { join(); }
+
+std::string Worker::start() {
+  std::promise<std::string> ready;
+  std::future<std::string> result = ready.get_future();
+  thread_ = std::thread([this, p = std::move(ready)]() mutable { threadMain(std::move(p)); });
+  std::string error = result.get();
+  if (!error.empty()) join();
+  return error;
+}
+
+void Worker::post(Mailbox::Task task) { mailbox_->post(std::move(task)); }
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::threadMain(std::promise<std::string> ready) {
+  try {
+    // The ring is created here: with SINGLE_ISSUER only this thread may submit.
+    ring_.emplace(options_.ringEntries);
+    buffers_.emplace(*ring_, /*groupId=*/0, options_.bufferCount, options_.bufferSize);
+    mailbox_.emplace(*ring_);
+    now_ = Clock::now();
+    timers_.emplace(now_);
+  } catch (const RingSetupError& e) {
+    ready.set_value(e.what());
+    return;
+  }
+  ready.set_value("");
+  loop();
+  // Tear down in reverse order, after every op has completed.
+  listeners_.clear();
+  retiring_.clear();
+  timers_.reset();
+  mailbox_.reset();
+  buffers_.reset();
+  ring_.reset();
+  finished_.store(true, std::memory_order_release);
+}
+
+void Worker::loop() {
+  mailbox_->start();
+  for (;;) {
+    ring_->run(/*wait=*/true, waitBudget());
+    now_ = Clock::now();
+    timers_->advance(now_);
+    if (mailbox_->woken()) mailbox_->drain();
+    reapFinishedListeners();
+    if (stopping_ && !sessions_.empty() && now_ >= drainDeadline_) abortAll();
+    if (stopComplete()) break;
+  }
+  mailbox_->stop();
+  while (mailbox_->opsInFlight() != 0) ring_->run(true, kMaxWait);
+}
+
+std::optional<std::chrono::nanoseconds> Worker::waitBudget() {
+  std::chrono::nanoseconds budget = kMaxWait;
+  if (auto next = timers_->timeUntilNext(now_)) budget = std::min(budget, *next);
+  if (stopping_) budget = std::min(budget, std::chrono::nanoseconds(drainDeadline_ - now_));
+  return std::max(budget, std::chrono::nanoseconds(0));
+}
+
+bool Worker::stopComplete() const {
+  return stopping_ && sessions_.empty() && listeners_.empty() && retiring_.empty();
+}
+
+void Worker::applyConfig(std::shared_ptr<const config::Config> config) {
+  config_ = std::move(config);
+  ++poolVersion_;
+  for (const auto& [name, poolConfig] : config_->pools) {
+    auto set = upstream::BackendSet::fromConfig(poolConfig, poolVersion_);
+    auto it = pools_.find(name);
+    if (it == pools_.end()) {
+      pools_.emplace(name, std::make_unique<upstream::PoolState>(std::move(set),
+                                                                  0x9e3779b97f4a7c15ULL + index()));
+    } else {
+      it->second->update(std::move(set));
+    }
+  }
+  // Pools that left the config stay until no session holds a lease on them;
+  // they are simply no longer found by name for new sessions.
+}
+
+void Worker::updatePool(std::shared_ptr<const upstream::BackendSet> set) {
+  auto it = pools_.find(set->pool());
+  if (it != pools_.end()) it->second->update(std::move(set));
+}
+
+upstream::PoolState* Worker::pool(const std::string& name) {
+  if (config_ == nullptr || config_->findPool(name) == nullptr) return nullptr;
+  auto it = pools_.find(name);
+  return it == pools_.end() ? nullptr : it->second.get();
+}
+
+void Worker::addListener(const config::ListenerConfig& listener, int fd) {
+  auto factory = factories_.find(listener.mode);
+  if (factory == factories_.end() || stopping_) {
+    if (factory == factories_.end()) {
+      logError("listener {}: this build has no support for its mode", listener.name);
+    }
+    close(fd);
+    return;
+  }
+  auto service = factory->second(*this, listener, fd);
+  service->start();
+  listeners_[listener.name] = std::move(service);
+}
+
+void Worker::removeListener(const std::string& name) {
+  auto it = listeners_.find(name);
+  if (it == listeners_.end()) return;
+  it->second->stopAccepting();
+  retiring_.push_back(std::move(it->second));
+  listeners_.erase(it);
+}
+
+void Worker::beginStop(std::chrono::milliseconds drainTimeout) {
+  if (stopping_) return;
+  stopping_ = true;
+  drainDeadline_ = Clock::now() + drainTimeout;
+  while (!listeners_.empty()) removeListener(listeners_.begin()->first);
+  sessions_.forEach([](Session& s) { s.beginDrain(); });
+}
+
+void Worker::abortAll() {
+  sessions_.forEach([](Session& s) { s.abort(); });
+}
+
+void Worker::addSession(Session& s) {
+  sessions_.add(s);
+  activeConnections_.store(sessions_.size(), std::memory_order_relaxed);
+}
+
+void Worker::removeSession(Session& s) {
+  sessions_.remove(s);
+  activeConnections_.store(sessions_.size(), std::memory_order_relaxed);
+  if (!stopping_) {
+    for (auto& [name, service] : listeners_) service->resumeAccepting();
+  }
+}
+
+void Worker::reapFinishedListeners() {
+  std::erase_if(retiring_, [](const auto& service) { return service->finished(); });
+}
+
+}  // namespace ringlb

@@ -1,0 +1,710 @@
+#include "config/parse.h"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <initializer_list>
+#include <utility>
+
+#include "config/address.h"
+#include "config/duration.h"
+#include "config/schema.h"
+#include "config/suggest.h"
+#include "config/values.h"
+
+namespace ringlb::config {
+
+void SourceMap::record(const std::string& path, SourcePos pos, bool valid) {
+  entries_[path] = {pos, valid};
+}
+
+bool SourceMap::valid(const std::string& path) const {
+  auto it = entries_.find(path);
+  return it != entries_.end() && it->second.valid;
+}
+
+SourcePos SourceMap::at(const std::string& path) const {
+  auto it = entries_.find(path);
+  return it == entries_.end() ? SourcePos{} : it->second.pos;
+}
+
+std::vector<std::string> SourceMap::paths() const {
+  std::vector<std::string> out;
+  for (const auto& [path, entry] : entries_) out.push_back(path);
+  return out;
+}
+
+std::string sectionPath(std::string_view prefix, std::string_view name) {
+  return std::string(prefix) + "." + (isValidName(name) ? std::string(name) : quote(name));
+}
+
+namespace {
+
+constexpr int64_t kMaxConnections = 10'000'000;
+
+template <typename E>
+using Choices = std::initializer_list<std::pair<std::string_view, E>>;
+
+SourcePos posOf(const toml::source_region& region) {
+  return {region.begin.line, region.begin.column};
+}
+SourcePos posOf(const toml::node& node) { return posOf(node.source()); }
+
+std::string_view describe(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date:
+    case toml::node_type::time:
+    case toml::node_type::date_time: return "a date/time";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    case toml::node_type::none: break;
+  }
+  return "nothing";
+}
+
+bool hasShape(const toml::node& node, ValueType type) {
+  switch (type) {
+    case ValueType::Integer: return node.is_integer();
+    case ValueType::Boolean: return node.is_boolean();
+    case ValueType::String:
+    case ValueType::DurationString:
+    case ValueType::Address: return node.is_string();
+    case ValueType::StringArray:
+    case ValueType::IntegerArray:
+    case ValueType::TableArray:
+    case ValueType::BackendArray: return node.is_array();
+    case ValueType::StringTable:
+    case ValueType::Table:
+    case ValueType::NamedTables: return node.is_table();
+  }
+  return false;
+}
+
+std::string_view expected(ValueType type) {
+  switch (type) {
+    case ValueType::Integer: return "an integer";
+    case ValueType::Boolean: return "true or false";
+    case ValueType::String: return "a string";
+    case ValueType::DurationString: return "a duration string like \"2s\"";
+    case ValueType::Address: return "an address string like \"127.0.0.1:8080\"";
+    case ValueType::StringArray: return "an array of strings";
+    case ValueType::IntegerArray: return "an array of integers";
+    case ValueType::StringTable: return "a table of strings";
+    case ValueType::Table:
+    case ValueType::NamedTables: return "a table";
+    case ValueType::TableArray: return "an array of tables";
+    case ValueType::BackendArray: return "an array of backends";
+  }
+  return "?";
+}
+
+template <typename T, typename U>
+bool assign(T& field, std::optional<U> value) {
+  if (!value) return false;
+  field = std::move(*value);
+  return true;
+}
+
+std::string indexed(const std::string& path, size_t index) {
+  return fmt::format("{}[{}]", path, index);
+}
+
+const std::string& str(const toml::node& node) { return node.as_string()->get(); }
+
+// Headers that carry HTTP framing or connection state: a route may not edit them.
+bool isFramingHeader(std::string_view name) {
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
+  return lower == "content-length" || lower == "transfer-encoding" || lower == "connection";
+}
+
+class Parser {
+ public:
+  explicit Parser(Diagnostics& diag) : diag_(diag) {}
+
+  ParsedConfig run(const toml::table& root) {
+    walk(root, Section::Root, "", "at top level", [&](std::string_view key, const toml::node& v) {
+      if (key == "global") return global(*v.as_table());
+      if (key == "admin") return admin(*v.as_table());
+      if (key == "pools") return pools(*v.as_table());
+      if (key == "listeners") return listeners(*v.as_table());
+      return unhandled(v, key);
+    });
+    std::stable_sort(config_.listeners.begin(), config_.listeners.end(),
+                     [](const ListenerConfig& a, const ListenerConfig& b) {
+                       return std::pair(a.pos.line, a.pos.column) <
+                              std::pair(b.pos.line, b.pos.column);
+                     });
+    return {std::move(config_), std::move(sources_)};
+  }
+
+ private:
+  // Calls handle(key, value) for each key of `table` that the schema knows in
+  // `section` and whose value has the right TOML type, and reports the
+  // others; handle returns whether it accepted the value.
+  template <typename Fn>
+  void walk(const toml::table& table, Section section, const std::string& path,
+            const std::string& where, Fn&& handle) {
+    for (auto&& [key, value] : table) {
+      const KeyInfo* info = findKey(section, key.str());
+      if (info == nullptr) {
+        unknownKey(key, section, where);
+        continue;
+      }
+      std::string keyPath =
+          path.empty() ? std::string(key.str()) : path + "." + std::string(info->key);
+      bool ok = hasShape(value, info->type);
+      if (!ok) {
+        fail(value, keyPath,
+             fmt::format("expected {}, got {}", expected(info->type), describe(value)));
+      } else {
+        path_ = keyPath;
+        ok = handle(key.str(), value);
+      }
+      sources_.record(keyPath, posOf(value), ok);
+    }
+  }
+
+  void unknownKey(const toml::key& key, Section section, const std::string& where) {
+    std::string message = fmt::format("unknown key {} {}", quote(key.str()), where);
+    if (auto guess = closestMatch(key.str(), keysOf(section))) {
+      message += fmt::format(" (did you mean \"{}\"?)", *guess);
+    }
+    diag_.error(posOf(key.source()), std::move(message));
+  }
+
+  void fail(const toml::node& node, const std::string& path, const std::string& message) {
+    diag_.error(posOf(node), path + ": " + message);
+  }
+
+  bool unhandled(const toml::node& node, std::string_view key) {
+    fail(node, path_, fmt::format("internal error: key \"{}\" has no parser", key));
+    return false;
+  }
+
+  void requireKey(const toml::table& table, const std::string& path, std::string_view key) {
+    if (!table.contains(key)) {
+      fail(table, path, fmt::format("missing required key \"{}\"", key));
+    }
+  }
+
+  // ---- single values; `path_` names the key being read ----
+
+  std::optional<uint32_t> integer(const toml::node& node, int64_t min, int64_t max) {
+    int64_t value = node.as_integer()->get();
+    if (value < min || value > max) {
+      fail(node, path_, fmt::format("{} is out of range ({}..{})", value, min, max));
+      return std::nullopt;
+    }
+    return static_cast<uint32_t>(value);
+  }
+
+  std::optional<Duration> duration(const toml::node& node, bool allowZero) {
+    std::string error;
+    auto value = parseDuration(str(node), &error);
+    if (!value) {
+      fail(node, path_, fmt::format("{}: {}", quote(str(node)), error));
+    } else if (!allowZero && value->count() == 0) {
+      fail(node, path_, "must be more than 0");
+      value.reset();
+    }
+    return value;
+  }
+
+  template <typename E>
+  std::optional<E> choice(const toml::node& node, Choices<E> choices) {
+    std::vector<std::string_view> names;
+    for (const auto& [name, value] : choices) {
+      if (name == str(node)) return value;
+      names.push_back(name);
+    }
+    std::string message =
+        fmt::format("{} is not one of: {}", quote(str(node)), fmt::join(names, ", "));
+    if (auto guess = closestMatch(str(node), names)) {
+      message += fmt::format(" (did you mean \"{}\"?)", *guess);
+    }
+    fail(node, path_, message);
+    return std::nullopt;
+  }
+
+  template <typename T>
+  std::optional<T> checked(const toml::node& node, std::optional<T> value,
+                           const std::string& error) {
+    if (!value) fail(node, path_, error);
+    return value;
+  }
+
+  std::optional<std::string> nonEmpty(const toml::node& node) {
+    if (str(node).empty()) {
+      fail(node, path_, "must not be empty");
+      return std::nullopt;
+    }
+    return str(node);
+  }
+
+  std::optional<std::string> urlPath(const toml::node& node) {
+    const std::string& value = str(node);
+    bool ok = !value.empty() && value.front() == '/' &&
+              std::none_of(value.begin(), value.end(), [](char c) {
+                return static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
+              });
+    if (!ok) fail(node, path_, "must start with \"/\" and contain no spaces or control bytes");
+    return ok ? std::optional(value) : std::nullopt;
+  }
+
+  std::optional<SocketAddress> bindAddress(const toml::node& node) {
+    std::string error;
+    auto addr = parseNumericAddress(str(node), &error);
+    if (!addr) {
+      fail(node, path_,
+           error + " (bind addresses must be numeric: \"IP:PORT\" or \"[IPv6]:PORT\")");
+    } else if (addr->port() == 0) {
+      fail(node, path_, "port 0 is not allowed");
+      addr.reset();
+    }
+    return addr;
+  }
+
+  // One T per element, in order (so that indexes in messages stay right),
+  // from check(element) which reports its own problems.
+  template <typename T, typename Check>
+  std::vector<T> each(const toml::node& node, Check&& check) {
+    std::vector<T> out;
+    const std::string path = path_;
+    size_t index = 0;
+    for (const toml::node& element : *node.as_array()) {
+      path_ = indexed(path, index++);
+      out.push_back(check(element));
+    }
+    path_ = path;
+    return out;
+  }
+
+  // Every element checked with check(element) -> optional<T>; nullopt unless
+  // all of them pass.
+  template <typename T, typename Check>
+  std::optional<std::vector<T>> list(const toml::node& node, Check&& check) {
+    std::vector<T> out;
+    bool ok = true;
+    const std::string path = path_;
+    size_t index = 0;
+    for (const toml::node& element : *node.as_array()) {
+      path_ = indexed(path, index++);
+      std::optional<T> value = check(element);
+      ok = ok && value.has_value();
+      if (value) out.push_back(std::move(*value));
+    }
+    path_ = path;
+    return ok ? std::optional(std::move(out)) : std::nullopt;
+  }
+
+  std::optional<std::string> stringElement(const toml::node& element) {
+    if (!element.is_string()) {
+      fail(element, path_, fmt::format("expected a string, got {}", describe(element)));
+      return std::nullopt;
+    }
+    return str(element);
+  }
+
+  std::optional<std::string> headerName(const toml::node& element, bool editable) {
+    auto name = stringElement(element);
+    if (!name) return std::nullopt;
+    if (!isHttpToken(*name)) {
+      fail(element, path_, fmt::format("{} is not a valid header name", quote(*name)));
+      return std::nullopt;
+    }
+    if (editable && isFramingHeader(*name)) {
+      fail(element, path_, fmt::format("{} carries HTTP framing and cannot be changed", *name));
+      return std::nullopt;
+    }
+    return name;
+  }
+
+  std::optional<std::vector<std::string>> nonEmptyList(const toml::node& node) {
+    if (node.as_array()->empty()) {
+      fail(node, path_, "must not be empty (leave the key out instead)");
+      return std::nullopt;
+    }
+    return std::vector<std::string>{};
+  }
+
+  std::optional<std::vector<HeaderEdit>> headerTable(const toml::node& node, bool editable) {
+    std::vector<HeaderEdit> out;
+    bool ok = true;
+    const std::string path = path_;
+    for (auto&& [key, value] : *node.as_table()) {
+      path_ = path + "." + (isHttpToken(key.str()) ? std::string(key.str()) : quote(key.str()));
+      if (!isHttpToken(key.str()) || (editable && isFramingHeader(key.str()))) {
+        diag_.error(posOf(key.source()), fmt::format("{}: {} cannot be used as a header name here",
+                                                     path_, quote(key.str())));
+        ok = false;
+        continue;
+      }
+      auto headerValue = stringElement(value);
+      if (headerValue && !isSafeHeaderValue(*headerValue)) {
+        fail(value, path_, "header value must not contain CR, LF or NUL");
+        headerValue.reset();
+      }
+      ok = ok && headerValue.has_value();
+      if (headerValue) out.push_back({std::string(key.str()), std::move(*headerValue)});
+    }
+    path_ = path;
+    return ok ? std::optional(std::move(out)) : std::nullopt;
+  }
+
+  // ---- sections ----
+
+  bool global(const toml::table& table) {
+    GlobalConfig& g = config_.global;
+    walk(table, Section::Global, "global", "in [global]",
+         [&](std::string_view key, const toml::node& v) {
+           if (key == "workers") return assign(g.workers, integer(v, 0, 1024));
+           if (key == "max_connections") {
+             return assign(g.maxConnections, integer(v, 1, kMaxConnections));
+           }
+           if (key == "drain_timeout") return assign(g.drainTimeout, duration(v, true));
+           if (key == "log_level") {
+             return assign(g.logLevel, choice<LogLevel>(v, {{"error", LogLevel::Error},
+                                                            {"warn", LogLevel::Warn},
+                                                            {"info", LogLevel::Info},
+                                                            {"debug", LogLevel::Debug}}));
+           }
+           if (key == "access_log") return assign(g.accessLog, nonEmpty(v));
+           return unhandled(v, key);
+         });
+    return true;
+  }
+
+  bool admin(const toml::table& table) {
+    AdminConfig adminConfig;
+    walk(table, Section::Admin, "admin", "in [admin]",
+         [&](std::string_view key, const toml::node& v) {
+           if (key == "bind") return assign(adminConfig.bind, bindAddress(v));
+           return unhandled(v, key);
+         });
+    requireKey(table, "admin", "bind");
+    config_.admin = std::move(adminConfig);
+    return true;
+  }
+
+  bool pools(const toml::table& table) {
+    return namedSections(table, "pools", "a [pools.NAME] table",
+                         [&](const std::string& name, const toml::table& t,
+                             const std::string& path) { pool(name, t, path); });
+  }
+
+  bool listeners(const toml::table& table) {
+    return namedSections(table, "listeners", "a [listeners.NAME] table",
+                         [&](const std::string& name, const toml::table& t,
+                             const std::string& path) { listener(name, t, path); });
+  }
+
+  template <typename Fn>
+  bool namedSections(const toml::table& table, std::string_view prefix, std::string_view what,
+                     Fn&& parseOne) {
+    for (auto&& [key, value] : table) {
+      std::string name(key.str());
+      std::string path = sectionPath(prefix, name);
+      if (!isValidName(name)) {
+        diag_.error(posOf(key.source()),
+                    fmt::format("{}: invalid name; use 1 to 64 letters, digits, '_' or '-'", path));
+      }
+      sources_.record(path, posOf(value), value.is_table());
+      if (!value.is_table()) {
+        fail(value, path, fmt::format("expected {}, got {}", what, describe(value)));
+        continue;
+      }
+      parseOne(name, *value.as_table(), path);
+    }
+    return true;
+  }
+
+  void pool(const std::string& name, const toml::table& table, const std::string& path) {
+    PoolConfig p;
+    p.name = name;
+    p.pos = posOf(table);
+    walk(table, Section::Pool, path, "in [" + path + "]",
+         [&](std::string_view key, const toml::node& v) {
+           if (key == "balance") {
+             return assign(p.balance, choice<BalanceAlgorithm>(
+                                          v, {{"round_robin", BalanceAlgorithm::RoundRobin},
+                                              {"least_conn", BalanceAlgorithm::LeastConn},
+                                              {"random_two", BalanceAlgorithm::RandomTwo},
+                                              {"hash", BalanceAlgorithm::Hash}}));
+           }
+           if (key == "hash_key") {
+             std::string error;
+             return assign(p.hashKey, checked(v, parseHashKey(str(v), &error), error));
+           }
+           if (key == "connect_timeout") return assign(p.connectTimeout, duration(v, false));
+           if (key == "retries") return assign(p.retries, integer(v, 0, 16));
+           if (key == "backends") return backends(v, p.backends);
+           if (key == "health") return assign(p.health, health(*v.as_table(), path + ".health"));
+           if (key == "slow_start") return assign(p.slowStart, duration(v, true));
+           if (key == "passive_failures") return assign(p.passiveFailures, integer(v, 0, 1000));
+           if (key == "ejection_time") return assign(p.ejectionTime, duration(v, false));
+           if (key == "max_ejection_percent") {
+             return assign(p.maxEjectionPercent, integer(v, 0, 100));
+           }
+           return unhandled(v, key);
+         });
+    requireKey(table, path, "backends");
+    config_.pools.emplace(name, std::move(p));
+  }
+
+  // Keeps broken backends too (an empty address when there is none), so that
+  // their other problems are still found.
+  bool backends(const toml::node& node, std::vector<BackendConfig>& out) {
+    if (node.as_array()->empty()) {
+      fail(node, path_, "a pool needs at least one backend");
+      return false;
+    }
+    size_t before = diag_.count();
+    out = each<BackendConfig>(node, [&](const toml::node& e) { return backend(e); });
+    return diag_.count() == before;
+  }
+
+  BackendConfig backend(const toml::node& node) {
+    BackendConfig b;
+    b.pos = posOf(node);
+    const std::string path = path_;
+    sources_.record(path, b.pos, true);
+    if (node.is_string()) {
+      b.address = str(node);
+      return b;
+    }
+    if (!node.is_table()) {
+      fail(node, path,
+           fmt::format("expected an address string or a {{ address = \"...\" }} table, got {}",
+                       describe(node)));
+      return b;
+    }
+    walk(*node.as_table(), Section::Backend, path, "in " + path,
+         [&](std::string_view key, const toml::node& v) {
+           if (key == "address") return assign(b.address, nonEmpty(v));
+           if (key == "weight") return assign(b.weight, integer(v, 1, 256));
+           if (key == "backup") return assign(b.backup, v.value<bool>());
+           return unhandled(v, key);
+         });
+    requireKey(*node.as_table(), path, "address");
+    path_ = path;
+    return b;
+  }
+
+  std::optional<HealthConfig> health(const toml::table& table, const std::string& path) {
+    HealthConfig h;
+    walk(table, Section::Health, path, "in [" + path + "]",
+         [&](std::string_view key, const toml::node& v) {
+           if (key == "check") {
+             return assign(h.check, choice<HealthCheckKind>(v, {{"tcp", HealthCheckKind::Tcp},
+                                                                {"http", HealthCheckKind::Http}}));
+           }
+           if (key == "interval") return assign(h.interval, duration(v, false));
+           if (key == "timeout") return assign(h.timeout, duration(v, false));
+           if (key == "rise") return assign(h.rise, integer(v, 1, 100));
+           if (key == "fall") return assign(h.fall, integer(v, 1, 100));
+           if (key == "path") return assign(h.path, urlPath(v));
+           if (key == "expect_status") {
+             std::string error;
+             return assign(h.expectStatus, checked(v, parseExpectStatus(str(v), &error), error));
+           }
+           if (key == "host") {
+             bool ok = !str(v).empty() && isSafeHeaderValue(str(v)) &&
+                       str(v).find(' ') == std::string::npos;
+             if (!ok) fail(v, path_, "must be a host name without spaces or control bytes");
+             return ok && assign(h.host, std::optional(str(v)));
+           }
+           return unhandled(v, key);
+         });
+    return h;
+  }
+
+  void listener(const std::string& name, const toml::table& table, const std::string& path) {
+    ListenerConfig l;
+    l.name = name;
+    l.pos = posOf(table);
+    walk(table, Section::Listener, path, "in [" + path + "]",
+         [&](std::string_view key, const toml::node& v) { return listenerKey(l, key, v); });
+    requireKey(table, path, "bind");
+    requireKey(table, path, "mode");
+    config_.listeners.push_back(std::move(l));
+  }
+
+  bool listenerKey(ListenerConfig& l, std::string_view key, const toml::node& v) {
+    const std::string path = path_;
+    if (key == "bind") return assign(l.bind, bindAddress(v));
+    if (key == "mode") {
+      return assign(l.mode, choice<ListenerMode>(v, {{"tcp", ListenerMode::Tcp},
+                                                     {"udp", ListenerMode::Udp},
+                                                     {"http", ListenerMode::Http},
+                                                     {"forward", ListenerMode::Forward}}));
+    }
+    if (key == "pool") return assign(l.pool, nonEmpty(v));
+    if (key == "max_connections") return assign(l.maxConnections, integer(v, 1, kMaxConnections));
+    if (key == "idle_timeout") return assign(l.idleTimeout, duration(v, false));
+    if (key == "header_timeout") return assign(l.headerTimeout, duration(v, false));
+    if (key == "response_timeout") return assign(l.responseTimeout, duration(v, false));
+    if (key == "tls") return assign(l.tls, tls(*v.as_table(), path));
+    if (key == "routes") {
+      // Valid when non-empty: broken routes have reported themselves.
+      l.routes = each<RouteConfig>(v, [&](const toml::node& e) { return route(e); });
+      return !v.as_array()->empty();
+    }
+    if (key == "allow") return nonEmptyList(v) && assign(l.allow, destinations(v));
+    if (key == "deny") return assign(l.deny, destinations(v));
+    if (key == "connect_ports") {
+      return assign(l.connectPorts,
+                    list<uint16_t>(v, [&](const toml::node& e) { return port(e); }));
+    }
+    if (key == "proxy_protocol") {
+      return assign(l.proxyProtocol, choice<ProxyProtocol>(v, {{"off", ProxyProtocol::Off},
+                                                               {"v1", ProxyProtocol::V1},
+                                                               {"v2", ProxyProtocol::V2}}));
+    }
+    if (key == "accept_proxy_protocol") return assign(l.acceptProxyProtocol, v.value<bool>());
+    if (key == "max_header_size") return assign(l.maxHeaderSize, integer(v, 1024, 1 << 20));
+    return unhandled(v, key);
+  }
+
+  std::optional<uint16_t> port(const toml::node& element) {
+    if (!element.is_integer()) {
+      fail(element, path_, fmt::format("expected an integer, got {}", describe(element)));
+      return std::nullopt;
+    }
+    auto value = integer(element, 1, 65535);
+    return value ? std::optional(static_cast<uint16_t>(*value)) : std::nullopt;
+  }
+
+  std::optional<std::vector<std::string>> destinations(const toml::node& node) {
+    return list<std::string>(node, [&](const toml::node& e) -> std::optional<std::string> {
+      auto value = stringElement(e);
+      std::string error;
+      if (value && !checkDestinationPattern(*value, &error)) {
+        fail(e, path_, fmt::format("{}: {}", quote(*value), error));
+        return std::nullopt;
+      }
+      return value;
+    });
+  }
+
+  std::optional<TlsConfig> tls(const toml::table& table, const std::string& path) {
+    TlsConfig t;
+    walk(table, Section::Tls, path, "in [" + path + "]",
+         [&](std::string_view key, const toml::node& v) {
+           if (key == "certificates") {
+             if (v.as_array()->empty()) {
+               fail(v, path_, "needs at least one { cert = \"...\", key = \"...\" }");
+               return false;
+             }
+             return assign(t.certificates, list<CertificateConfig>(v, [&](const toml::node& e) {
+                             return certificate(e);
+                           }));
+           }
+           return unhandled(v, key);
+         });
+    requireKey(table, path, "certificates");
+    return t;
+  }
+
+  std::optional<CertificateConfig> certificate(const toml::node& node) {
+    const std::string path = path_;
+    if (!node.is_table()) {
+      fail(node, path,
+           fmt::format("expected a {{ cert = \"...\", key = \"...\" }} table, got {}",
+                       describe(node)));
+      return std::nullopt;
+    }
+    CertificateConfig c;
+    sources_.record(path, posOf(node), true);
+    walk(*node.as_table(), Section::Certificate, path, "in " + path,
+         [&](std::string_view key, const toml::node& v) {
+           if (key == "cert") return assign(c.certFile, nonEmpty(v));
+           if (key == "key") return assign(c.keyFile, nonEmpty(v));
+           return unhandled(v, key);
+         });
+    requireKey(*node.as_table(), path, "cert");
+    requireKey(*node.as_table(), path, "key");
+    path_ = path;
+    return c;
+  }
+
+  RouteConfig route(const toml::node& node) {
+    const std::string path = path_;
+    RouteConfig r;
+    r.pos = posOf(node);
+    if (!node.is_table()) {
+      fail(node, path, fmt::format("expected a table, got {}", describe(node)));
+      return r;
+    }
+    sources_.record(path, r.pos, true);
+    const toml::table& table = *node.as_table();
+    walk(table, Section::Route, path, "in [[" + path.substr(0, path.rfind('[')) + "]]",
+         [&](std::string_view key, const toml::node& v) { return routeKey(r, key, v); });
+    requireKey(table, path, "pool");
+    if (table.contains("path") && table.contains("path_prefix")) {
+      fail(*table.get("path"), path + ".path", "use either path or path_prefix, not both");
+    }
+    path_ = path;
+    return r;
+  }
+
+  bool routeKey(RouteConfig& r, std::string_view key, const toml::node& v) {
+    if (key == "host") {
+      std::string error;
+      return assign(r.host, checked(v, parseHostPattern(str(v), &error), error));
+    }
+    if (key == "path_prefix") return assign(r.pathPrefix, urlPath(v));
+    if (key == "path") return assign(r.path, urlPath(v));
+    if (key == "pool") return assign(r.pool, nonEmpty(v));
+    if (key == "methods") {
+      return nonEmptyList(v) && assign(r.methods, list<std::string>(v, [&](const toml::node& e) {
+                                         return method(e);
+                                       }));
+    }
+    if (key == "headers") return assign(r.matchHeaders, headerTable(v, false));
+    if (key == "set_request_headers") return assign(r.setRequestHeaders, headerTable(v, true));
+    if (key == "set_response_headers") return assign(r.setResponseHeaders, headerTable(v, true));
+    if (key == "remove_request_headers") return assign(r.removeRequestHeaders, headerNames(v));
+    if (key == "remove_response_headers") return assign(r.removeResponseHeaders, headerNames(v));
+    return unhandled(v, key);
+  }
+
+  std::optional<std::string> method(const toml::node& element) {
+    auto name = stringElement(element);
+    if (name && !isHttpToken(*name)) {
+      fail(element, path_, fmt::format("{} is not a valid HTTP method", quote(*name)));
+      return std::nullopt;
+    }
+    return name;
+  }
+
+  std::optional<std::vector<std::string>> headerNames(const toml::node& node) {
+    return list<std::string>(node, [&](const toml::node& e) { return headerName(e, true); });
+  }
+
+  Diagnostics& diag_;
+  Config config_;
+  SourceMap sources_;
+  std::string path_;  // the key being read, for messages
+};
+
+}  // namespace
+
+std::optional<ParsedConfig> parseConfig(std::string_view text, Diagnostics& diag) {
+  toml::table root;
+  try {
+    root = toml::parse(text);
+  } catch (const toml::parse_error& e) {
+    diag.error(posOf(e.source()), fmt::format("TOML syntax error: {}", e.description()));
+    return std::nullopt;
+  }
+  return Parser(diag).run(root);
+}
+
+}  // namespace ringlb::config

@@ -1,0 +1,264 @@
+#include "config/schema.h"
+
+#include <array>
+
+namespace ringlb::config {
+namespace {
+
+using S = Section;
+using T = ValueType;
+
+// Order here is the order in docs/config.md.
+constexpr std::array kKeys = std::to_array<KeyInfo>({
+    {S::Root, "global", T::Table, "none", "Process-wide settings.", false},
+    {S::Root, "admin", T::Table, "none", "The admin HTTP endpoint; absent = no admin listener.",
+     false},
+    {S::Root, "pools", T::NamedTables, "none", "Backend pools, one sub-table per pool name.",
+     false},
+    {S::Root, "listeners", T::NamedTables, "none",
+     "Listeners, one sub-table per listener name; at least one is required.", false},
+
+    {S::Global, "workers", T::Integer, "0",
+     "io_uring worker threads, 0..1024; 0 = one per CPU core.", false},
+    {S::Global, "max_connections", T::Integer, "100000",
+     "Connections across all listeners (at least 1); beyond it new connections wait in the "
+     "backlog.",
+     false},
+    {S::Global, "drain_timeout", T::DurationString, "\"30s\"",
+     "On SIGTERM/SIGINT, how long in-flight requests and connections may finish before exit "
+     "(\"0s\" = exit at once).",
+     false},
+    {S::Global, "log_level", T::String, "\"info\"", "`error` | `warn` | `info` | `debug`.", false},
+    {S::Global, "access_log", T::String, "\"off\"",
+     "`off` | `stdout` | `stderr` | a file path (relative paths are relative to the config "
+     "file's directory); one JSON object per line.",
+     false},
+
+    {S::Admin, "bind", T::Address, "required",
+     "Numeric `IP:PORT` of the admin endpoint: `GET /metrics`, `/status`, `/healthz`.", false},
+
+    {S::Pool, "balance", T::String, "\"round_robin\"",
+     "`round_robin` (weight-aware) | `least_conn` | `random_two` | `hash`.", false},
+    {S::Pool, "hash_key", T::String, "\"source_ip\"",
+     "Only with `balance = \"hash\"`: `source_ip` | `uri` | `\"header:NAME\"` | "
+     "`\"cookie:NAME\"`.",
+     false},
+    {S::Pool, "connect_timeout", T::DurationString, "\"2s\"",
+     "Time allowed for a backend connect; more than 0.", false},
+    {S::Pool, "retries", T::Integer, "2",
+     "0..16: other backends tried after a failed connect (and, for http, an idempotent "
+     "request that failed before any response byte).",
+     false},
+    {S::Pool, "backends", T::BackendArray, "required",
+     "Non-empty list; each entry is `\"ADDR\"` or `{ address = \"ADDR\", weight = N, backup = "
+     "true }`. ADDR is `IP:PORT`, `[IPv6]:PORT` or `hostname:PORT` (resolved at load and "
+     "reload). An address may appear once per pool.",
+     false},
+    {S::Pool, "health", T::Table, "none",
+     "Active health checks; absent = none (passive failure detection still applies).", false},
+    {S::Pool, "slow_start", T::DurationString, "\"0s\"",
+     "A backend that comes back up ramps from weight 1 to its full weight over this time; "
+     "\"0s\" = off.",
+     true},
+    {S::Pool, "passive_failures", T::Integer, "5",
+     "0..1000: consecutive failed connects or requests (seen by live traffic) that eject a "
+     "backend; 0 = no passive ejection.",
+     true},
+    {S::Pool, "ejection_time", T::DurationString, "\"30s\"",
+     "How long a passively ejected backend stays out before it is tried again; more than 0.", true},
+    {S::Pool, "max_ejection_percent", T::Integer, "50",
+     "0..100: at most this share of the pool's backends is ejected passively at the same time.",
+     true},
+
+    {S::Backend, "address", T::Address, "required",
+     "`IP:PORT`, `[IPv6]:PORT` or `hostname:PORT`; port 1..65535.", false},
+    {S::Backend, "weight", T::Integer, "1", "1..256; relative share of new connections.", false},
+    {S::Backend, "backup", T::Boolean, "false", "Used only when no primary backend is up.", false},
+
+    {S::Health, "check", T::String, "\"tcp\"",
+     "`tcp` (connect succeeds) | `http` (GET `path`, status in `expect_status`).", false},
+    {S::Health, "interval", T::DurationString, "\"2s\"", "Time between probes; more than 0.",
+     false},
+    {S::Health, "timeout", T::DurationString, "\"1s\"",
+     "A probe taking longer fails; more than 0 and at most `interval`.", false},
+    {S::Health, "rise", T::Integer, "2", "1..100 consecutive successes to mark a backend up.",
+     false},
+    {S::Health, "fall", T::Integer, "3", "1..100 consecutive failures to mark a backend down.",
+     false},
+    {S::Health, "path", T::String, "\"/healthz\"", "`http` checks only; starts with `/`.", false},
+    {S::Health, "expect_status", T::String, "\"200-399\"",
+     "`http` checks only: status codes and ranges, e.g. `\"200\"`, `\"200-399\"`, "
+     "`\"200,204,300-399\"` (100..599).",
+     false},
+    {S::Health, "host", T::String, "none",
+     "`http` checks only: the probe's Host header; absent = the backend's address.", true},
+
+    {S::Listener, "bind", T::Address, "required",
+     "Numeric `IP:PORT` or `[IPv6]:PORT` (no hostnames), port 1..65535. Two listeners of the "
+     "same protocol (TCP: tcp, http, forward; UDP: udp) cannot share an address.",
+     false},
+    {S::Listener, "mode", T::String, "required", "`tcp` | `udp` | `http` | `forward`.", false},
+    {S::Listener, "pool", T::String, "none",
+     "tcp/udp: required; http: the default route (an http listener needs `pool` or "
+     "`routes`); not allowed on forward listeners.",
+     false},
+    {S::Listener, "max_connections", T::Integer, "10000",
+     "This listener's share (at least 1); beyond it new connections wait in the backlog. For "
+     "udp: concurrent sessions.",
+     false},
+    {S::Listener, "idle_timeout", T::DurationString, "by mode",
+     "http/forward: keep-alive idle, default \"60s\"; tcp: default \"1h\"; udp: session "
+     "idle, default \"30s\". More than 0.",
+     false},
+    {S::Listener, "header_timeout", T::DurationString, "\"10s\"",
+     "http/forward only: the whole request head must arrive within this (else 408).", false},
+    {S::Listener, "response_timeout", T::DurationString, "\"30s\"",
+     "http/forward only: the backend's response head must arrive within this (else 504).", false},
+    {S::Listener, "tls", T::Table, "none", "http and tcp only: terminate TLS on this listener.",
+     false},
+    {S::Listener, "routes", T::TableArray, "none",
+     "http only: routing rules, first match wins, then `pool`.", false},
+    {S::Listener, "allow", T::StringArray, "none",
+     "forward only: destinations allowed (`\"host\"`, `\"*.example.com\"`, `\"10.0.0.0/8\"`); "
+     "absent = all. Must not be empty.",
+     false},
+    {S::Listener, "deny", T::StringArray, "[]",
+     "forward only: destinations refused, same forms as `allow`; checked before `allow`.", false},
+    {S::Listener, "connect_ports", T::IntegerArray, "[443]",
+     "forward only: ports (1..65535) that CONNECT may reach.", false},
+    {S::Listener, "proxy_protocol", T::String, "\"off\"",
+     "tcp only: send a PROXY protocol header to the backend: `off` | `v1` | `v2`.", true},
+    {S::Listener, "accept_proxy_protocol", T::Boolean, "false",
+     "tcp/http only: clients must start with a PROXY protocol (v1 or v2) header; its source "
+     "address is used as the client's.",
+     true},
+    {S::Listener, "max_header_size", T::Integer, "65536",
+     "http/forward only: the largest request or response head in bytes, 1024..1048576 (a "
+     "larger request head gets 431).",
+     true},
+
+    {S::Tls, "certificates", T::TableArray, "required",
+     "Non-empty list of `{ cert = \"...\", key = \"...\" }`, chosen by SNI; the first is the "
+     "default.",
+     false},
+
+    {S::Certificate, "cert", T::String, "required",
+     "PEM certificate chain file; a relative path is relative to the config file's directory. "
+     "Must be readable at load.",
+     false},
+    {S::Certificate, "key", T::String, "required",
+     "PEM private key file; same path rules as `cert`.", false},
+
+    {S::Route, "host", T::String, "none",
+     "Exact host or `\"*.example.com\"` (any subdomain), case-insensitive; absent = any.", false},
+    {S::Route, "path_prefix", T::String, "none", "Path prefix, starts with `/`; absent = any.",
+     false},
+    {S::Route, "path", T::String, "none",
+     "Exact path, starts with `/`; not together with `path_prefix`.", false},
+    {S::Route, "pool", T::String, "required", "The pool that serves matching requests.", false},
+    {S::Route, "methods", T::StringArray, "none",
+     "Request methods that match, e.g. `[\"GET\", \"HEAD\"]` (case-sensitive); absent = any.",
+     true},
+    {S::Route, "headers", T::StringTable, "none",
+     "Header name = exact value; every listed header must match. Absent = any.", true},
+    {S::Route, "set_request_headers", T::StringTable, "none",
+     "Header name = value, set (replacing) on the request sent to the backend.", true},
+    {S::Route, "remove_request_headers", T::StringArray, "none",
+     "Header names removed from the request sent to the backend.", true},
+    {S::Route, "set_response_headers", T::StringTable, "none",
+     "Header name = value, set (replacing) on the response sent to the client.", true},
+    {S::Route, "remove_response_headers", T::StringArray, "none",
+     "Header names removed from the response sent to the client.", true},
+});
+
+constexpr std::array kSections = {S::Root,   S::Global,   S::Admin, S::Pool,        S::Backend,
+                                  S::Health, S::Listener, S::Tls,   S::Certificate, S::Route};
+
+void appendEscaped(std::string& out, std::string_view text) {
+  for (char c : text) {
+    if (c == '|') out += '\\';
+    out += c;
+  }
+}
+
+}  // namespace
+
+std::span<const KeyInfo> schemaKeys() { return kKeys; }
+
+const KeyInfo* findKey(Section section, std::string_view key) {
+  for (const KeyInfo& info : kKeys) {
+    if (info.section == section && info.key == key) return &info;
+  }
+  return nullptr;
+}
+
+std::vector<std::string_view> keysOf(Section section) {
+  std::vector<std::string_view> keys;
+  for (const KeyInfo& info : kKeys) {
+    if (info.section == section) keys.push_back(info.key);
+  }
+  return keys;
+}
+
+std::string_view sectionTitle(Section section) {
+  switch (section) {
+    case S::Root: return "top level";
+    case S::Global: return "[global]";
+    case S::Admin: return "[admin]";
+    case S::Pool: return "[pools.NAME]";
+    case S::Health: return "[pools.NAME.health]";
+    case S::Backend: return "pools.NAME.backends entries";
+    case S::Listener: return "[listeners.NAME]";
+    case S::Tls: return "[listeners.NAME.tls]";
+    case S::Certificate: return "listeners.NAME.tls.certificates entries";
+    case S::Route: return "[[listeners.NAME.routes]]";
+  }
+  return "?";
+}
+
+std::string_view typeName(ValueType type) {
+  switch (type) {
+    case T::Integer: return "integer";
+    case T::Boolean: return "boolean";
+    case T::String: return "string";
+    case T::DurationString: return "duration";
+    case T::Address: return "address";
+    case T::StringArray: return "array of strings";
+    case T::IntegerArray: return "array of integers";
+    case T::StringTable: return "table of strings";
+    case T::Table: return "table";
+    case T::NamedTables: return "table of tables";
+    case T::TableArray: return "array of tables";
+    case T::BackendArray: return "array of backends";
+  }
+  return "?";
+}
+
+std::string renderKeyReference() {
+  std::string out;
+  for (Section section : kSections) {
+    out += section == S::Root ? "\n### Top level"
+                              : "\n### `" + std::string(sectionTitle(section)) + "`";
+    out += "\n\n| Key | Type | Default | Meaning |\n|---|---|---|---|\n";
+    for (const KeyInfo& info : kKeys) {
+      if (info.section != section) continue;
+      out += "| `";
+      out += info.key;
+      out += "` | ";
+      out += typeName(info.type);
+      out += " | ";
+      bool literal = info.defaultValue != "required" && info.defaultValue != "none" &&
+                     info.defaultValue != "by mode";
+      if (literal) out += '`';
+      appendEscaped(out, info.defaultValue);
+      if (literal) out += '`';
+      out += " | ";
+      if (info.extension) out += "*(extension)* ";
+      appendEscaped(out, info.meaning);
+      out += " |\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace ringlb::config

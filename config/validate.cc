@@ -1,0 +1,298 @@
+#include "config/validate.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <filesystem>
+#include <system_error>
+
+#include "config/address.h"
+#include "config/duration.h"
+#include "config/suggest.h"
+
+namespace ringlb::config {
+namespace {
+
+std::string_view withArticle(ListenerMode mode) {
+  switch (mode) {
+    case ListenerMode::Tcp: return "a tcp";
+    case ListenerMode::Udp: return "a udp";
+    case ListenerMode::Http: return "an http";
+    case ListenerMode::Forward: return "a forward";
+  }
+  return "?";
+}
+
+std::string_view modeName(ListenerMode mode) {
+  switch (mode) {
+    case ListenerMode::Tcp: return "tcp";
+    case ListenerMode::Udp: return "udp";
+    case ListenerMode::Http: return "http";
+    case ListenerMode::Forward: return "forward";
+  }
+  return "?";
+}
+
+// Listener keys that only some modes use; indexed by ListenerMode
+// (tcp, udp, http, forward).
+struct ModeRule {
+  std::string_view key;
+  std::array<bool, 4> allowed;
+};
+
+constexpr std::array kModeRules = std::to_array<ModeRule>({
+    {"pool", {true, true, true, false}},
+    {"tls", {true, false, true, false}},
+    {"routes", {false, false, true, false}},
+    {"header_timeout", {false, false, true, true}},
+    {"response_timeout", {false, false, true, true}},
+    {"max_header_size", {false, false, true, true}},
+    {"allow", {false, false, false, true}},
+    {"deny", {false, false, false, true}},
+    {"connect_ports", {false, false, false, true}},
+    {"proxy_protocol", {true, false, false, false}},
+    {"accept_proxy_protocol", {true, false, true, false}},
+});
+
+constexpr std::array kModes = {ListenerMode::Tcp, ListenerMode::Udp, ListenerMode::Http,
+                               ListenerMode::Forward};
+
+std::string allowedModes(const ModeRule& rule) {
+  std::vector<std::string_view> names;
+  for (ListenerMode mode : kModes) {
+    if (rule.allowed[static_cast<size_t>(mode)]) names.push_back(modeName(mode));
+  }
+  return fmt::format("{}", fmt::join(names, ", "));
+}
+
+// Opens without blocking (a FIFO must not hang the loader) and wants a regular file.
+bool readableFile(const std::string& path, std::string* error) {
+  if (path.find('\0') != std::string::npos) {
+    *error = "the path contains a NUL byte";
+    return false;
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    *error = std::generic_category().message(errno);
+    return false;
+  }
+  struct stat st {};
+  bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  ::close(fd);
+  if (!regular) *error = "not a regular file";
+  return regular;
+}
+
+class Validator {
+ public:
+  Validator(Config& config, const SourceMap& sources, const LoadOptions& options, Diagnostics& diag)
+      : config_(config),
+        sources_(sources),
+        options_(options),
+        diag_(diag),
+        configDir_(std::filesystem::path(config.path).parent_path()) {}
+
+  void run() {
+    checkGlobal();
+    for (auto& [name, pool] : config_.pools) checkPool(pool);
+    if (config_.listeners.empty() && diag_.empty()) {
+      diag_.error({1, 1}, "no listeners: define at least one [listeners.NAME] section");
+    }
+    for (ListenerConfig& listener : config_.listeners) checkListener(listener);
+    checkBindConflicts();
+  }
+
+ private:
+  // Reports at the key's position, or at `fallback` when the key is absent.
+  void error(const std::string& path, SourcePos fallback, const std::string& message) {
+    SourcePos pos = sources_.at(path);
+    diag_.error(pos.line != 0 ? pos : fallback, path + ": " + message);
+  }
+
+  // The value in the model is the user's (valid) or the default (absent).
+  bool known(const std::string& path) const {
+    return !sources_.present(path) || sources_.valid(path);
+  }
+
+  std::string resolvePath(const std::string& path) const {
+    std::filesystem::path p(path);
+    if (p.is_absolute() || configDir_.empty()) return path;
+    return (configDir_ / p).string();
+  }
+
+  void checkGlobal() {
+    std::string& log = config_.global.accessLog;
+    if (log != "off" && log != "stdout" && log != "stderr" && !log.empty()) log = resolvePath(log);
+  }
+
+  void checkPool(PoolConfig& pool) {
+    const std::string path = sectionPath("pools", pool.name);
+    // The default key is let through: the CONFIG.md example writes it next to
+    // round_robin, and it changes nothing there.
+    bool customKey = pool.hashKey.kind != HashKeyKind::SourceIp;
+    if (sources_.valid(path + ".hash_key") && customKey && known(path + ".balance") &&
+        pool.balance != BalanceAlgorithm::Hash) {
+      error(path + ".hash_key", pool.pos, "only used with balance = \"hash\"");
+    }
+    if (pool.health) checkHealth(*pool.health, path + ".health", pool.pos);
+    checkBackends(pool, path);
+  }
+
+  void checkHealth(const HealthConfig& health, const std::string& path, SourcePos fallback) {
+    if (health.check != HealthCheckKind::Http && known(path + ".check")) {
+      for (std::string_view key : {"path", "expect_status", "host"}) {
+        std::string keyPath = path + "." + std::string(key);
+        if (sources_.present(keyPath)) {
+          error(keyPath, fallback, "only used by http checks (check = \"http\")");
+        }
+      }
+    }
+    if (sources_.valid(path + ".timeout") && health.timeout > health.interval) {
+      error(path + ".timeout", fallback,
+            fmt::format("must not be longer than interval ({})", formatDuration(health.interval)));
+    }
+  }
+
+  void checkBackends(PoolConfig& pool, const std::string& path) {
+    for (size_t i = 0; i < pool.backends.size(); ++i) {
+      BackendConfig& backend = pool.backends[i];
+      const std::string backendPath = fmt::format("{}.backends[{}]", path, i);
+      for (size_t j = 0; j < i; ++j) {
+        if (!backend.address.empty() && pool.backends[j].address == backend.address) {
+          error(backendPath, backend.pos,
+                fmt::format("{} is listed twice in this pool", quote(backend.address)));
+        }
+      }
+      resolveBackend(backend, backendPath);
+    }
+  }
+
+  void resolveBackend(BackendConfig& backend, const std::string& path) {
+    if (backend.address.empty()) return;  // already reported by the parser
+    std::string why;
+    auto addr = options_.resolve ? options_.resolve(backend.address, &why)
+                                 : resolveAddress(backend.address, &why);
+    if (!addr) {
+      error(path, backend.pos, why);
+    } else if (addr->port() == 0) {
+      error(path, backend.pos, "port 0 is not allowed");
+    } else {
+      backend.resolved = std::move(*addr);
+    }
+  }
+
+  void checkListener(ListenerConfig& listener) {
+    const std::string path = sectionPath("listeners", listener.name);
+    if (sources_.valid(path + ".mode")) {
+      checkModeKeys(listener, path);
+      checkNeedsPool(listener, path);
+    }
+    checkPoolReference(path + ".pool", listener.pool, listener.pos);
+    for (size_t i = 0; i < listener.routes.size(); ++i) {
+      const RouteConfig& route = listener.routes[i];
+      checkPoolReference(fmt::format("{}.routes[{}].pool", path, i), route.pool, route.pos);
+    }
+    if (listener.tls) checkCertificates(*listener.tls, path + ".tls");
+  }
+
+  void checkModeKeys(const ListenerConfig& listener, const std::string& path) {
+    for (const ModeRule& rule : kModeRules) {
+      std::string keyPath = path + "." + std::string(rule.key);
+      if (sources_.present(keyPath) && !rule.allowed[static_cast<size_t>(listener.mode)]) {
+        error(keyPath, listener.pos,
+              fmt::format("not allowed on {} listener (only {})", withArticle(listener.mode),
+                          allowedModes(rule)));
+      }
+    }
+  }
+
+  void checkNeedsPool(const ListenerConfig& listener, const std::string& path) {
+    bool hasPool = sources_.present(path + ".pool");
+    if ((listener.mode == ListenerMode::Tcp || listener.mode == ListenerMode::Udp) && !hasPool) {
+      diag_.error(listener.pos,
+                  fmt::format("{}: {} listener needs \"pool\"", path, withArticle(listener.mode)));
+    }
+    bool hasRoutes = sources_.valid(path + ".routes");  // a non-empty array
+    if (listener.mode == ListenerMode::Http && !hasPool && !hasRoutes) {
+      diag_.error(listener.pos, path + ": an http listener needs \"pool\" or \"routes\"");
+    }
+  }
+
+  void checkPoolReference(const std::string& path, const std::string& name, SourcePos fallback) {
+    if (name.empty() || config_.findPool(name) != nullptr) return;
+    std::vector<std::string_view> names;
+    for (const auto& [poolName, pool] : config_.pools) names.push_back(poolName);
+    std::string message = fmt::format("no pool named {}", quote(name));
+    if (auto guess = closestMatch(name, names)) {
+      message += fmt::format(" (did you mean \"{}\"?)", *guess);
+    }
+    error(path, fallback, message);
+  }
+
+  void checkCertificates(TlsConfig& tls, const std::string& path) {
+    for (size_t i = 0; i < tls.certificates.size(); ++i) {
+      CertificateConfig& cert = tls.certificates[i];
+      const std::string certPath = fmt::format("{}.certificates[{}]", path, i);
+      checkFile(cert.certFile, certPath + ".cert");
+      checkFile(cert.keyFile, certPath + ".key");
+    }
+  }
+
+  void checkFile(std::string& file, const std::string& path) {
+    if (file.empty()) return;
+    std::string resolved = resolvePath(file);
+    std::string why;
+    if (options_.checkFiles && !readableFile(resolved, &why)) {
+      std::string shown =
+          resolved == file ? quote(file) : fmt::format("{} ({})", quote(file), quote(resolved));
+      error(path, {}, fmt::format("cannot read {}: {}", shown, why));
+    }
+    file = std::move(resolved);
+  }
+
+  void checkBindConflicts() {
+    std::vector<const ListenerConfig*> seen;
+    for (const ListenerConfig& listener : config_.listeners) {
+      const std::string path = sectionPath("listeners", listener.name);
+      if (!sources_.valid(path + ".bind") || !sources_.valid(path + ".mode")) continue;
+      for (const ListenerConfig* other : seen) {
+        if (isUdp(*other) == isUdp(listener) && other->bind == listener.bind) {
+          error(path + ".bind", listener.pos,
+                fmt::format("{} is already used by listener \"{}\" (line {})",
+                            listener.bind.numeric(), other->name, other->pos.line));
+          break;
+        }
+      }
+      seen.push_back(&listener);
+    }
+    if (!config_.admin || !sources_.valid("admin.bind")) return;
+    for (const ListenerConfig* other : seen) {
+      if (!isUdp(*other) && other->bind == config_.admin->bind) {
+        error("admin.bind", {},
+              fmt::format("{} is already used by listener \"{}\"", config_.admin->bind.numeric(),
+                          other->name));
+      }
+    }
+  }
+
+  static bool isUdp(const ListenerConfig& listener) { return listener.mode == ListenerMode::Udp; }
+
+  Config& config_;
+  const SourceMap& sources_;
+  const LoadOptions& options_;
+  Diagnostics& diag_;
+  std::filesystem::path configDir_;
+};
+
+}  // namespace
+
+void validateConfig(Config& config, const SourceMap& sources, const LoadOptions& options,
+                    Diagnostics& diag) {
+  Validator(config, sources, options, diag).run();
+}
+
+}  // namespace ringlb::config

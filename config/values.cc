@@ -1,0 +1,152 @@
+#include "config/values.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+namespace ringlb::config {
+namespace {
+
+constexpr size_t kMaxHostLength = 253;
+constexpr size_t kMaxNameLength = 64;
+
+std::optional<uint16_t> parseStatusCode(std::string_view text) {
+  unsigned code = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), code);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  if (code < 100 || code > 599) return std::nullopt;
+  return static_cast<uint16_t>(code);
+}
+
+std::optional<StatusRange> parseStatusRange(std::string_view item, std::string* error) {
+  auto dash = item.find('-');
+  auto low = parseStatusCode(item.substr(0, dash));
+  auto high = dash == std::string_view::npos ? low : parseStatusCode(item.substr(dash + 1));
+  if (!low || !high) {
+    *error =
+        "expect_status wants status codes 100..599 and ranges, like \"200-399\" or "
+        "\"200,204,300-399\"";
+    return std::nullopt;
+  }
+  if (*low > *high) {
+    *error = "expect_status range \"" + std::string(item) + "\" is reversed";
+    return std::nullopt;
+  }
+  return StatusRange{*low, *high};
+}
+
+bool isHostChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+}
+
+bool checkCidr(std::string_view text, std::string* error) {
+  auto slash = text.find('/');
+  std::string ip(text.substr(0, slash));
+  std::string_view bitsText = text.substr(slash + 1);
+  unsigned char buf[sizeof(in6_addr)];
+  int maxBits = 0;
+  if (inet_pton(AF_INET, ip.c_str(), buf) == 1) {
+    maxBits = 32;
+  } else if (inet_pton(AF_INET6, ip.c_str(), buf) == 1) {
+    maxBits = 128;
+  } else {
+    *error = "\"" + ip + "\" is not an IP address (expected a CIDR like \"10.0.0.0/8\")";
+    return false;
+  }
+  int bits = -1;
+  auto [end, ec] = std::from_chars(bitsText.data(), bitsText.data() + bitsText.size(), bits);
+  if (bitsText.empty() || ec != std::errc() || end != bitsText.data() + bitsText.size() ||
+      bits < 0 || bits > maxBits) {
+    *error = "CIDR prefix length must be 0.." + std::to_string(maxBits);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::vector<StatusRange>> parseExpectStatus(std::string_view text,
+                                                          std::string* error) {
+  std::vector<StatusRange> ranges;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = std::min(text.find(',', start), text.size());
+    auto range = parseStatusRange(text.substr(start, comma - start), error);
+    if (!range) return std::nullopt;
+    ranges.push_back(*range);
+    start = comma + 1;
+  }
+  return ranges;
+}
+
+std::optional<HashKey> parseHashKey(std::string_view text, std::string* error) {
+  if (text == "source_ip") return HashKey{HashKeyKind::SourceIp, ""};
+  if (text == "uri") return HashKey{HashKeyKind::Uri, ""};
+  for (auto [prefix, kind] : {std::pair{std::string_view("header:"), HashKeyKind::Header},
+                              std::pair{std::string_view("cookie:"), HashKeyKind::Cookie}}) {
+    if (text.substr(0, prefix.size()) != prefix) continue;
+    std::string_view name = text.substr(prefix.size());
+    if (!isHttpToken(name)) {
+      *error = "hash_key needs a valid name after \"" + std::string(prefix) + "\"";
+      return std::nullopt;
+    }
+    return HashKey{kind, std::string(name)};
+  }
+  *error = "hash_key must be source_ip, uri, \"header:NAME\" or \"cookie:NAME\"";
+  return std::nullopt;
+}
+
+bool isHttpToken(std::string_view text) {
+  static constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+  if (text.empty()) return false;
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           kSymbols.find(c) != std::string_view::npos;
+  });
+}
+
+bool isSafeHeaderValue(std::string_view text) {
+  return text.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+std::optional<std::string> parseHostPattern(std::string_view text, std::string* error) {
+  std::string host(text);
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
+  std::string_view rest = host;
+  if (rest.substr(0, 2) == "*.") rest.remove_prefix(2);
+  bool ok = !rest.empty() && rest.size() <= kMaxHostLength && rest.front() != '.' &&
+            rest.back() != '.' && rest.find("..") == std::string_view::npos &&
+            std::all_of(rest.begin(), rest.end(), isHostChar);
+  if (!ok) {
+    *error = "expected a host name like \"app.example.com\" or \"*.example.com\"";
+    return std::nullopt;
+  }
+  return host;
+}
+
+bool checkDestinationPattern(std::string_view text, std::string* error) {
+  if (text.find('\0') != std::string_view::npos) {
+    *error = "destination contains a NUL byte";
+    return false;
+  }
+  if (text.find('/') != std::string_view::npos) return checkCidr(text, error);
+  std::string ip(text);
+  unsigned char buf[sizeof(in6_addr)];
+  if (inet_pton(AF_INET6, ip.c_str(), buf) == 1) return true;
+  if (parseHostPattern(text, error)) return true;
+  *error = "expected a host, \"*.domain\", an IP address or a CIDR like \"10.0.0.0/8\"";
+  return false;
+}
+
+bool isValidName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameLength) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+}
+
+}  // namespace ringlb::config

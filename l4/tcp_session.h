@@ -1,0 +1,122 @@
+// TcpSession: one proxied TCP connection.
+//
+//   Connecting ──connected──▶ Proxying ──both directions ended──▶ Closing ─▶ freed
+//       │ refused / timeout: next backend (pool.retries), else Closing
+//
+// Each direction (client→backend, backend→client) is a multishot recv into
+// the worker's provided buffers and one send at a time. At most
+// kMaxQueuedBuffers received buffers wait per direction: past that the recv is
+// cancelled (backpressure: the kernel's socket buffer then fills and TCP flow
+// control slows the sender) and re-armed when the queue has drained. A recv
+// EOF becomes shutdown(SHUT_WR) on the other side once everything before it
+// was sent (half-close); a reset is passed on as a reset.
+//
+// Worker thread only. The session deletes itself once closed with no op in
+// flight.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "common/session.h"
+#include "common/timer_wheel.h"
+#include "common/upstream/pool_state.h"
+#include "config/model.h"
+
+namespace ringlb::l4 {
+
+class TcpService;
+
+class TcpSession final : public Session, public TimerHandler {
+ public:
+  static constexpr size_t kMaxQueuedBuffers = 8;
+
+  TcpSession(TcpService& service, int clientFd);
+  ~TcpSession() override;
+
+  void start();
+
+  // Session
+  void abort() override;
+  // OpOwner
+  void onCompletion(Op& op) override;
+  // TimerHandler
+  void onTimer(Timer& timer) override;
+
+ private:
+  enum class State : uint8_t { Connecting, Proxying, Closing };
+  enum TimerId : uint8_t { kConnectTimer, kIdleTimer, kRearmTimer };
+
+  struct Chunk {
+    uint16_t bufferId;
+    uint32_t length;
+    uint32_t offset;
+  };
+
+  // One direction of the pump: bytes received on `from` are sent to `to`.
+  struct Direction {
+    Direction(TcpSession* owner, bool fromClient)
+        : recvOp(owner, OpKind::Recv), sendOp(owner, OpKind::Send), cancelOp(owner, OpKind::Cancel),
+          clientSide(fromClient) {}
+    Op recvOp;
+    Op sendOp;
+    Op cancelOp;
+    // FIFO of received buffers not yet sent: entries [head, size). Usually at
+    // most kMaxQueuedBuffers, but CQEs already posted when a pause is decided
+    // still arrive, so it may briefly hold more; nothing is ever dropped.
+    std::vector<Chunk> queue;
+    size_t head = 0;
+    size_t queued() const { return queue.size() - head; }
+    bool clientSide;      // true: client -> backend
+    bool eof = false;     // the sender shut down its side
+    bool shutDown = false;  // we sent shutdown(SHUT_WR) on `to`
+    bool paused = false;  // recv cancelled for backpressure
+    bool needRearm = false;  // recv ended on -ENOBUFS
+  };
+
+  int fromFd(const Direction& d) const { return d.clientSide ? clientFd_ : upstreamFd_; }
+  int toFd(const Direction& d) const { return d.clientSide ? upstreamFd_ : clientFd_; }
+  Direction& directionOf(const Op& op);
+
+  void connectNext();
+  void onConnect(Op& op);
+  void connectFailed(int err);
+  void startProxying();
+  void armRecv(Direction& d);
+  void onRecv(Direction& d, Op& op);
+  void onSend(Direction& d, Op& op);
+  void sendHead(Direction& d);
+  void maybeShutdown(Direction& d);
+  void resetPeer(int fd);
+  void close();
+  void maybeFree();
+  void touch();
+
+  TcpService& service_;
+  State state_ = State::Connecting;
+  int clientFd_;
+  int upstreamFd_ = -1;
+  std::shared_ptr<const config::Config> config_;  // the snapshot this session started with
+  const config::PoolConfig* pool_ = nullptr;
+  upstream::PoolState* poolState_ = nullptr;
+  upstream::Lease lease_;
+  upstream::TriedSet tried_;
+  config::SocketAddress backendAddress_;
+  uint32_t attempts_ = 0;
+
+  Op connectOp_{this, OpKind::Connect};
+  Op cancelConnectOp_{this, OpKind::Cancel};
+  Op cancelClientOp_{this, OpKind::Cancel};
+  Op cancelUpstreamOp_{this, OpKind::Cancel};
+  Direction up_{this, true};
+  Direction down_{this, false};
+  Timer connectTimer_{*this, kConnectTimer};
+  Timer idleTimer_{*this, kIdleTimer};
+  Timer rearmTimer_{*this, kRearmTimer};
+  std::chrono::steady_clock::time_point lastActivity_;
+  config::Duration idleTimeout_{};
+  bool registered_ = false;
+};
+
+}  // namespace ringlb::l4

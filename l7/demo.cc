@@ -1,0 +1,69 @@
+#include "l7/demo.h"
+
+#include <fmt/format.h>
+
+#include <memory>
+#include <vector>
+
+#include "common/server.h"
+#include "config/address.h"
+#include "l7/demo_backend.h"
+
+namespace ringlb::l7 {
+namespace {
+
+config::SocketAddress loopback(uint16_t port) {
+  std::string error;
+  return *config::parseNumericAddress(fmt::format("127.0.0.1:{}", port), &error);
+}
+
+config::Config demoConfig(uint16_t firstPort, const std::vector<std::unique_ptr<DemoBackend>>& bs) {
+  config::Config cfg;
+  cfg.path = "(demo)";
+  cfg.global.workers = 0;
+  cfg.global.drainTimeout = std::chrono::seconds(5);
+  config::PoolConfig pool;
+  pool.name = "demo";
+  for (const auto& b : bs) {
+    config::BackendConfig backend;
+    backend.resolved = loopback(b->port());
+    backend.address = backend.resolved.text;
+    pool.backends.push_back(backend);
+  }
+  cfg.pools.emplace(pool.name, pool);
+
+  config::ListenerConfig tcp;
+  tcp.name = "demo_tcp";
+  tcp.mode = config::ListenerMode::Tcp;
+  tcp.bind = loopback(static_cast<uint16_t>(firstPort + 1));
+  tcp.pool = "demo";
+  cfg.listeners.push_back(tcp);
+  return cfg;
+}
+
+}  // namespace
+
+int runDemo(uint16_t firstPort, const ServiceFactories& factories) {
+  std::vector<std::unique_ptr<DemoBackend>> backends;
+  for (int i = 1; i <= 3; ++i) {
+    backends.push_back(std::make_unique<DemoBackend>(fmt::format("backend-{}", i)));
+    std::string error = backends.back()->start(0);
+    if (!error.empty()) {
+      fmt::print(stderr, "ringlb demo: cannot start a demo backend: {}\n", error);
+      return 1;
+    }
+  }
+  config::Config cfg = demoConfig(firstPort, backends);
+  fmt::print(
+      "ringlb demo: three HTTP backends on 127.0.0.1:{}, :{}, :{}\n"
+      "  tcp listener (round robin): curl http://127.0.0.1:{}/   (repeat: the backend changes)\n"
+      "  Ctrl-C to stop.\n",
+      backends[0]->port(), backends[1]->port(), backends[2]->port(), firstPort + 1);
+  std::fflush(stdout);
+  Server server(factories);
+  int rc = server.serve(std::move(cfg));
+  for (auto& b : backends) b->stop();
+  return rc;
+}
+
+}  // namespace ringlb::l7

@@ -1,0 +1,14 @@
+// `ringlb demo`: three built-in HTTP backends on loopback and a load balancer
+// in front of them, with the URLs to try printed at start.
+#pragma once
+
+#include <cstdint>
+
+#include "common/worker.h"
+
+namespace ringlb::l7 {
+
+// Runs until SIGINT/SIGTERM; returns the exit code.
+int runDemo(uint16_t firstPort, const ServiceFactories& factories);
+
+}  // namespace ringlb::l7

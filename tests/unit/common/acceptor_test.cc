@@ -1,0 +1,112 @@
+#include "common/acceptor.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "common/socket.h"
+#include "config/address.h"
+
+namespace ringlb {
+namespace {
+
+class LimitedHandler : public AcceptHandler {
+ public:
+  void onAccepted(int fd) override { accepted.push_back(fd); }
+  bool canAccept() const override { return accepted.size() < limit; }
+  void onAcceptError(int err) override { errors.push_back(err); }
+  ~LimitedHandler() override {
+    for (int fd : accepted) close(fd);
+  }
+  std::vector<int> accepted;
+  std::vector<int> errors;
+  size_t limit = 2;
+};
+
+int connectTo(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(static_cast<uint16_t>(port));
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+  return fd;
+}
+
+class AcceptorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    auto addr = config::parseNumericAddress("127.0.0.1:0", &error);
+    listenFd = openTcpListener(*addr, &error);
+    ASSERT_GE(listenFd, 0) << error;
+    port = boundPort(listenFd);
+  }
+  void TearDown() override {
+    for (int fd : clients) close(fd);
+  }
+  template <typename Pred>
+  void runUntil(Pred done) {
+    for (int i = 0; i < 100 && !done(); ++i) ring.run(true, std::chrono::milliseconds(10));
+  }
+  void stopAndDrain(Acceptor& acceptor) {
+    acceptor.stop();
+    runUntil([&] { return acceptor.opsInFlight() == 0; });
+  }
+
+  Ring ring{64};
+  int listenFd = -1;
+  int port = 0;
+  std::vector<int> clients;
+};
+
+TEST_F(AcceptorTest, MultishotAcceptHandsOverEveryConnection) {
+  LimitedHandler handler;
+  handler.limit = 100;
+  Acceptor acceptor(ring, listenFd, handler);
+  acceptor.start();
+  for (int i = 0; i < 5; ++i) clients.push_back(connectTo(port));
+  runUntil([&] { return handler.accepted.size() == 5; });
+  EXPECT_EQ(handler.accepted.size(), 5u);
+  stopAndDrain(acceptor);
+}
+
+TEST_F(AcceptorTest, PausesAtTheLimitAndLeavesNewConnectionsInTheBacklog) {
+  LimitedHandler handler;
+  Acceptor acceptor(ring, listenFd, handler);
+  acceptor.start();
+  for (int i = 0; i < 3; ++i) clients.push_back(connectTo(port));
+  runUntil([&] { return acceptor.paused() && acceptor.opsInFlight() == 0; });
+  // Whatever the kernel accepted before the pause took effect is kept.
+  EXPECT_GE(handler.accepted.size(), 2u);
+  EXPECT_TRUE(acceptor.paused());
+
+  handler.limit = 10;
+  acceptor.resume();
+  runUntil([&] { return handler.accepted.size() == 3; });
+  EXPECT_EQ(handler.accepted.size(), 3u);
+  stopAndDrain(acceptor);
+}
+
+TEST_F(AcceptorTest, StopClosesTheSocketSoNewConnectionsAreRefused) {
+  LimitedHandler handler;
+  Acceptor acceptor(ring, listenFd, handler);
+  acceptor.start();
+  ring.run(false, std::nullopt);
+  stopAndDrain(acceptor);
+  EXPECT_EQ(acceptor.opsInFlight(), 0u);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(static_cast<uint16_t>(port));
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_NE(connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+  EXPECT_EQ(errno, ECONNREFUSED);
+  close(fd);
+}
+
+}  // namespace
+}  // namespace ringlb
