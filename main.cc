@@ -12,11 +12,15 @@
 
 namespace {
 
+// One line per listener mode.
 ringlb::ServiceFactories allServices() {
   ringlb::ServiceFactories factories;
   factories[ringlb::config::ListenerMode::Tcp] = ringlb::l4::makeTcpService;
   return factories;
 }
+
+// One line per thread or endpoint that runs beside the workers.
+void addExtensions(ringlb::Server& server) { (void)server; }
 
 int checkConfig(const std::string& path) {
   auto loaded = ringlb::config::loadConfigFile(path);
@@ -30,6 +34,7 @@ int checkConfig(const std::string& path) {
 
 int runServer(const std::string& path) {
   ringlb::Server server(allServices());
+  addExtensions(server);
   return server.run(path);
 }
 
@@ -58,6 +63,6 @@ int main(int argc, char** argv) {
 
   if (*run) return runServer(runPath);
   if (*check) return checkConfig(checkPath);
-  if (*demo) return ringlb::l7::runDemo(demoPort, allServices());
+  if (*demo) return ringlb::l7::runDemo(demoPort, allServices(), addExtensions);
   return 2;
 }

@@ -6,8 +6,10 @@
 #include <set>
 #include <thread>
 
+#include "common/backend_status.h"
 #include "common/log.h"
 #include "common/socket.h"
+#include "common/stats.h"
 #include "config/load.h"
 
 namespace ringlb {
@@ -27,6 +29,23 @@ bool sameSocket(const config::ListenerConfig& a, const config::ListenerConfig& b
 
 void logErrors(const std::vector<config::ConfigError>& errors) {
   for (const auto& e : errors) logError("{}", e.format());
+}
+
+// The status board lists the backends of the config in force; backends that
+// stay (pool + address) keep their health state.
+void publishBackendList(const config::Config& config) {
+  std::vector<BackendStatus> list;
+  for (const auto& [name, pool] : config.pools) {
+    for (const auto& b : pool.backends) {
+      BackendStatus s;
+      s.pool = name;
+      s.address = b.address;
+      s.weight = b.weight;
+      s.backup = b.backup;
+      list.push_back(std::move(s));
+    }
+  }
+  BackendStatusBoard::instance().setBackends(list);
 }
 
 }  // namespace
@@ -65,6 +84,7 @@ int Server::serve(config::Config config) {
   blockServerSignals();
   setLogLevel(config.global.logLevel);
   config_ = std::make_shared<const config::Config>(std::move(config));
+  publishBackendList(*config_);
   std::string error;
   if (!startWorkers(*config_, &error)) {
     fmt::print(stderr, "ringlb: {}\n", error);
@@ -201,6 +221,7 @@ void Server::reload() {
     logError("reload refused, the running config stays in force; {} problem(s):",
              loaded.errors.size());
     logErrors(loaded.errors);
+    StatsRegistry::instance().reloadsFailed.add();
     return;
   }
   if (workerCount(*loaded.config) != workers_.size()) {
@@ -248,6 +269,8 @@ void Server::applyReload(std::shared_ptr<const config::Config> next) {
   }
   config_ = std::move(next);
   setLogLevel(config_->global.logLevel);
+  publishBackendList(*config_);
+  StatsRegistry::instance().reloadsOk.add();
   for (auto& ext : extensions_) ext->reload(config_);
   logInfo("reload done: {} listeners ({} added, {} removed)", config_->listeners.size(),
           added.size(), removed.size());

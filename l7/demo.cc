@@ -43,7 +43,8 @@ config::Config demoConfig(uint16_t firstPort, const std::vector<std::unique_ptr<
 
 }  // namespace
 
-int runDemo(uint16_t firstPort, const ServiceFactories& factories) {
+int runDemo(uint16_t firstPort, const ServiceFactories& factories,
+            const std::function<void(Server&)>& addExtensions) {
   std::vector<std::unique_ptr<DemoBackend>> backends;
   for (int i = 1; i <= 3; ++i) {
     backends.push_back(std::make_unique<DemoBackend>(fmt::format("backend-{}", i)));
@@ -61,6 +62,7 @@ int runDemo(uint16_t firstPort, const ServiceFactories& factories) {
       backends[0]->port(), backends[1]->port(), backends[2]->port(), firstPort + 1);
   std::fflush(stdout);
   Server server(factories);
+  addExtensions(server);
   int rc = server.serve(std::move(cfg));
   for (auto& b : backends) b->stop();
   return rc;

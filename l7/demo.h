@@ -3,12 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
-#include "common/worker.h"
+#include "common/server.h"
 
 namespace ringlb::l7 {
 
 // Runs until SIGINT/SIGTERM; returns the exit code.
-int runDemo(uint16_t firstPort, const ServiceFactories& factories);
+int runDemo(uint16_t firstPort, const ServiceFactories& factories,
+            const std::function<void(Server&)>& addExtensions);
 
 }  // namespace ringlb::l7

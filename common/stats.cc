@@ -1,0 +1,67 @@
+#include "common/stats.h"
+
+namespace ringlb {
+
+void DurationHistogram::observe(uint64_t micros) {
+  const double seconds = static_cast<double>(micros) / 1e6;
+  size_t i = 0;
+  while (i < kDurationBuckets.size() && seconds > kDurationBuckets[i]) ++i;
+  buckets[i].add();  // cumulative sums are formed when scraped
+  count.add();
+  sumMicros.add(micros);
+}
+
+const char* rejectReasonName(RejectReason r) {
+  switch (r) {
+    case RejectReason::BadRequest: return "bad_request";
+    case RejectReason::HeaderTimeout: return "header_timeout";
+    case RejectReason::TooLarge: return "too_large";
+    case RejectReason::NoRoute: return "no_route";
+    case RejectReason::NoBackend: return "no_backend";
+    case RejectReason::ConnectionLimit: return "connection_limit";
+    case RejectReason::Denied: return "denied";
+    case RejectReason::Other: return "other";
+  }
+  return "other";
+}
+
+StatsRegistry& StatsRegistry::instance() {
+  static StatsRegistry registry;
+  return registry;
+}
+
+ListenerStats& StatsRegistry::listener(const std::string& name, unsigned worker) {
+  std::lock_guard lock(mutex_);
+  for (auto& s : listeners_) {
+    if (s.listener == name && s.worker == worker) return s;
+  }
+  ListenerStats& s = listeners_.emplace_back();
+  s.listener = name;
+  s.worker = worker;
+  return s;
+}
+
+BackendStats& StatsRegistry::backend(const std::string& pool, const std::string& address,
+                                     unsigned worker) {
+  std::lock_guard lock(mutex_);
+  for (auto& s : backends_) {
+    if (s.pool == pool && s.backend == address && s.worker == worker) return s;
+  }
+  BackendStats& s = backends_.emplace_back();
+  s.pool = pool;
+  s.backend = address;
+  s.worker = worker;
+  return s;
+}
+
+void StatsRegistry::forEachListener(const std::function<void(const ListenerStats&)>& f) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& s : listeners_) f(s);
+}
+
+void StatsRegistry::forEachBackend(const std::function<void(const BackendStats&)>& f) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& s : backends_) f(s);
+}
+
+}  // namespace ringlb

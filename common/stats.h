@@ -1,0 +1,114 @@
+// Counters for /metrics and /status.
+//
+// Every counter has exactly one writer (the worker that owns it), so an
+// increment is a relaxed load and store on a cache line no other thread
+// writes: no locked instruction, no contention. Readers (the admin thread)
+// load relaxed and sum across workers when scraped.
+//
+// Registration (creating the counters of a listener or backend on a worker)
+// takes a mutex and happens at listener start or pool (re)build, never per
+// request. Registered stats live as long as the process, so a pointer to
+// them never dangles, even across reloads.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+
+namespace ringlb {
+
+// A single-writer counter.
+class Counter {
+ public:
+  void add(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void sub(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed); }
+  void set(uint64_t n) { v_.store(n, std::memory_order_relaxed); }
+  uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+// Request-duration histogram buckets (seconds), Prometheus style.
+inline constexpr std::array<double, 12> kDurationBuckets = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0};
+
+struct DurationHistogram {
+  std::array<Counter, kDurationBuckets.size() + 1> buckets;  // last = +Inf
+  Counter count;
+  Counter sumMicros;
+  void observe(uint64_t micros);
+};
+
+// One listener on one worker.
+struct ListenerStats {
+  std::string listener;
+  unsigned worker = 0;
+  Counter connectionsAccepted;
+  Counter connectionsActive;  // gauge
+  Counter bytesIn;   // from clients
+  Counter bytesOut;  // to clients
+  // http/forward: requests by final status code (index = code - 100).
+  std::array<Counter, 500> requestsByCode;
+  // Rejected before reaching a backend, by reason (see RejectReason).
+  std::array<Counter, 8> rejected;
+  DurationHistogram requestDuration;
+  // udp: datagrams each way.
+  Counter datagramsIn;
+  Counter datagramsOut;
+
+  void countRequest(int status) {
+    if (status >= 100 && status < 600) requestsByCode[static_cast<size_t>(status - 100)].add();
+  }
+};
+
+enum class RejectReason : uint8_t {
+  BadRequest,       // 400 and friends: parser rejections
+  HeaderTimeout,    // 408
+  TooLarge,         // 413/414/431
+  NoRoute,          // 404
+  NoBackend,        // 503
+  ConnectionLimit,  // over max_connections
+  Denied,           // forward proxy ACL
+  Other,
+};
+const char* rejectReasonName(RejectReason r);
+
+// One backend of one pool on one worker.
+struct BackendStats {
+  std::string pool;
+  std::string backend;  // address as written in the config
+  unsigned worker = 0;
+  Counter active;  // gauge: connections or requests in progress
+  Counter requests;
+  Counter connectFailures;
+  DurationHistogram connectTime;
+};
+
+class StatsRegistry {
+ public:
+  static StatsRegistry& instance();
+
+  // Any thread (mutex): the stats of (listener, worker), created on first use.
+  ListenerStats& listener(const std::string& name, unsigned worker);
+  BackendStats& backend(const std::string& pool, const std::string& address, unsigned worker);
+
+  // Process-wide counters written by the main/health threads.
+  Counter reloadsOk;
+  Counter reloadsFailed;
+
+  // Admin thread: visit everything registered so far.
+  void forEachListener(const std::function<void(const ListenerStats&)>& f) const;
+  void forEachBackend(const std::function<void(const BackendStats&)>& f) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::deque<ListenerStats> listeners_;  // deque: addresses stay valid
+  std::deque<BackendStats> backends_;
+};
+
+}  // namespace ringlb
