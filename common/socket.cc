@@ -72,3 +72,19 @@ int boundPort(int fd) {
 }
 
 }  // namespace ringlb
+
+namespace ringlb {
+
+std::string_view peerAddressBytes(int fd, std::array<char, 16>& out) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return {};
+  if (ss.ss_family == AF_INET) {
+    std::memcpy(out.data(), &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, 4);
+    return {out.data(), 4};
+  }
+  std::memcpy(out.data(), &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, 16);
+  return {out.data(), 16};
+}
+
+}  // namespace ringlb

@@ -2,7 +2,9 @@
 // data-path callers get -errno values.
 #pragma once
 
+#include <array>
 #include <string>
+#include <string_view>
 
 #include "config/model.h"
 
@@ -17,6 +19,9 @@ int openUdpSocket(const config::SocketAddress& addr, std::string* error);
 int openTcpSocket(int family);
 // TCP_NODELAY: proxies forward what they get at once.
 void setNoDelay(int fd);
+// The raw address bytes of a connected socket's peer (4 or 16 bytes, no
+// port), written into `out`: the `source_ip` hash key. Empty on error.
+std::string_view peerAddressBytes(int fd, std::array<char, 16>& out);
 // The local port a socket is bound to (for tests that bind port 0).
 int boundPort(int fd);
 

@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "common/socket.h"
+#include "common/upstream/hash_key.h"
 #include "common/worker.h"
 #include "l4/tcp_service.h"
 
@@ -47,12 +48,18 @@ void TcpSession::start() {
     close();
     return;
   }
+  if (pool_->balance == config::BalanceAlgorithm::Hash &&
+      pool_->hashKey.kind == config::HashKeyKind::SourceIp) {
+    std::array<char, 16> bytes;
+    std::string_view key = peerAddressBytes(clientFd_, bytes);
+    if (!key.empty()) keyHash_ = upstream::hashBytes(key);
+  }
   connectNext();
 }
 
 void TcpSession::connectNext() {
   Worker& worker = service_.worker();
-  auto picked = poolState_->acquire(worker.now(), std::nullopt, &tried_);
+  auto picked = poolState_->acquire(worker.now(), keyHash_, &tried_);
   if (!picked.ok()) {
     ++service_.counters().noBackend;
     logDebug("listener {}: no backend available in pool {}", service_.name(), pool_->name);

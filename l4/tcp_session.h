@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common/session.h"
@@ -104,6 +105,7 @@ class TcpSession final : public Session, public TimerHandler {
   upstream::TriedSet tried_;
   config::SocketAddress backendAddress_;
   uint32_t attempts_ = 0;
+  std::optional<uint64_t> keyHash_;  // set for hash pools keyed on source_ip
 
   Op connectOp_{this, OpKind::Connect};
   Op cancelConnectOp_{this, OpKind::Cancel};

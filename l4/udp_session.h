@@ -1,0 +1,79 @@
+// UdpSession: one client address's flow through a udp listener.
+//
+//   open ──datagrams both ways──▶ Closing ──last CQE──▶ freed
+//        idle timeout, LRU eviction, ICMP error, stop
+//
+// The session owns a UDP socket connected to its backend (so the kernel
+// filters replies to that backend and reports its ICMP errors) and one
+// multishot poll on it. Client datagrams are pushed in by the service
+// (forward()); replies are drained here and sent from the listener socket to
+// the client's address. Activity only stamps a time: the idle timer checks
+// it lazily when it fires.
+//
+// Worker thread only. close() leaves the table at once; the object frees
+// itself from a completion once no op is in flight, never inside close(), so
+// a caller may still touch it after close() within the same handler.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <span>
+
+#include "common/session.h"
+#include "common/timer_wheel.h"
+#include "common/upstream/pool_state.h"
+#include "l4/udp_session_table.h"
+
+namespace ringlb::l4 {
+
+class UdpService;
+
+class UdpSession final : public Session, public UdpFlowEntry, public TimerHandler {
+ public:
+  // Picks a backend, connects a socket to it and starts the session (in the
+  // table, registered with the worker). Null, counted, when there is no
+  // backend or no socket.
+  static UdpSession* open(UdpService& service, const UdpFlowKey& key, const sockaddr* client,
+                          socklen_t clientLen);
+
+  // Sends one client datagram to the backend: 0 or -errno (-ECONNREFUSED:
+  // the backend answered an earlier datagram with ICMP unreachable).
+  int forward(std::span<const char> datagram);
+  void close();
+  bool closing() const { return closing_; }
+
+  // Session: UDP has no request in progress, so a drain ends it now.
+  void beginDrain() override { close(); }
+  void abort() override { close(); }
+  // OpOwner
+  void onCompletion(Op& op) override;
+  // TimerHandler
+  void onTimer(Timer& timer) override;
+
+ private:
+  UdpSession(UdpService& service, const UdpFlowKey& key, const sockaddr* client,
+             socklen_t clientLen, int fd, upstream::PoolState& pool, upstream::Lease lease);
+  ~UdpSession() override = default;
+
+  void start();
+  void armPoll();
+  void drainReplies();
+  void touch();
+  void maybeFree();
+
+  UdpService& service_;
+  sockaddr_storage client_{};
+  socklen_t clientLen_;
+  int fd_;
+  upstream::PoolState& pool_;
+  upstream::Lease lease_;
+  bool closing_ = false;
+  std::chrono::steady_clock::time_point lastActivity_;
+  Op pollOp_{this, OpKind::Recv};     // multishot POLLIN on the upstream socket
+  Op continueOp_{this, OpKind::Nop};  // resumes a drain; also defers the free
+  Op cancelOp_{this, OpKind::Cancel};
+  Timer idleTimer_{*this};
+};
+
+}  // namespace ringlb::l4

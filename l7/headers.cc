@@ -1,0 +1,170 @@
+#include "l7/headers.h"
+
+#include <algorithm>
+
+namespace ringlb::l7 {
+namespace {
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool equalsNoCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+}
+
+void appendField(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name).append(": ").append(value).append("\r\n");
+}
+
+bool namedIn(const std::vector<std::string>& names, std::string_view name) {
+  return std::any_of(names.begin(), names.end(),
+                     [&](const std::string& n) { return equalsNoCase(n, name); });
+}
+
+bool namedIn(const std::vector<config::HeaderEdit>& edits, std::string_view name) {
+  return std::any_of(edits.begin(), edits.end(),
+                     [&](const config::HeaderEdit& e) { return equalsNoCase(e.name, name); });
+}
+
+// A Forwarded parameter value: a token as is, anything else quoted.
+void appendForwardedValue(std::string& out, std::string_view v) {
+  bool token = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  });
+  if (token) {
+    out.append(v);
+    return;
+  }
+  out.push_back('"');
+  for (char c : v) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+}
+
+// Fields the proxy rewrites itself: never copied from the request.
+bool rewrittenByProxy(std::string_view name) {
+  return equalsNoCase(name, "host") || equalsNoCase(name, "x-forwarded-for") ||
+         equalsNoCase(name, "x-forwarded-proto") || equalsNoCase(name, "x-forwarded-host") ||
+         equalsNoCase(name, "forwarded");
+}
+
+void appendJoined(std::string& out, const http::MessageHead& head, std::string_view name) {
+  for (const auto& h : head.headers) {
+    if (!equalsNoCase(h.name, name) || h.value.empty()) continue;
+    out.append(h.value).append(", ");
+  }
+}
+
+void writeForwardingFields(const http::MessageHead& req, const ForwardInfo& info, std::string_view host,
+                           std::string& out) {
+  out.append("X-Forwarded-For: ");
+  appendJoined(out, req, "x-forwarded-for");
+  out.append(info.clientIp).append("\r\n");
+  appendField(out, "X-Forwarded-Proto", info.proto);
+  appendField(out, "X-Forwarded-Host", host);
+  out.append("Forwarded: ");
+  appendJoined(out, req, "forwarded");
+  out.append("for=");
+  if (info.clientIp.find(':') != std::string_view::npos) {
+    out.append("\"[").append(info.clientIp).append("]\"");
+  } else {
+    out.append(info.clientIp);
+  }
+  out.append(";host=");
+  appendForwardedValue(out, host);
+  out.append(";proto=").append(info.proto).append("\r\n");
+  if (req.find("x-request-id") == nullptr) appendField(out, "X-Request-Id", info.requestId);
+}
+
+void writeRequestLine(const http::MessageHead& req, std::string& out) {
+  out.append(req.methodName).push_back(' ');
+  if (req.targetForm == http::TargetForm::Absolute) {
+    if (req.path.empty() || req.path.front() == '?') out.push_back('/');
+    out.append(req.path);
+  } else {
+    out.append(req.target);
+  }
+  out.append(" HTTP/1.1\r\n");
+}
+
+}  // namespace
+
+void writeUpstreamRequestHead(const http::MessageHead& req, const config::RouteConfig* route,
+                              const ForwardInfo& info, std::string& out) {
+  writeRequestLine(req, out);
+  std::string_view host = req.authority.empty() ? info.fallbackHost : req.authority;
+  appendField(out, "Host", host);
+  for (const auto& h : req.headers) {
+    bool framing = req.framing == http::BodyFraming::Chunked && equalsNoCase(h.name, "transfer-encoding");
+    if (!framing && (req.isHopByHop(h.name) || rewrittenByProxy(h.name))) continue;
+    if (route != nullptr &&
+        (namedIn(route->removeRequestHeaders, h.name) || namedIn(route->setRequestHeaders, h.name))) {
+      continue;
+    }
+    appendField(out, h.name, h.value);
+  }
+  writeForwardingFields(req, info, host, out);
+  if (req.wantsUpgrade()) {
+    appendField(out, "Connection", "upgrade");
+    appendField(out, "Upgrade", req.upgrade);
+  }
+  if (route != nullptr) {
+    for (const auto& e : route->setRequestHeaders) appendField(out, e.name, e.value);
+  }
+  out.append("\r\n");
+}
+
+void writeClientResponseHead(const http::MessageHead& resp, const config::RouteConfig* route,
+                             const ResponseHeadOptions& options, std::string& out) {
+  out.append("HTTP/1.1 ");
+  out.append(std::to_string(resp.status)).push_back(' ');
+  out.append(resp.reason).append("\r\n");
+  for (const auto& h : resp.headers) {
+    bool framing = resp.framing == http::BodyFraming::Chunked && !options.dechunk &&
+                   equalsNoCase(h.name, "transfer-encoding");
+    if (!framing && resp.isHopByHop(h.name)) continue;
+    if (route != nullptr && (namedIn(route->removeResponseHeaders, h.name) ||
+                             namedIn(route->setResponseHeaders, h.name))) {
+      continue;
+    }
+    appendField(out, h.name, h.value);
+  }
+  if (route != nullptr) {
+    for (const auto& e : route->setResponseHeaders) appendField(out, e.name, e.value);
+  }
+  if (options.upgrade) {
+    appendField(out, "Connection", "upgrade");
+    appendField(out, "Upgrade", resp.upgrade);
+  } else if (options.close) {
+    appendField(out, "Connection", "close");
+  } else if (options.keepAlive) {
+    appendField(out, "Connection", "keep-alive");
+  }
+  out.append("\r\n");
+}
+
+std::string formatRequestId(uint64_t hi, uint64_t lo) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int i = 0; i < 16; ++i) {
+    id[15 - i] = kHex[(hi >> (4 * i)) & 0xf];
+    id[31 - i] = kHex[(lo >> (4 * i)) & 0xf];
+  }
+  return id;
+}
+
+bool isIdempotent(http::Method method) {
+  switch (method) {
+    case http::Method::Get:
+    case http::Method::Head:
+    case http::Method::Options:
+    case http::Method::Put:
+    case http::Method::Delete:
+    case http::Method::Trace: return true;
+    default: return false;
+  }
+}
+
+}  // namespace ringlb::l7
