@@ -8,7 +8,10 @@
 #include "common/server.h"
 #include "config/load.h"
 #include "l4/tcp_service.h"
+#include "l4/udp_service.h"
+#include "l7/admin.h"
 #include "l7/demo.h"
+#include "l7/http_service.h"
 
 namespace {
 
@@ -16,11 +19,15 @@ namespace {
 ringlb::ServiceFactories allServices() {
   ringlb::ServiceFactories factories;
   factories[ringlb::config::ListenerMode::Tcp] = ringlb::l4::makeTcpService;
+  factories[ringlb::config::ListenerMode::Udp] = ringlb::l4::makeUdpService;
+  factories[ringlb::config::ListenerMode::Http] = ringlb::l7::makeHttpService;
   return factories;
 }
 
 // One line per thread or endpoint that runs beside the workers.
-void addExtensions(ringlb::Server& server) { (void)server; }
+void addExtensions(ringlb::Server& server) {
+  server.addExtension(ringlb::l7::makeAdminServer());
+}
 
 int checkConfig(const std::string& path) {
   auto loaded = ringlb::config::loadConfigFile(path);

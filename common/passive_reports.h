@@ -25,8 +25,7 @@
 
 namespace ringlb {
 
-void reportPassiveFailure(std::string_view pool, std::string_view address,
-                          std::string_view reason);
+void reportPassiveFailure(std::string_view pool, std::string_view address, std::string_view reason);
 void reportPassiveSuccess(std::string_view pool, std::string_view address);
 
 struct PassiveReport {

@@ -137,6 +137,15 @@ bool Server::startWorkers(const config::Config& config, std::string* error) {
     workers_.push_back(std::make_unique<Worker>(options, factories_));
   }
   // Sockets first, so that a port in use fails before any thread starts.
+  for (const auto& listener : config.listeners) {
+    std::string why;
+    int type = listener.mode == config::ListenerMode::Udp ? SOCK_DGRAM : SOCK_STREAM;
+    if (!addressFree(listener.bind, type, &why)) {
+      *error = fmt::format("listener {}: {}", listener.name, why);
+      workers_.clear();
+      return false;
+    }
+  }
   std::vector<OpenListener> listeners(config.listeners.size());
   for (size_t i = 0; i < config.listeners.size(); ++i) {
     if (!openListener(config.listeners[i], &listeners[i], error)) {

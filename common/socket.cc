@@ -12,6 +12,14 @@
 namespace ringlb {
 namespace {
 
+std::string bindError(const config::SocketAddress& addr, int err) {
+  return fmt::format("cannot bind {}: {}{}", addr.text, std::strerror(err),
+                     err == EADDRINUSE ? " (another process holds the port)"
+                     : err == EACCES   ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+                     : err == EADDRNOTAVAIL ? " (no local interface has that address)"
+                                           : "");
+}
+
 int openBound(const config::SocketAddress& addr, int type, std::string* error) {
   int fd = socket(addr.family(), type | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -23,11 +31,7 @@ int openBound(const config::SocketAddress& addr, int type, std::string* error) {
   setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (addr.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   if (bind(fd, addr.sa(), addr.length) != 0) {
-    int err = errno;
-    *error = fmt::format("cannot bind {}: {}{}", addr.text, std::strerror(err),
-                         err == EADDRINUSE ? " (another process holds the port)"
-                         : err == EACCES   ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-                                           : "");
+    *error = bindError(addr, errno);
     close(fd);
     return -1;
   }
@@ -35,6 +39,19 @@ int openBound(const config::SocketAddress& addr, int type, std::string* error) {
 }
 
 }  // namespace
+
+bool addressFree(const config::SocketAddress& addr, int type, std::string* error) {
+  if (addr.port() == 0) return true;
+  int fd = socket(addr.family(), type | SOCK_CLOEXEC, 0);
+  if (fd < 0) return true;  // the real open reports it
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (addr.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  bool free = bind(fd, addr.sa(), addr.length) == 0;
+  if (!free) *error = bindError(addr, errno);
+  close(fd);
+  return free;
+}
 
 int openTcpListener(const config::SocketAddress& addr, std::string* error, int backlog) {
   int fd = openBound(addr, SOCK_STREAM, error);

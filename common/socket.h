@@ -13,6 +13,11 @@ namespace ringlb {
 // A listening TCP socket with SO_REUSEPORT (one per worker shares the port).
 // Returns the fd, or -1 with `error` set to one line that names the address.
 int openTcpListener(const config::SocketAddress& addr, std::string* error, int backlog = 4096);
+// True when nothing else holds `addr` (probed with a bind without
+// SO_REUSEPORT, which fails even against another process's SO_REUSEPORT
+// sockets); false with `error` set otherwise. At start-up only: on reload our
+// own sockets hold the port.
+bool addressFree(const config::SocketAddress& addr, int type, std::string* error);
 // A bound UDP socket with SO_REUSEPORT.
 int openUdpSocket(const config::SocketAddress& addr, std::string* error);
 // An unconnected TCP socket for an upstream connection, or -errno.

@@ -8,6 +8,8 @@
 #include <array>
 #include <cerrno>
 #include <filesystem>
+#include <map>
+#include <set>
 #include <system_error>
 
 #include "config/address.h"
@@ -16,6 +18,8 @@
 
 namespace ringlb::config {
 namespace {
+
+constexpr size_t kMaxSuggestionCandidates = 1000;
 
 std::string_view withArticle(ListenerMode mode) {
   switch (mode) {
@@ -158,14 +162,13 @@ class Validator {
   }
 
   void checkBackends(PoolConfig& pool, const std::string& path) {
+    std::set<std::string_view> seen;
     for (size_t i = 0; i < pool.backends.size(); ++i) {
       BackendConfig& backend = pool.backends[i];
       const std::string backendPath = fmt::format("{}.backends[{}]", path, i);
-      for (size_t j = 0; j < i; ++j) {
-        if (!backend.address.empty() && pool.backends[j].address == backend.address) {
-          error(backendPath, backend.pos,
-                fmt::format("{} is listed twice in this pool", quote(backend.address)));
-        }
+      if (!backend.address.empty() && !seen.insert(backend.address).second) {
+        error(backendPath, backend.pos,
+              fmt::format("{} is listed twice in this pool", quote(backend.address)));
       }
       resolveBackend(backend, backendPath);
     }
@@ -225,7 +228,10 @@ class Validator {
   void checkPoolReference(const std::string& path, const std::string& name, SourcePos fallback) {
     if (name.empty() || config_.findPool(name) != nullptr) return;
     std::vector<std::string_view> names;
-    for (const auto& [poolName, pool] : config_.pools) names.push_back(poolName);
+    // Suggestions cost O(pools) each; skip them for absurdly large files.
+    if (config_.pools.size() <= kMaxSuggestionCandidates) {
+      for (const auto& [poolName, pool] : config_.pools) names.push_back(poolName);
+    }
     std::string message = fmt::format("no pool named {}", quote(name));
     if (auto guess = closestMatch(name, names)) {
       message += fmt::format(" (did you mean \"{}\"?)", *guess);
@@ -254,28 +260,27 @@ class Validator {
     file = std::move(resolved);
   }
 
+  // Keyed by (udp?, numeric address); a set, not pairwise, so that huge
+  // generated files stay fast.
   void checkBindConflicts() {
-    std::vector<const ListenerConfig*> seen;
+    std::map<std::pair<bool, std::string>, const ListenerConfig*> seen;
     for (const ListenerConfig& listener : config_.listeners) {
       const std::string path = sectionPath("listeners", listener.name);
       if (!sources_.valid(path + ".bind") || !sources_.valid(path + ".mode")) continue;
-      for (const ListenerConfig* other : seen) {
-        if (isUdp(*other) == isUdp(listener) && other->bind == listener.bind) {
-          error(path + ".bind", listener.pos,
-                fmt::format("{} is already used by listener \"{}\" (line {})",
-                            listener.bind.numeric(), other->name, other->pos.line));
-          break;
-        }
+      auto [it, added] =
+          seen.emplace(std::pair(isUdp(listener), listener.bind.numeric()), &listener);
+      if (!added) {
+        error(path + ".bind", listener.pos,
+              fmt::format("{} is already used by listener \"{}\" (line {})",
+                          listener.bind.numeric(), it->second->name, it->second->pos.line));
       }
-      seen.push_back(&listener);
     }
     if (!config_.admin || !sources_.valid("admin.bind")) return;
-    for (const ListenerConfig* other : seen) {
-      if (!isUdp(*other) && other->bind == config_.admin->bind) {
-        error("admin.bind", {},
-              fmt::format("{} is already used by listener \"{}\"", config_.admin->bind.numeric(),
-                          other->name));
-      }
+    auto it = seen.find(std::pair(false, config_.admin->bind.numeric()));
+    if (it != seen.end()) {
+      error("admin.bind", {},
+            fmt::format("{} is already used by listener \"{}\"", config_.admin->bind.numeric(),
+                        it->second->name));
     }
   }
 

@@ -44,7 +44,8 @@ StatusLine parseStatusLine(std::string_view received) {
   if (line.size() < kCodeEnd || (line.size() > kCodeEnd && line[kCodeEnd] != ' ')) {
     return {StatusLineParse::Invalid, 0};
   }
-  auto code = static_cast<uint16_t>((line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0'));
+  auto code =
+      static_cast<uint16_t>((line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0'));
   if (code < 100) return {StatusLineParse::Invalid, 0};
   return {StatusLineParse::Complete, code};
 }
@@ -110,9 +111,7 @@ void HttpProbe::onReceived(int32_t result) {
   received_ += static_cast<size_t>(result);
   StatusLine line = parseStatusLine(std::string_view(head_.data(), received_));
   switch (line.parse) {
-    case StatusLineParse::Invalid:
-      finish(false, "malformed status line");
-      return;
+    case StatusLineParse::Invalid: finish(false, "malformed status line"); return;
     case StatusLineParse::Complete:
       if (statusExpected(line.status, expect_)) {
         finish(true, fmt::format("status {}", line.status));
@@ -120,8 +119,7 @@ void HttpProbe::onReceived(int32_t result) {
         finish(false, fmt::format("status {}", line.status));
       }
       return;
-    case StatusLineParse::NeedMore:
-      break;
+    case StatusLineParse::NeedMore: break;
   }
   if (result == 0) {
     finish(false, "connection closed before the status line");

@@ -18,9 +18,7 @@ Probe::Probe(Ring& ring, TimerWheel& timers, ProbeObserver& observer, std::strin
       pool_(std::move(pool)),
       address_(std::move(address)) {}
 
-Probe::~Probe() {
-  assert(idle() && "Probe destroyed while a check or an op is still in flight");
-}
+Probe::~Probe() { assert(idle() && "Probe destroyed while a check or an op is still in flight"); }
 
 void Probe::start(const config::SocketAddress& target, Duration timeout, TimePoint now) {
   assert(idle());

@@ -5,9 +5,12 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <unordered_map>
 
 #include "common/acceptor.h"
 #include "common/listener_service.h"
+#include "common/stats.h"
 #include "common/worker.h"
 
 namespace ringlb::l4 {
@@ -42,7 +45,15 @@ class TcpService final : public ListenerService, public AcceptHandler {
   Worker& worker() { return worker_; }
   const std::string& name() const { return name_; }
   TcpCounters& counters() { return counters_; }
-  void sessionEnded() { --active_; }
+  // This listener's counters on this worker (for /metrics).
+  ListenerStats& stats() { return stats_; }
+  // The counters of `address` in `pool` on this worker, cached per listener
+  // so that the registry's mutex is taken once per backend, not per connection.
+  BackendStats& backendStats(const std::string& pool, const std::string& address);
+  void sessionEnded() {
+    --active_;
+    stats_.connectionsActive.sub();
+  }
 
  private:
   Worker& worker_;
@@ -51,6 +62,9 @@ class TcpService final : public ListenerService, public AcceptHandler {
   Acceptor acceptor_;
   size_t active_ = 0;
   TcpCounters counters_;
+  ListenerStats& stats_;
+  std::string cachedPool_;  // the pool backendStats_ belongs to
+  std::unordered_map<std::string, BackendStats*> backendStats_;
 };
 
 std::unique_ptr<ListenerService> makeTcpService(Worker& worker,

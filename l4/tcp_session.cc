@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/passive_reports.h"
 #include "common/socket.h"
 #include "common/upstream/hash_key.h"
 #include "common/worker.h"
@@ -62,6 +63,7 @@ void TcpSession::connectNext() {
   auto picked = poolState_->acquire(worker.now(), keyHash_, &tried_);
   if (!picked.ok()) {
     ++service_.counters().noBackend;
+    service_.stats().rejected[static_cast<size_t>(RejectReason::NoBackend)].add();
     logDebug("listener {}: no backend available in pool {}", service_.name(), pool_->name);
     close();
     return;
@@ -69,6 +71,9 @@ void TcpSession::connectNext() {
   lease_ = std::move(picked.lease);
   tried_.add(lease_.id());
   backendAddress_ = lease_.backend().resolved;
+  backendStats_ = &service_.backendStats(pool_->name, lease_.backend().address);
+  backendStats_->active.add();
+  connectStart_ = worker.now();
   ++attempts_;
   upstreamFd_ = openTcpSocket(backendAddress_.family());
   if (upstreamFd_ < 0) {
@@ -91,6 +96,9 @@ void TcpSession::onConnect(Op& op) {
 
 void TcpSession::connectFailed(int err) {
   ++service_.counters().connectFailures;
+  backendStats_->connectFailures.add();
+  backendStats_->active.sub();
+  reportPassiveFailure(pool_->name, backendAddress_.text, std::strerror(err));
   logDebug("listener {}: connect to {} failed: {}", service_.name(), backendAddress_.text,
            std::strerror(err));
   if (upstreamFd_ >= 0) {
@@ -107,6 +115,10 @@ void TcpSession::connectFailed(int err) {
 
 void TcpSession::startProxying() {
   state_ = State::Proxying;
+  backendStats_->requests.add();
+  backendStats_->connectTime.observe(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(service_.worker().now() - connectStart_)
+          .count()));
   touch();
   armRecv(up_);
   armRecv(down_);
@@ -146,6 +158,7 @@ void TcpSession::onRecv(Direction& d, Op& op) {
     d.queue.push_back({op.bufferId(), static_cast<uint32_t>(op.result), 0});
     (d.clientSide ? service_.counters().bytesFromClients : service_.counters().bytesFromBackends) +=
         static_cast<uint64_t>(op.result);
+    if (d.clientSide) service_.stats().bytesIn.add(static_cast<uint64_t>(op.result));
     touch();
     if (!d.sendOp.inFlight()) sendHead(d);
     if (d.queued() >= kMaxQueuedBuffers && op.hasMore() && !d.paused) {
@@ -188,6 +201,7 @@ void TcpSession::onSend(Direction& d, Op& op) {
     close();
     return;
   }
+  if (!d.clientSide) service_.stats().bytesOut.add(static_cast<uint64_t>(op.result));
   Chunk& c = d.queue[d.head];
   c.offset += static_cast<uint32_t>(op.result);
   if (c.offset == c.length) {
@@ -274,7 +288,10 @@ void TcpSession::maybeFree() {
   }
   if (clientFd_ >= 0) worker.ring().closeDetached(clientFd_);
   if (upstreamFd_ >= 0) worker.ring().closeDetached(upstreamFd_);
-  if (lease_) poolState_->release(lease_);
+  if (lease_) {
+    poolState_->release(lease_);
+    backendStats_->active.sub();
+  }
   if (registered_) worker.removeSession(*this);
   service_.sessionEnded();
   delete this;

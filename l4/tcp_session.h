@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/session.h"
+#include "common/stats.h"
 #include "common/timer_wheel.h"
 #include "common/upstream/pool_state.h"
 #include "config/model.h"
@@ -106,6 +107,8 @@ class TcpSession final : public Session, public TimerHandler {
   config::SocketAddress backendAddress_;
   uint32_t attempts_ = 0;
   std::optional<uint64_t> keyHash_;  // set for hash pools keyed on source_ip
+  BackendStats* backendStats_ = nullptr;  // of the leased backend, for /metrics
+  std::chrono::steady_clock::time_point connectStart_;
 
   Op connectOp_{this, OpKind::Connect};
   Op cancelConnectOp_{this, OpKind::Cancel};

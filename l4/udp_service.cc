@@ -97,8 +97,7 @@ void UdpService::drain() {
   if (!continueOp_.inFlight()) worker_.ring().nop(continueOp_);
 }
 
-void UdpService::onDatagram(const sockaddr* from, socklen_t fromLen,
-                            std::span<const char> data) {
+void UdpService::onDatagram(const sockaddr* from, socklen_t fromLen, std::span<const char> data) {
   stats_.datagramsIn.add();
   stats_.bytesIn.add(data.size());
   auto key = UdpFlowKey::from(from, fromLen);
@@ -124,8 +123,7 @@ void UdpService::onDatagram(const sockaddr* from, socklen_t fromLen,
   if (rc < 0) ++counters_.dropped;
 }
 
-UdpSession* UdpService::newSession(const UdpFlowKey& key, const sockaddr* from,
-                                   socklen_t fromLen) {
+UdpSession* UdpService::newSession(const UdpFlowKey& key, const sockaddr* from, socklen_t fromLen) {
   if (!makeRoom()) return nullptr;
   return UdpSession::open(*this, key, from, fromLen);
 }

@@ -114,7 +114,7 @@ class UdpService final : public ListenerService, public OpOwner {
   std::unique_ptr<char[]> scratch_;
   ListenerStats& stats_;
   UdpCounters counters_;
-  Op pollOp_{this, OpKind::Recv};  // multishot POLLIN on the listener socket
+  Op pollOp_{this, OpKind::Recv};     // multishot POLLIN on the listener socket
   Op continueOp_{this, OpKind::Nop};  // resumes a drain that hit its budget
   Op cancelOp_{this, OpKind::Cancel};
 };

@@ -65,8 +65,8 @@ UdpSession* UdpSession::open(UdpService& service, const UdpFlowKey& key, const s
     pool->release(picked.lease);
     return nullptr;
   }
-  auto* session = new UdpSession(service, key, client, clientLen, fd, *pool,
-                                 std::move(picked.lease));
+  auto* session =
+      new UdpSession(service, key, client, clientLen, fd, *pool, std::move(picked.lease));
   session->start();
   return session;
 }

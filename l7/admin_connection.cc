@@ -20,7 +20,10 @@ http::ParserLimits adminLimits() {
 }  // namespace
 
 AdminConnection::AdminConnection(int fd, Clock::time_point now, const Responder& respond)
-    : fd_(fd), respond_(respond), parser_(http::MessageKind::Request, adminLimits()), deadline_(now + kIdleTimeout) {}
+    : fd_(fd),
+      respond_(respond),
+      parser_(http::MessageKind::Request, adminLimits()),
+      deadline_(now + kIdleTimeout) {}
 
 AdminConnection::~AdminConnection() { ::close(fd_); }
 
@@ -69,8 +72,7 @@ void AdminConnection::parsePending(Clock::time_point now) {
   pending_.erase(0, r.consumed);
   const http::MessageHead& head = parser_.head();
   // A body is not expected on GET/HEAD; rather than skip one, close after the reply.
-  const bool keepAlive =
-      head.keepAlive && head.framing == http::BodyFraming::None && !peerClosed_;
+  const bool keepAlive = head.keepAlive && head.framing == http::BodyFraming::None && !peerClosed_;
   queueReply(respond_(head), head.method == http::Method::Head, keepAlive, now);
 }
 

@@ -45,8 +45,8 @@ struct ListenerView {
   std::string pool;
   uint64_t connectionsAccepted = 0;
   uint64_t connectionsActive = 0;
-  uint64_t bytesIn = 0;   // from clients
-  uint64_t bytesOut = 0;  // to clients
+  uint64_t bytesIn = 0;                    // from clients
+  uint64_t bytesOut = 0;                   // to clients
   std::map<int, uint64_t> requestsByCode;  // only codes seen
   std::array<uint64_t, 8> rejected{};      // index = RejectReason
   HistogramView requestDuration;

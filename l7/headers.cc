@@ -1,6 +1,8 @@
 #include "l7/headers.h"
 
 #include <algorithm>
+#include <cctype>
+#include <vector>
 
 namespace ringlb::l7 {
 namespace {

@@ -40,7 +40,8 @@ class Writer {
     const std::string bucket = std::string(name) + "_bucket";
     for (size_t i = 0; i < h.buckets.size(); ++i) {
       cumulative += h.buckets[i];
-      std::string le = i < kDurationBuckets.size() ? fmt::format("{}", kDurationBuckets[i]) : "+Inf";
+      std::string le =
+          i < kDurationBuckets.size() ? fmt::format("{}", kDurationBuckets[i]) : "+Inf";
       writeName(bucket, labels, le);
       fmt::format_to(std::back_inserter(out_), " {}\n", cumulative);
     }

@@ -104,9 +104,8 @@ std::string renderStatusPage(const AdminSnapshot& snap) {
                  "<p class=\"meta\">{} &middot; up {} s &middot; {} workers &middot; "
                  "reloads {} ok, {} failed &middot; <a href=\"/status\">JSON</a> &middot; "
                  "<a href=\"/metrics\">metrics</a></p>\n",
-                 kStatusPageRefreshSeconds, kStyle, RINGLB_VERSION_STRING,
-                 formatIso8601(snap.now), uptime.count(), snap.workers.size(), snap.reloadsOk,
-                 snap.reloadsFailed);
+                 kStatusPageRefreshSeconds, kStyle, RINGLB_VERSION_STRING, formatIso8601(snap.now),
+                 uptime.count(), snap.workers.size(), snap.reloadsOk, snap.reloadsFailed);
   writeListeners(out, snap);
   for (const auto& p : snap.pools) writePool(out, p);
   out += "</body></html>\n";

@@ -86,6 +86,7 @@ class UpstreamConn final : public OpOwner, public TimerHandler {
   UpstreamHandler* handler_ = nullptr;
   uint32_t reuses_ = 0;
   bool paused_ = false;
+  bool inCallback_ = false;  // inside onCompletion: freeing waits until it returns
   Op recvOp_{this, OpKind::Recv};
   Op cancelOp_{this, OpKind::Cancel};
   Timer idleTimer_{*this, kIdleTimer};

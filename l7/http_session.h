@@ -1,0 +1,232 @@
+// HttpSession: one client connection of an `http` listener. It serves one
+// request at a time (pipelined bytes wait in the receive queue, so responses
+// go out in order):
+//
+//   ReadingHead ──head──▶ Proxying ──response sent, keep-alive──▶ ReadingHead
+//        │ bad head / 408         │ 101 Switching Protocols ──▶ Tunnel
+//        └────────────▶ (error page) ──▶ Lingering ──EOF / 1 s──▶ Closing ─▶ freed
+//
+// Proxying: route, pick a backend (PoolState), take a keep-alive connection
+// (UpstreamPool) or connect, send the rewritten head, relay the body both ways
+// as it arrives. Each direction is a Pipe: an owned head string, then body
+// bytes sent straight out of the provided receive buffers, one send at a
+// time, with at most kMaxQueuedBuffers received buffers waiting before that
+// side's recv is paused (backpressure, as in TcpSession). Failures map to
+// 502/503/504; an idempotent request that failed before any response byte is
+// retried once; connect failures are retried per pool `retries`.
+//
+// Worker thread only. The session deletes itself once closed with no op in
+// flight; every entry point (completion, timer, upstream callback, abort)
+// ends with maybeFree() and nothing else frees it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/session.h"
+#include "common/stats.h"
+#include "common/timer_wheel.h"
+#include "common/upstream/hash_key.h"
+#include "common/upstream/pool_state.h"
+#include "config/model.h"
+#include "l7/http1_parser.h"
+#include "l7/upstream_conn.h"
+
+namespace ringlb::l7 {
+
+class HttpService;
+
+class HttpSession final : public Session, public TimerHandler, public UpstreamHandler {
+ public:
+  static constexpr size_t kMaxQueuedBuffers = 8;
+
+  HttpSession(HttpService& service, int clientFd);
+  ~HttpSession() override;
+
+  void start();
+
+  // Session
+  void beginDrain() override;
+  void abort() override;
+  // OpOwner
+  void onCompletion(Op& op) override;
+  // TimerHandler
+  void onTimer(Timer& timer) override;
+  // UpstreamHandler
+  void onUpstreamRecv(UpstreamConn& conn, const Op& op) override;
+
+ private:
+  enum class State : uint8_t { ReadingHead, Proxying, Tunnel, Lingering, Closing };
+  enum TimerId : uint8_t { kClientTimer, kUpstreamTimer, kRearmTimer };
+  // How a pipe's body ends: not at all, after N bytes, at the last chunk, or
+  // never (tunnel, close-delimited response).
+  enum class Framing : uint8_t { None, Length, Chunked, All };
+
+  struct Chunk {
+    uint16_t id;
+    uint32_t len;
+    uint32_t off;
+  };
+
+  // FIFO of received buffers: entries [head_, size).
+  class ChunkQueue {
+   public:
+    bool empty() const { return head_ == v_.size(); }
+    size_t size() const { return v_.size() - head_; }
+    Chunk& front() { return v_[head_]; }
+    void push(Chunk c) { v_.push_back(c); }
+    void pop() {
+      if (++head_ == v_.size()) {
+        v_.clear();
+        head_ = 0;
+      }
+    }
+
+   private:
+    std::vector<Chunk> v_;
+    size_t head_ = 0;
+  };
+
+  // One direction: owned head bytes first, then body bytes relayed from `in`.
+  struct Pipe {
+    explicit Pipe(HttpSession* s) : sendOp(s, OpKind::Send) {}
+    ChunkQueue in;
+    std::string head;      // bytes to send before any body byte
+    size_t headSent = 0;
+    std::string headNext;  // queued while a send from `head` is in flight
+    bool sendingHead = false;
+    Framing framing = Framing::None;
+    http::LengthBody length;
+    http::ChunkedDecoder chunked;
+    bool dropFraming = false;  // chunked: send payload only (HTTP/1.0 client)
+    bool bodyDone = true;
+    bool bodyStarted = false;  // a body byte was classified for sending
+    bool framingError = false;
+    uint32_t sendable = 0;  // bytes at in.front() classified as body, not yet sent
+    Op sendOp;
+    bool flushed() const {
+      return !sendOp.inFlight() && headSent == head.size() && headNext.empty() && sendable == 0;
+    }
+  };
+
+  // --- set-up, requests
+  bool loadListener();
+  void startReadingHead();
+  void parseRequestHead();
+  void startRequest();
+  void setRequestFraming(const http::MessageHead& h);
+  void buildUpstreamHead(const http::MessageHead& h);
+  std::optional<uint64_t> hashKeyOf(const http::MessageHead& h);
+  void finishExchange();
+  void resetExchange();
+
+  // --- upstream
+  void pickAndConnect();
+  void onConnect(Op& op);
+  void connectFailed(int err);
+  void attachConn(UpstreamConn* conn);
+  void upstreamFailed(uint16_t status, bool retryable);
+  void dropUpstream();
+  void releaseLease();
+  void parseResponseHead();
+  void onResponseHead();
+  void startTunnel(const http::MessageHead& h);
+  void checkUpstreamEnd();
+
+  // --- pipes
+  void queueHead(Pipe& p, std::string_view bytes);
+  void pump(Pipe& p, int fd);
+  size_t classify(Pipe& p, std::string_view avail, bool& forward);
+  void onPipeSent(Pipe& p, int result);
+  void consume(ChunkQueue& q, size_t n);
+  void recycleAll(ChunkQueue& q);
+  std::string_view frontBytes(ChunkQueue& q);
+
+  // --- client side
+  void progress();
+  bool step();
+  void stepTunnel();
+  void onClientRecv(Op& op);
+  void armClientRecv();
+  void updateRecvInterest();
+  void respondError(uint16_t status);
+  void reject(uint16_t status, RejectReason reason);
+  void startLingering();
+  void touch();
+  void close();
+  void maybeFree();
+
+  HttpService& service_;
+  State state_ = State::ReadingHead;
+  int clientFd_;
+  std::string clientIp_;
+  std::shared_ptr<const config::Config> config_;  // the snapshot this session started with
+  const config::ListenerConfig* listener_ = nullptr;
+  ListenerStats& stats_;
+
+  http::Http1Parser reqParser_;
+  http::Http1Parser respParser_;
+  Pipe req_{this};   // client -> backend; req_.in is the client receive queue
+  Pipe resp_{this};  // backend -> client; resp_.in is the backend receive queue
+
+  // Current request.
+  const config::RouteConfig* route_ = nullptr;
+  const config::PoolConfig* pool_ = nullptr;
+  upstream::PoolState* poolState_ = nullptr;
+  upstream::Lease lease_;
+  upstream::PoolState* leasePool_ = nullptr;
+  BackendStats* backendStats_ = nullptr;
+  upstream::TriedSet tried_;
+  std::optional<uint64_t> keyHash_;
+  std::string upstreamHead_;  // kept for a retry
+  std::string backendKey_;
+  std::vector<upstream::HeaderField> hashFields_;
+  std::chrono::steady_clock::time_point requestStart_;
+  uint16_t status_ = 0;
+  uint32_t connectAttempts_ = 0;
+  uint64_t respBytes_ = 0;  // bytes received from the backend for this request
+  bool headStarted_ = false;
+  bool needUpstream_ = false;
+  bool connecting_ = false;
+  bool retried_ = false;
+  bool forceFresh_ = false;
+  bool idempotent_ = false;
+  bool expectContinue_ = false;
+  bool wantsUpgrade_ = false;
+  bool client10_ = false;
+  bool clientKeepAlive_ = true;
+  bool respHeadDone_ = false;  // a final head (backend's or an error page) is queued
+  bool respKeepAlive_ = false;
+  bool closeAfter_ = false;
+  bool firstRequest_ = true;
+
+  // Connection-level.
+  UpstreamConn* conn_ = nullptr;
+  int connectFd_ = -1;
+  bool upEof_ = false;
+  int upError_ = 0;
+  bool clientEof_ = false;
+  bool clientPaused_ = false;
+  bool clientNeedRearm_ = false;
+  bool clientShut_ = false;
+  bool upShut_ = false;
+  bool draining_ = false;
+  bool registered_ = false;
+
+  Op clientRecvOp_{this, OpKind::Recv};
+  Op connectOp_{this, OpKind::Connect};
+  Op cancelClientOp_{this, OpKind::Cancel};
+  Op cancelRecvOp_{this, OpKind::Cancel};
+  Op cancelConnectOp_{this, OpKind::Cancel};
+  Op cancelUpSendOp_{this, OpKind::Cancel};
+  Timer clientTimer_{*this, kClientTimer};
+  Timer upstreamTimer_{*this, kUpstreamTimer};
+  Timer rearmTimer_{*this, kRearmTimer};
+  std::chrono::steady_clock::time_point lastActivity_;
+  config::Duration idleTimeout_{};
+};
+
+}  // namespace ringlb::l7
