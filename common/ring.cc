@@ -120,6 +120,10 @@ void Ring::send(Op& op, int fd, const void* buf, size_t len, int msgFlags) {
   io_uring_prep_send(prepare(op), fd, buf, len, msgFlags);
 }
 
+void Ring::sendmsg(Op& op, int fd, const msghdr* msg, int msgFlags) {
+  io_uring_prep_sendmsg(prepare(op), fd, msg, static_cast<unsigned>(msgFlags));
+}
+
 void Ring::connect(Op& op, int fd, const sockaddr* addr, socklen_t len) {
   io_uring_prep_connect(prepare(op), fd, addr, len);
 }

@@ -63,6 +63,8 @@ class Ring {
   void recvMultishot(Op& op, int fd, uint16_t bufferGroup);
   void recv(Op& op, int fd, void* buf, size_t len);
   void send(Op& op, int fd, const void* buf, size_t len, int msgFlags = MSG_NOSIGNAL);
+  // `msg` and its iovecs must stay put until the op completes.
+  void sendmsg(Op& op, int fd, const msghdr* msg, int msgFlags = MSG_NOSIGNAL);
   void connect(Op& op, int fd, const sockaddr* addr, socklen_t len);
   void read(Op& op, int fd, void* buf, size_t len);
   // Cancels every op on fd; the cancel itself completes on `op`.

@@ -38,6 +38,8 @@ void Worker::threadMain(std::promise<std::string> ready) {
     // The ring is created here: with SINGLE_ISSUER only this thread may submit.
     ring_.emplace(options_.ringEntries);
     buffers_.emplace(*ring_, /*groupId=*/0, options_.bufferCount, options_.bufferSize);
+    bulkBuffers_.emplace(*ring_, /*groupId=*/1, options_.bulkBufferCount,
+                         options_.bulkBufferSize);
     mailbox_.emplace(*ring_);
     now_ = Clock::now();
     timers_.emplace(now_);
@@ -52,6 +54,7 @@ void Worker::threadMain(std::promise<std::string> ready) {
   retiring_.clear();
   timers_.reset();
   mailbox_.reset();
+  bulkBuffers_.reset();
   buffers_.reset();
   ring_.reset();
   finished_.store(true, std::memory_order_release);

@@ -129,7 +129,10 @@ void TcpSession::armRecv(Direction& d) {
   if (d.recvOp.inFlight() || d.eof || state_ != State::Proxying) return;
   d.paused = false;
   d.needRearm = false;
-  service_.worker().ring().recvMultishot(d.recvOp, fromFd(d), service_.worker().buffers().groupId());
+  d.switching = false;
+  d.armedBulk = d.bulk;
+  service_.worker().ring().recvMultishot(d.recvOp, fromFd(d),
+                                         service_.worker().buffers(d.bulk).groupId());
 }
 
 TcpSession::Direction& TcpSession::directionOf(const Op& op) {
@@ -148,25 +151,28 @@ void TcpSession::onCompletion(Op& op) {
 }
 
 void TcpSession::onRecv(Direction& d, Op& op) {
-  BufferRing& buffers = service_.worker().buffers();
   if (op.result > 0) {
+    BufferRing& buffers = service_.worker().buffers(d.armedBulk);
     buffers.take(op.bufferId(), static_cast<size_t>(op.result));
     if (state_ == State::Closing) {
       buffers.recycle(op.bufferId());
       return;
     }
-    d.queue.push_back({op.bufferId(), static_cast<uint32_t>(op.result), 0});
+    d.queue.push_back({op.bufferId(), d.armedBulk, static_cast<uint32_t>(op.result), 0});
     (d.clientSide ? service_.counters().bytesFromClients : service_.counters().bytesFromBackends) +=
         static_cast<uint64_t>(op.result);
     if (d.clientSide) service_.stats().bytesIn.add(static_cast<uint64_t>(op.result));
     touch();
-    if (!d.sendOp.inFlight()) sendHead(d);
-    if (d.queued() >= kMaxQueuedBuffers && op.hasMore() && !d.paused) {
+    if (!d.sendOp.inFlight()) sendQueued(d);
+    noteRecvSize(d, op);
+    if (op.hasMore() && !d.paused && !d.switching && d.queued() >= d.queueCap()) {
       // Backpressure: stop reading until the other side has taken some data.
       d.paused = true;
       service_.worker().ring().cancelOp(d.cancelOp, d.recvOp);
-    } else if (!op.hasMore() && !d.paused) {
-      armRecv(d);  // the kernel ended the multishot early: carry on
+    } else if (!op.hasMore()) {
+      // The kernel ended the multishot early, or a bulk switch: carry on.
+      if (!d.paused) armRecv(d);
+      maybeResume(d);
     }
     return;
   }
@@ -183,15 +189,41 @@ void TcpSession::onRecv(Direction& d, Op& op) {
     if (!rearmTimer_.armed()) timers.schedule(rearmTimer_, service_.worker().now() + kRearmDelay);
     return;
   }
-  if (op.result == -ECANCELED) return;  // paused for backpressure
+  if (op.result == -ECANCELED) {
+    if (!d.paused) armRecv(d);  // cancelled to switch buffer size
+    maybeResume(d);             // the queue may have drained before this CQE
+    return;
+  }
   if (isReset(-op.result)) resetPeer(toFd(d));
   close();
 }
 
-void TcpSession::sendHead(Direction& d) {
-  const Chunk& c = d.queue[d.head];
-  const char* data = service_.worker().buffers().data(c.bufferId);
-  service_.worker().ring().send(d.sendOp, toFd(d), data + c.offset, c.length - c.offset);
+void TcpSession::noteRecvSize(Direction& d, Op& op) {
+  if (d.armedBulk) return;
+  if (static_cast<uint32_t>(op.result) < service_.worker().buffers().bufferSize()) {
+    d.fullReads = 0;
+    return;
+  }
+  if (++d.fullReads < kFullReadsForBulk || d.bulk) return;
+  // A bulk stream: larger buffers cut the per-op cost (FACTS.md).
+  d.bulk = true;
+  if (op.hasMore() && !d.paused) {
+    d.switching = true;
+    service_.worker().ring().cancelOp(d.cancelOp, d.recvOp);
+  }
+}
+
+void TcpSession::sendQueued(Direction& d) {
+  size_t n = std::min(d.queued(), kMaxIov);
+  for (size_t i = 0; i < n; ++i) {
+    const Chunk& c = d.queue[d.head + i];
+    char* data = service_.worker().buffers(c.bulk).data(c.bufferId);
+    d.iov[i] = {data + c.offset, c.length - c.offset};
+  }
+  d.msg = {};
+  d.msg.msg_iov = d.iov.data();
+  d.msg.msg_iovlen = n;
+  service_.worker().ring().sendmsg(d.sendOp, toFd(d), &d.msg);
 }
 
 void TcpSession::onSend(Direction& d, Op& op) {
@@ -202,19 +234,29 @@ void TcpSession::onSend(Direction& d, Op& op) {
     return;
   }
   if (!d.clientSide) service_.stats().bytesOut.add(static_cast<uint64_t>(op.result));
-  Chunk& c = d.queue[d.head];
-  c.offset += static_cast<uint32_t>(op.result);
-  if (c.offset == c.length) {
-    service_.worker().buffers().recycle(c.bufferId);
-    if (++d.head == d.queue.size()) {
-      d.queue.clear();
-      d.head = 0;
+  auto sent = static_cast<uint32_t>(op.result);
+  while (sent > 0) {
+    Chunk& c = d.queue[d.head];
+    uint32_t take = std::min(sent, c.length - c.offset);
+    c.offset += take;
+    sent -= take;
+    if (c.offset == c.length) {
+      service_.worker().buffers(c.bulk).recycle(c.bufferId);
+      ++d.head;
     }
   }
+  if (d.head == d.queue.size()) {
+    d.queue.clear();
+    d.head = 0;
+  }
   touch();
-  if (d.queued() > 0) sendHead(d);
-  if (d.paused && !d.recvOp.inFlight() && d.queued() <= kMaxQueuedBuffers / 2) armRecv(d);
+  if (d.queued() > 0) sendQueued(d);
+  maybeResume(d);
   maybeShutdown(d);
+}
+
+void TcpSession::maybeResume(Direction& d) {
+  if (d.paused && !d.recvOp.inFlight() && d.queued() <= d.queueCap() / 2) armRecv(d);
 }
 
 void TcpSession::maybeShutdown(Direction& d) {
@@ -283,7 +325,7 @@ void TcpSession::maybeFree() {
   Worker& worker = service_.worker();
   for (Direction* d : {&up_, &down_}) {
     for (size_t i = d->head; i < d->queue.size(); ++i) {
-      worker.buffers().recycle(d->queue[i].bufferId);
+      worker.buffers(d->queue[i].bulk).recycle(d->queue[i].bufferId);
     }
   }
   if (clientFd_ >= 0) worker.ring().closeDetached(clientFd_);

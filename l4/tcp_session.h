@@ -15,6 +15,9 @@
 // flight.
 #pragma once
 
+#include <sys/uio.h>
+
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -32,7 +35,11 @@ class TcpService;
 
 class TcpSession final : public Session, public TimerHandler {
  public:
-  static constexpr size_t kMaxQueuedBuffers = 8;
+  static constexpr size_t kMaxQueuedBuffers = 8;      // small (16 KiB) buffers
+  static constexpr size_t kMaxQueuedBulkBuffers = 4;  // bulk (512 KiB) buffers
+  static constexpr size_t kMaxIov = 8;                // buffers per sendmsg
+  // Consecutive full small buffers that make a direction switch to bulk ones.
+  static constexpr uint8_t kFullReadsForBulk = 4;
 
   TcpSession(TcpService& service, int clientFd);
   ~TcpSession() override;
@@ -52,6 +59,7 @@ class TcpSession final : public Session, public TimerHandler {
 
   struct Chunk {
     uint16_t bufferId;
+    bool bulk;
     uint32_t length;
     uint32_t offset;
   };
@@ -75,6 +83,13 @@ class TcpSession final : public Session, public TimerHandler {
     bool shutDown = false;  // we sent shutdown(SHUT_WR) on `to`
     bool paused = false;  // recv cancelled for backpressure
     bool needRearm = false;  // recv ended on -ENOBUFS
+    bool bulk = false;       // receive into bulk buffers from the next arm on
+    bool armedBulk = false;  // the group the recv in flight uses
+    bool switching = false;  // recv cancelled to re-arm with bulk buffers
+    uint8_t fullReads = 0;
+    std::array<iovec, kMaxIov> iov{};
+    msghdr msg{};
+    size_t queueCap() const { return bulk ? kMaxQueuedBulkBuffers : kMaxQueuedBuffers; }
   };
 
   int fromFd(const Direction& d) const { return d.clientSide ? clientFd_ : upstreamFd_; }
@@ -88,7 +103,9 @@ class TcpSession final : public Session, public TimerHandler {
   void armRecv(Direction& d);
   void onRecv(Direction& d, Op& op);
   void onSend(Direction& d, Op& op);
-  void sendHead(Direction& d);
+  void sendQueued(Direction& d);
+  void maybeResume(Direction& d);
+  void noteRecvSize(Direction& d, Op& op);
   void maybeShutdown(Direction& d);
   void resetPeer(int fd);
   void close();

@@ -32,6 +32,18 @@ config::Config demoConfig(uint16_t firstPort, const std::vector<std::unique_ptr<
   }
   cfg.pools.emplace(pool.name, pool);
 
+  config::ListenerConfig web;
+  web.name = "demo_http";
+  web.mode = config::ListenerMode::Http;
+  web.bind = loopback(firstPort);
+  web.pool = "demo";
+  config::RouteConfig api;
+  api.pathPrefix = "/api";
+  api.pool = "demo";
+  api.setResponseHeaders.push_back({"X-Ringlb-Route", "api"});
+  web.routes.push_back(api);
+  cfg.listeners.push_back(web);
+
   config::ListenerConfig tcp;
   tcp.name = "demo_tcp";
   tcp.mode = config::ListenerMode::Tcp;
@@ -57,9 +69,12 @@ int runDemo(uint16_t firstPort, const ServiceFactories& factories,
   config::Config cfg = demoConfig(firstPort, backends);
   fmt::print(
       "ringlb demo: three HTTP backends on 127.0.0.1:{}, :{}, :{}\n"
+      "  http listener (round robin, keep-alive): curl -v http://127.0.0.1:{}/\n"
+      "  http route /api (adds X-Ringlb-Route):  curl -v http://127.0.0.1:{}/api/hello\n"
       "  tcp listener (round robin): curl http://127.0.0.1:{}/   (repeat: the backend changes)\n"
       "  Ctrl-C to stop.\n",
-      backends[0]->port(), backends[1]->port(), backends[2]->port(), firstPort + 1);
+      backends[0]->port(), backends[1]->port(), backends[2]->port(), firstPort, firstPort,
+      firstPort + 1);
   std::fflush(stdout);
   Server server(factories);
   addExtensions(server);

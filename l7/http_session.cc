@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/passive_reports.h"
 #include "common/socket.h"
 #include "common/worker.h"
 #include "l7/error_pages.h"
@@ -24,6 +25,8 @@ constexpr auto kRearmDelay = std::chrono::milliseconds(2);
 // After an error page: how long unread client bytes are drained before the
 // close, so that the client reads the answer rather than a reset.
 constexpr auto kLingerTime = std::chrono::seconds(1);
+// Body bytes copied behind a head so that both leave in one send.
+constexpr size_t kCoalesceLimit = 16 * 1024;
 
 std::string peerIp(int fd) {
   sockaddr_storage ss{};
@@ -57,6 +60,7 @@ void HttpSession::start() {
   registered_ = true;
   stats_.connectionsActive.add();
   clientIp_ = peerIp(clientFd_);
+  setNoDelay(clientFd_);
   if (!loadListener()) {
     close();
     maybeFree();
@@ -194,9 +198,13 @@ bool HttpSession::step() {
       }
       if (conn_ != nullptr && !respHeadDone_) parseResponseHead();
       if (state_ != State::Proxying) return true;
-      pump(resp_, clientFd_);
       checkUpstreamEnd();
       if (state_ != State::Proxying) return true;
+      pump(resp_, clientFd_);  // after the checks: they may have queued an error page
+      if (needUpstream_ && conn_ == nullptr && !connecting_) {
+        // A retry is due: go round again once the old ops are back.
+        return !req_.sendOp.inFlight() && !connectOp_.inFlight();
+      }
       if (respHeadDone_ && resp_.bodyDone && resp_.flushed() && !req_.sendOp.inFlight() &&
           !connectOp_.inFlight()) {
         finishExchange();
@@ -413,6 +421,7 @@ void HttpSession::finishExchange() {
   Worker& worker = service_.worker();
   bool reusable = conn_ != nullptr && respKeepAlive_ && req_.bodyDone && req_.flushed() &&
                   resp_.in.empty() && !upEof_ && upError_ == 0;
+  if (conn_ != nullptr && status_ < 500) reportPassiveSuccess(pool_->name, backendKey_);
   if (reusable) {
     service_.upstreams().release(*conn_);
     conn_ = nullptr;
@@ -540,6 +549,7 @@ void HttpSession::connectFailed(int err) {
   connectFd_ = -1;
   connecting_ = false;
   if (backendStats_ != nullptr) backendStats_->connectFailures.add();
+  reportPassiveFailure(pool_->name, backendKey_, std::strerror(err));
   tried_.add(lease_.id());
   releaseLease();
   if (++connectAttempts_ <= pool_->retries) {
@@ -566,8 +576,12 @@ void HttpSession::attachConn(UpstreamConn* conn) {
 
 void HttpSession::upstreamFailed(uint16_t status, bool retryable) {
   bool reused = conn_ != nullptr && conn_->reuses() > 0;
-  if (backendStats_ != nullptr && !reused) backendStats_->connectFailures.add();
-  if (!reused && lease_) tried_.add(lease_.id());
+  if (!reused) {
+    // A stale keep-alive connection is not the backend's fault; anything else is.
+    if (backendStats_ != nullptr) backendStats_->connectFailures.add();
+    reportPassiveFailure(pool_->name, backendKey_, status == 504 ? "response timeout" : "bad or no response");
+    if (lease_) tried_.add(lease_.id());
+  }
   dropUpstream();
   releaseLease();
   bool canRetry = retryable && !retried_ && idempotent_ && !req_.bodyStarted && respBytes_ == 0;
@@ -759,6 +773,8 @@ void HttpSession::pump(Pipe& p, int fd) {
   if (p.sendOp.inFlight() || fd < 0 || state_ == State::Closing) return;
   Ring& ring = service_.worker().ring();
   if (p.headSent < p.head.size()) {
+    coalesceBody(p);
+    if (p.framingError) return;
     p.sendingHead = true;
     ring.send(p.sendOp, fd, p.head.data() + p.headSent, p.head.size() - p.headSent);
     return;
@@ -779,6 +795,20 @@ void HttpSession::pump(Pipe& p, int fd) {
   p.sendingHead = false;
   std::string_view bytes = frontBytes(p.in);
   ring.send(p.sendOp, fd, bytes.data(), p.sendable);
+}
+
+void HttpSession::coalesceBody(Pipe& p) {
+  // Body bytes already received go out in the same send as the head: one
+  // syscall and one packet for a small message instead of two.
+  while (p.sendable == 0 && !p.bodyDone && !p.in.empty() && p.head.size() < kCoalesceLimit) {
+    std::string_view bytes = frontBytes(p.in).substr(0, kCoalesceLimit - p.head.size());
+    bool forward = true;
+    size_t n = classify(p, bytes, forward);
+    if (p.framingError || n == 0) return;
+    p.bodyStarted = true;
+    if (forward) p.head.append(bytes.data(), n);
+    consume(p.in, n);
+  }
 }
 
 size_t HttpSession::classify(Pipe& p, std::string_view avail, bool& forward) {

@@ -139,6 +139,7 @@ class HttpSession final : public Session, public TimerHandler, public UpstreamHa
   // --- pipes
   void queueHead(Pipe& p, std::string_view bytes);
   void pump(Pipe& p, int fd);
+  void coalesceBody(Pipe& p);
   size_t classify(Pipe& p, std::string_view avail, bool& forward);
   void onPipeSent(Pipe& p, int result);
   void consume(ChunkQueue& q, size_t n);

@@ -57,18 +57,20 @@ def test_concurrent_clients_get_back_exactly_what_they_sent():
     lb = Ringlb(ARGS.ringlb, tcp_config(port, [echo.port]), [port])
     try:
         errors = []
+        socket.setdefaulttimeout(60)
 
         def client(i):
-            payload = os.urandom(256 * 1024 + i)
+            payload = os.urandom((1 << 20) - 500 + i)  # about 1 MiB, each a different size
             got = echo_roundtrip(port, payload)
             if hashlib.sha256(got).digest() != hashlib.sha256(payload).digest():
                 errors.append(f"client {i}: {len(got)} bytes back of {len(payload)}")
 
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(100)]
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(1000)]
         for t in threads:
             t.start()
         for t in threads:
-            t.join(60)
+            t.join(120)
+        assert not any(t.is_alive() for t in threads), "clients still running after 120 s"
         assert not errors, errors[:5]
         assert lb.stop() == 0
     finally:
@@ -88,6 +90,47 @@ def test_half_close_from_the_client_still_lets_the_response_flow_back():
     finally:
         lb.close()
         echo.stop()
+
+
+def test_half_close_from_the_backend_still_lets_the_client_send():
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    received = []
+
+    def serve(conn):
+        try:
+            conn.sendall(b"greeting, then FIN")
+            conn.shutdown(socket.SHUT_WR)
+            data = recv_all(conn)
+            if data:  # the readiness probe connects and sends nothing
+                received.append(data)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def backend():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=backend, daemon=True).start()
+    port = free_port()
+    lb = Ringlb(ARGS.ringlb, tcp_config(port, [srv.getsockname()[1]]), [port])
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            assert recv_all(s) == b"greeting, then FIN"  # EOF reached the client
+            s.sendall(b"the client still talks")
+            s.shutdown(socket.SHUT_WR)
+        wait_until(lambda: received, what="the backend to receive the client's data")
+        assert received == [b"the client still talks"], received
+    finally:
+        lb.close()
+        srv.close()
 
 
 def test_a_refusing_backend_makes_the_next_backend_serve():

@@ -52,7 +52,7 @@ class UdpEchoServer:
         self.sock.close()
 
 
-def udp_config(listen_port, backends, idle="30s", workers=2):
+def udp_config(listen_port, backends, idle="30s", workers=2, max_connections=10000):
     backend_list = ", ".join(f'"127.0.0.1:{p}"' for p in backends)
     return f"""
 [global]
@@ -67,6 +67,7 @@ bind = "127.0.0.1:{listen_port}"
 mode = "udp"
 pool = "echo"
 idle_timeout = "{idle}"
+max_connections = {max_connections}
 """
 
 
@@ -233,6 +234,32 @@ def test_idle_session_expires_and_the_next_datagram_opens_a_new_one():
         backend.stop()
 
 
+def test_a_full_table_evicts_the_least_recently_used_session():
+    backend = UdpEchoServer()
+    lb, port = start([backend], workers=1, max_connections=2)
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(3)]
+    try:
+        for s in socks:
+            s.settimeout(REPLY_TIMEOUT)
+        a, b, c = socks
+        assert roundtrip(a, port, b"a1") == b"a1"
+        assert roundtrip(b, port, b"b1") == b"b1"
+        assert roundtrip(a, port, b"a2") == b"a2"  # now b is the least recently used
+        _, peers = backend.snapshot()
+        before = len(peers)
+        assert roundtrip(c, port, b"c1") == b"c1"  # evicts b
+        assert roundtrip(a, port, b"a3") == b"a3"  # a kept its session
+        assert len(backend.snapshot()[1]) == before + 1
+        assert roundtrip(b, port, b"b2") == b"b2"  # b needs a new one
+        assert len(backend.snapshot()[1]) == before + 2
+        assert lb.stop() == 0, lb.stderr()
+    finally:
+        for s in socks:
+            s.close()
+        lb.close()
+        backend.stop()
+
+
 def test_a_refusing_backend_is_survived_and_the_flow_recovers():
     alive = UdpEchoServer()
     dead_port = free_port()  # nothing listens: the kernel answers ICMP port unreachable
@@ -270,6 +297,8 @@ if __name__ == "__main__":
          test_largest_ipv4_datagram_arrives_intact_both_ways),
         ("an idle session expires; the next datagram opens a new one",
          test_idle_session_expires_and_the_next_datagram_opens_a_new_one),
+        ("a full table evicts the least recently used session",
+         test_a_full_table_evicts_the_least_recently_used_session),
         ("a refusing backend is survived and the flow recovers",
          test_a_refusing_backend_is_survived_and_the_flow_recovers),
     ])

@@ -44,7 +44,7 @@ INSTANTIATE_TEST_SUITE_P(
         StatusLineCase{"NoSpaceAfterCode", "HTTP/1.1 200OK\r\n", StatusLineParse::Invalid, 0},
         StatusLineCase{"ShortCode", "HTTP/1.1 20\r\n", StatusLineParse::Invalid, 0},
         StatusLineCase{"CodeBelow100", "HTTP/1.1 099 x\r\n", StatusLineParse::Invalid, 0}),
-    [](const auto& info) { return std::string(info.param.name); });
+    [](const auto& param) { return std::string(param.param.name); });
 
 TEST(StatusExpected, StatusesInsideAnyRangeAreExpected) {
   std::vector<config::StatusRange> ranges = {{200, 299}, {304, 304}};
