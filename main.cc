@@ -7,6 +7,7 @@
 
 #include "common/server.h"
 #include "config/load.h"
+#include "health/checker.h"
 #include "l4/tcp_service.h"
 #include "l4/udp_service.h"
 #include "l7/admin.h"
@@ -27,6 +28,7 @@ ringlb::ServiceFactories allServices() {
 // One line per thread or endpoint that runs beside the workers.
 void addExtensions(ringlb::Server& server) {
   server.addExtension(ringlb::l7::makeAdminServer());
+  server.addExtension(ringlb::health::makeHealthChecker());
 }
 
 int checkConfig(const std::string& path) {

@@ -15,7 +15,7 @@ test_pkgs=(
   curl openssl python3 procps iproute2 nftables netcat-openbsd
   python3-prometheus-client
 )
-bench_pkgs=(nginx-light haproxy wrk gnuplot-nox util-linux)
+bench_pkgs=(nginx-light libnginx-mod-stream haproxy wrk gnuplot-nox util-linux)
 
 wanted=("${build_pkgs[@]}" "${test_pkgs[@]}")
 if [[ "${1:-}" == "--bench" ]]; then

@@ -35,12 +35,15 @@ def backend(port, size, ready):
 
 def serve(conn, size, block):
     try:
-        conn.recv(16)  # one request byte per transfer
+        if not conn.recv(16):  # one request byte per transfer; none: a readiness probe
+            return
         left = size
         while left > 0:
             n = min(left, len(block))
             conn.sendall(block[:n] if n < len(block) else block)
             left -= n
+    except OSError:
+        pass  # the client went away
     finally:
         conn.close()
 
@@ -68,15 +71,17 @@ def main():
     p.add_argument("--size", type=int, default=100, help="MB per transfer")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--serve-only", action="store_true")
+    p.add_argument("--client-only", action="store_true", help="the backend runs elsewhere")
     a = p.parse_args()
     size = a.size * 1000 * 1000
-    ready = threading.Event()
-    t = threading.Thread(target=backend, args=(a.backend_port, size, ready), daemon=True)
-    t.start()
-    ready.wait()
-    if a.serve_only:
-        t.join()
-        return
+    if not a.client_only:
+        ready = threading.Event()
+        t = threading.Thread(target=backend, args=(a.backend_port, size, ready), daemon=True)
+        t.start()
+        ready.wait()
+        if a.serve_only:
+            t.join()
+            return
     fetch(a.connect, size)  # warm-up
     cpu0 = cpu_seconds(a.proxy_pid) if a.proxy_pid else 0
     t0 = time.monotonic()
@@ -85,7 +90,7 @@ def main():
     elapsed = time.monotonic() - t0
     cpu = (cpu_seconds(a.proxy_pid) - cpu0) if a.proxy_pid else 0
     gb = size * a.rounds / 1e9
-    print(f"MB/s={size * a.rounds / 1e6 / elapsed:.0f} cpu_s_per_GB={cpu / gb:.3f}")
+    print(f"MB/s={size * a.rounds / 1e6 / elapsed:.0f} GB={gb:.3f} cpu_s_per_GB={cpu / gb:.3f}")
 
 
 if __name__ == "__main__":

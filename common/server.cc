@@ -1,6 +1,7 @@
 #include "common/server.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <set>
@@ -50,6 +51,16 @@ void publishBackendList(const config::Config& config) {
 
 }  // namespace
 
+// Each proxied connection needs two descriptors: take the hard limit, as
+// HAProxy and NGINX (worker_rlimit_nofile) do.
+void raiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 void blockServerSignals() {
   sigset_t set;
   sigemptyset(&set);
@@ -82,6 +93,7 @@ int Server::run(const std::string& path) {
 
 int Server::serve(config::Config config) {
   blockServerSignals();
+  raiseFileLimit();
   setLogLevel(config.global.logLevel);
   config_ = std::make_shared<const config::Config>(std::move(config));
   publishBackendList(*config_);

@@ -62,5 +62,7 @@ class Server {
 // Blocks SIGHUP, SIGTERM, SIGINT and SIGPIPE in the calling thread (and the
 // threads it starts), so that only the main thread's sigwait sees them.
 void blockServerSignals();
+// Raises the soft RLIMIT_NOFILE to the hard limit.
+void raiseFileLimit();
 
 }  // namespace ringlb

@@ -53,7 +53,8 @@ void Worker::threadMain(std::promise<std::string> ready) {
   listeners_.clear();
   retiring_.clear();
   timers_.reset();
-  mailbox_.reset();
+  // The mailbox stays until ~Worker: other threads may still post to a
+  // finished worker (the task is dropped), and posting needs no ring.
   bulkBuffers_.reset();
   buffers_.reset();
   ring_.reset();
@@ -92,6 +93,16 @@ void Worker::applyConfig(std::shared_ptr<const config::Config> config) {
   for (const auto& [name, poolConfig] : config_->pools) {
     auto set = upstream::BackendSet::fromConfig(poolConfig, poolVersion_);
     auto it = pools_.find(name);
+    if (it != pools_.end()) {
+      // Backends that stay keep the health the health thread gave them: a
+      // reload must not put a down backend back in service, even briefly.
+      const upstream::BackendSet& current = it->second->backends();
+      std::vector<bool> up(set->size(), true);
+      for (uint32_t i = 0; i < set->size(); ++i) {
+        if (auto old = current.find((*set)[i].address)) up[i] = current[*old].up;
+      }
+      set = set->withHealth(up, now_, poolVersion_);
+    }
     if (it == pools_.end()) {
       pools_.emplace(name, std::make_unique<upstream::PoolState>(std::move(set),
                                                                   0x9e3779b97f4a7c15ULL + index()));

@@ -31,7 +31,8 @@ void Probe::start(const config::SocketAddress& target, Duration timeout, TimePoi
     return;
   }
   fd_ = fd;
-  ring_.connect(connectOp_, fd_, target.sa(), target.length);
+  target_ = target;
+  ring_.connect(connectOp_, fd_, target_.sa(), target_.length);
   timers_.schedule(timer_, now + timeout);
 }
 

@@ -84,6 +84,9 @@ class Probe : public OpOwner, public TimerHandler {
   Op connectOp_{this, OpKind::Connect};
   Op cancelOp_{this, OpKind::Cancel};
   int fd_ = -1;
+  // The connect SQE reads the address when it is submitted, after start()
+  // returns: keep our own copy.
+  config::SocketAddress target_;
   bool running_ = false;
   bool connected_ = false;
   Duration timeout_{};

@@ -114,6 +114,8 @@ void TcpSession::connectFailed(int err) {
 }
 
 void TcpSession::startProxying() {
+  // A connect that works ends a run of passive failures for this backend.
+  reportPassiveSuccess(pool_->name, backendAddress_.text);
   state_ = State::Proxying;
   backendStats_->requests.add();
   backendStats_->connectTime.observe(static_cast<uint64_t>(

@@ -27,7 +27,8 @@ std::string_view errorBody(uint16_t status) {
 std::string errorResponse(uint16_t status) {
   std::string_view body = errorBody(status);
   std::string_view reason = http::reasonPhrase(status);
-  if (reason.empty()) reason = status == 404 ? "Not Found" : status == 405 ? "Method Not Allowed" : "Error";
+  if (reason.empty())
+    reason = status == 404 ? "Not Found" : status == 405 ? "Method Not Allowed" : "Error";
   return fmt::format(
       "HTTP/1.1 {} {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n"
       "Connection: close\r\n\r\n{}",

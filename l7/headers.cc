@@ -10,8 +10,8 @@ namespace {
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool equalsNoCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return lower(x) == lower(y); });
 }
 
 void appendField(std::string& out, std::string_view name, std::string_view value) {
@@ -31,7 +31,8 @@ bool namedIn(const std::vector<config::HeaderEdit>& edits, std::string_view name
 // A Forwarded parameter value: a token as is, anything else quoted.
 void appendForwardedValue(std::string& out, std::string_view v) {
   bool token = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
   });
   if (token) {
     out.append(v);
@@ -59,8 +60,8 @@ void appendJoined(std::string& out, const http::MessageHead& head, std::string_v
   }
 }
 
-void writeForwardingFields(const http::MessageHead& req, const ForwardInfo& info, std::string_view host,
-                           std::string& out) {
+void writeForwardingFields(const http::MessageHead& req, const ForwardInfo& info,
+                           std::string_view host, std::string& out) {
   out.append("X-Forwarded-For: ");
   appendJoined(out, req, "x-forwarded-for");
   out.append(info.clientIp).append("\r\n");
@@ -99,10 +100,11 @@ void writeUpstreamRequestHead(const http::MessageHead& req, const config::RouteC
   std::string_view host = req.authority.empty() ? info.fallbackHost : req.authority;
   appendField(out, "Host", host);
   for (const auto& h : req.headers) {
-    bool framing = req.framing == http::BodyFraming::Chunked && equalsNoCase(h.name, "transfer-encoding");
+    bool framing =
+        req.framing == http::BodyFraming::Chunked && equalsNoCase(h.name, "transfer-encoding");
     if (!framing && (req.isHopByHop(h.name) || rewrittenByProxy(h.name))) continue;
-    if (route != nullptr &&
-        (namedIn(route->removeRequestHeaders, h.name) || namedIn(route->setRequestHeaders, h.name))) {
+    if (route != nullptr && (namedIn(route->removeRequestHeaders, h.name) ||
+                             namedIn(route->setRequestHeaders, h.name))) {
       continue;
     }
     appendField(out, h.name, h.value);

@@ -22,7 +22,7 @@
 namespace ringlb::l7 {
 
 struct ForwardInfo {
-  std::string_view clientIp;      // "192.0.2.1" or "2001:db8::1" (no brackets, no port)
+  std::string_view clientIp;  // "192.0.2.1" or "2001:db8::1" (no brackets, no port)
   std::string_view proto = "http";
   std::string_view requestId;     // used when the request carries no X-Request-Id
   std::string_view fallbackHost;  // Host for an HTTP/1.0 request that sent none

@@ -145,9 +145,7 @@ void HttpSession::onTimer(Timer& timer) {
         upstreamFailed(504, false);
       }
       break;
-    case kRearmTimer:
-      clientNeedRearm_ = false;
-      break;
+    case kRearmTimer: clientNeedRearm_ = false; break;
     default: break;
   }
   progress();
@@ -243,7 +241,8 @@ void HttpSession::stepTunnel() {
 
 void HttpSession::updateRecvInterest() {
   if (state_ == State::Closing) return;
-  bool wantClient = !clientEof_ && (state_ == State::Lingering || req_.in.size() < kMaxQueuedBuffers);
+  bool wantClient =
+      !clientEof_ && (state_ == State::Lingering || req_.in.size() < kMaxQueuedBuffers);
   if (wantClient) {
     armClientRecv();
   } else if (clientRecvOp_.inFlight() && !clientPaused_) {
@@ -261,7 +260,8 @@ void HttpSession::updateRecvInterest() {
 // ------------------------------------------------------------- client side
 
 void HttpSession::armClientRecv() {
-  if (clientRecvOp_.inFlight() || clientEof_ || clientNeedRearm_ || state_ == State::Closing) return;
+  if (clientRecvOp_.inFlight() || clientEof_ || clientNeedRearm_ || state_ == State::Closing)
+    return;
   clientPaused_ = false;
   Worker& worker = service_.worker();
   worker.ring().recvMultishot(clientRecvOp_, clientFd_, worker.buffers().groupId());
@@ -307,7 +307,8 @@ void HttpSession::parseRequestHead() {
       uint16_t status = http::httpStatusFor(r.error, http::MessageKind::Request);
       logDebug("listener {}: bad request from {}: {}", service_.name(), clientIp_,
                http::errorName(r.error));
-      reject(status, status == 414 || status == 431 ? RejectReason::TooLarge : RejectReason::BadRequest);
+      reject(status,
+             status == 414 || status == 431 ? RejectReason::TooLarge : RejectReason::BadRequest);
       return;
     }
     consume(req_.in, r.consumed);
@@ -579,7 +580,8 @@ void HttpSession::upstreamFailed(uint16_t status, bool retryable) {
   if (!reused) {
     // A stale keep-alive connection is not the backend's fault; anything else is.
     if (backendStats_ != nullptr) backendStats_->connectFailures.add();
-    reportPassiveFailure(pool_->name, backendKey_, status == 504 ? "response timeout" : "bad or no response");
+    reportPassiveFailure(pool_->name, backendKey_,
+                         status == 504 ? "response timeout" : "bad or no response");
     if (lease_) tried_.add(lease_.id());
   }
   dropUpstream();

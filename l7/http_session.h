@@ -94,7 +94,7 @@ class HttpSession final : public Session, public TimerHandler, public UpstreamHa
   struct Pipe {
     explicit Pipe(HttpSession* s) : sendOp(s, OpKind::Send) {}
     ChunkQueue in;
-    std::string head;      // bytes to send before any body byte
+    std::string head;  // bytes to send before any body byte
     size_t headSent = 0;
     std::string headNext;  // queued while a send from `head` is in flight
     bool sendingHead = false;

@@ -7,7 +7,8 @@
 namespace ringlb::l7 {
 namespace {
 
-using nlohmann::json;
+// ordered_json keeps fields in the order written here, which reads better than sorted.
+using json = nlohmann::ordered_json;
 
 json listenerJson(const ListenerView& l) {
   json requests = json::object();

@@ -104,8 +104,11 @@ class Setup:
         self.admin = free_port()
         self.port = free_port()
         self.backends = [self.echo.port, *extra_backends]
+        # Only the admin port is probed: it opens after the listeners' sockets
+        # are bound, and a probe of the tcp port would be a stray connection
+        # that the counters see at some later moment.
         self.lb = Ringlb(ARGS.ringlb, config(self.admin, self.port, self.backends, health=health),
-                         [self.admin, self.port])
+                         [self.admin])
 
     def close(self):
         self.lb.close()
@@ -127,8 +130,7 @@ def test_metrics_count_the_connections_and_bytes_sent_through_a_tcp_listener():
         label = {"listener": "front"}
         backend = {"pool": "echo", "backend": f"127.0.0.1:{s.echo.port}"}
         idle = lambda: value(metrics(s.admin), "ringlb_connections_active", **label) == 0
-        # Sessions finish on the workers just after the client sees EOF; the
-        # harness's readiness probe was a connection too, hence the deltas.
+        # Sessions finish on the workers just after the client sees EOF.
         wait_until(idle, what="connections_active at 0")
         before = metrics(s.admin)
         sizes = [1000 + i * 517 for i in range(20)]
@@ -192,9 +194,6 @@ def test_a_refused_connect_is_counted_on_that_backend():
 def test_status_lists_listeners_pools_and_backend_state():
     s = Setup()
     try:
-        # The harness's readiness probe was a connection: wait until it is gone.
-        wait_until(lambda: status_json(s.admin)["pools"][0]["backends"][0]["active_connections"]
-                   == 0, what="no active connection")
         st = status_json(s.admin)
         assert [(l["name"], l["bind"], l["mode"]) for l in st["listeners"]] == \
             [("front", f"127.0.0.1:{s.port}", "tcp")]

@@ -17,7 +17,8 @@ BIG_BLOCKS = 320  # 20 MiB
 
 class Backend:
     """A threaded HTTP/1.1 server. mode: normal | garbage (invalid status
-    line) | closer (reads the request, closes without answering)."""
+    line) | closer (reads the request, closes without answering) | oneshot
+    (answers as if keep-alive, then closes the connection anyway)."""
 
     def __init__(self, name, mode="normal"):
         self.name, self.mode = name, mode
@@ -128,7 +129,7 @@ class Backend:
             body = f"{self.name} {method} {path}".encode()
         head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode()
         conn.sendall(head + (b"" if method == "HEAD" else body))
-        return True
+        return self.mode != "oneshot"
 
     def request_count(self):
         with self.lock:
@@ -181,7 +182,8 @@ def get(port, path, host="x.test", method="GET", body=None, headers=None):
 
 A, B, C = Backend("A"), Backend("B"), Backend("C")
 SLOW, BAD, CLOSER, GOOD = Backend("slow"), Backend("bad", "garbage"), Backend("closer", "closer"), Backend("good")
-PORTS = {name: free_port() for name in ("main", "slow", "bad", "down", "retry", "refused")}
+ONESHOT = Backend("oneshot", "oneshot")
+PORTS = {name: free_port() for name in ("main", "slow", "bad", "down", "retry", "refused", "routed", "oneshot")}
 DEAD = free_port()  # nothing listens here
 
 CONFIG = f"""
@@ -209,6 +211,8 @@ fall = 1
 rise = 1
 [pools.retry]
 backends = ["127.0.0.1:{CLOSER.port}", "127.0.0.1:{GOOD.port}"]
+[pools.oneshot]
+backends = ["127.0.0.1:{ONESHOT.port}"]
 [pools.refused]
 backends = ["127.0.0.1:{DEAD}", "127.0.0.1:{GOOD.port}"]
 connect_timeout = "1s"
@@ -229,6 +233,18 @@ pool = "c"
 [[listeners.main.routes]]
 path = "/exact"
 pool = "b"
+
+[listeners.routed]
+bind = "127.0.0.1:{PORTS['routed']}"
+mode = "http"
+[[listeners.routed.routes]]
+host = "only.test"
+pool = "a"
+
+[listeners.oneshot]
+bind = "127.0.0.1:{PORTS['oneshot']}"
+mode = "http"
+pool = "oneshot"
 
 [listeners.slow]
 bind = "127.0.0.1:{PORTS['slow']}"
@@ -385,11 +401,26 @@ def test_each_rejection_rule_answers_and_forwards_nothing():
     assert A.request_count() == before and A.bytes_received == bytes_before
 
 
-def test_unknown_route_is_404_when_the_listener_has_no_pool():
-    # Every request on MAIN has a pool; a bad Host port is still routed. The
-    # 404 path is covered by unit tests of the router; here: CONNECT is refused.
+def test_unmatched_request_is_404_when_the_listener_has_no_pool():
+    before = A.request_count()
+    assert get(PORTS["routed"], "/", host="only.test") == (200, b"A GET /")
+    status, body = get(PORTS["routed"], "/", host="other.test")
+    assert status == 404 and b"404" in body
+    assert A.request_count() == before + 1
+
+
+def test_connect_is_refused_by_a_reverse_proxy():
     status, _ = raw_exchange(MAIN, b"CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n")
     assert status == 405
+
+
+def test_backend_closing_its_keep_alive_connections_is_harmless():
+    conn = http.client.HTTPConnection("127.0.0.1", PORTS["oneshot"], timeout=10)
+    for i in range(20):
+        conn.request("GET", f"/o{i}", headers={"Host": "x.test"})
+        r = conn.getresponse()
+        assert (r.status, r.read()) == (200, f"oneshot GET /o{i}".encode())
+    conn.close()
 
 
 def test_invalid_backend_response_is_502():
@@ -429,6 +460,13 @@ def test_non_idempotent_request_is_not_retried():
 def test_refused_connection_is_retried_on_another_backend():
     for i in range(6):
         assert get(PORTS["refused"], f"/c{i}", method="POST", body=b"y") == (200, f"good POST /c{i}".encode())
+
+
+def test_zz_sigterm_closes_pooled_connections_and_exits_zero():
+    # Runs last: idle keep-alive connections must not hold the drain up.
+    assert get(MAIN, "/last")[0] == 200
+    assert LB.stop(timeout=10) == 0, LB.stderr()
+    assert "Assertion" not in LB.stderr()
 
 
 if __name__ == "__main__":

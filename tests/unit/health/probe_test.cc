@@ -116,6 +116,7 @@ TEST_F(ProbeTest, AnHttpCheckSendsTheRequestAndPassesOnAnExpectedStatus) {
   auto probe = httpProbe();
   probe->start(loopback(backend.port), 2s, std::chrono::steady_clock::now());
   runUntilIdle(*probe);
+  ::shutdown(backend.fd, SHUT_RDWR);  // never hang in accept() if the probe failed
   server.join();
   ASSERT_EQ(results.seen.size(), 1u);
   EXPECT_TRUE(results.seen[0].ok);
@@ -129,6 +130,7 @@ TEST_F(ProbeTest, AnHttpCheckFailsOnAStatusOutsideTheExpectedRanges) {
   auto probe = httpProbe({{200, 299}});
   probe->start(loopback(backend.port), 2s, std::chrono::steady_clock::now());
   runUntilIdle(*probe);
+  ::shutdown(backend.fd, SHUT_RDWR);  // never hang in accept() if the probe failed
   server.join();
   ASSERT_EQ(results.seen.size(), 1u);
   EXPECT_FALSE(results.seen[0].ok);
@@ -142,6 +144,7 @@ TEST_F(ProbeTest, AnHttpCheckFailsWhenThePeerClosesWithoutAStatusLine) {
   auto probe = httpProbe();
   probe->start(loopback(backend.port), 2s, std::chrono::steady_clock::now());
   runUntilIdle(*probe);
+  ::shutdown(backend.fd, SHUT_RDWR);  // never hang in accept() if the probe failed
   server.join();
   ASSERT_EQ(results.seen.size(), 1u);
   EXPECT_FALSE(results.seen[0].ok);

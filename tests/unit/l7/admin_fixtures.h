@@ -38,8 +38,8 @@ inline AdminSnapshot sampleSnapshot() {
   web.mode = "http";
   web.pool = "api";
   web.requestsByCode = {{200, 7}, {503, 2}};
-  web.requestDuration.buckets[0] = 5;  // <= 0.5 ms
-  web.requestDuration.buckets[3] = 3;  // <= 5 ms
+  web.requestDuration.buckets[0] = 5;      // <= 0.5 ms
+  web.requestDuration.buckets[3] = 3;      // <= 5 ms
   web.requestDuration.buckets.back() = 1;  // +Inf
   web.requestDuration.count = 9;
   web.requestDuration.sumMicros = 7'500'000;

@@ -1,8 +1,9 @@
+#include "l7/admin_http.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "l7/admin_http.h"
 #include "tests/unit/l7/admin_fixtures.h"
 
 namespace ringlb::l7 {
