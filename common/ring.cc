@@ -132,6 +132,11 @@ void Ring::read(Op& op, int fd, void* buf, size_t len) {
   io_uring_prep_read(prepare(op), fd, buf, static_cast<unsigned>(len), 0);
 }
 
+void Ring::pollMultishot(Op& op, int fd, unsigned events) {
+  io_uring_sqe* sqe = prepare(op);
+  io_uring_prep_poll_multishot(sqe, fd, events);
+}
+
 void Ring::cancelFd(Op& op, int fd) {
   io_uring_prep_cancel_fd(prepare(op), fd, IORING_ASYNC_CANCEL_ALL);
 }
@@ -147,6 +152,11 @@ void Ring::nop(Op& op) { io_uring_prep_nop(prepare(op)); }
 void Ring::submit() { io_uring_submit(&ring_); }
 
 size_t Ring::run(bool wait, std::optional<std::chrono::nanoseconds> timeout) {
+  enter(wait, timeout);
+  return dispatch();
+}
+
+void Ring::enter(bool wait, std::optional<std::chrono::nanoseconds> timeout) {
   if (!wait) {
     // With DEFER_TASKRUN completions appear only when we enter the kernel.
     io_uring_submit_and_get_events(&ring_);
@@ -160,8 +170,11 @@ size_t Ring::run(bool wait, std::optional<std::chrono::nanoseconds> timeout) {
   } else {
     io_uring_submit_and_wait(&ring_, 1);
   }
+}
+
+size_t Ring::dispatch() {
   size_t n = reap();
-  for (const Completion& c : ready_) dispatch(c);
+  for (const Completion& c : ready_) dispatchOne(c);
   ready_.clear();
   dispatched_ += n;
   return n;
@@ -180,7 +193,7 @@ size_t Ring::reap() {
   return ready_.size();
 }
 
-void Ring::dispatch(const Completion& c) {
+void Ring::dispatchOne(const Completion& c) {
   Op& op = *c.op;
   if (!(c.flags & IORING_CQE_F_MORE)) {
     // The op's last CQE: the owner may destroy itself once its count is zero,

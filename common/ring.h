@@ -67,6 +67,10 @@ class Ring {
   void sendmsg(Op& op, int fd, const msghdr* msg, int msgFlags = MSG_NOSIGNAL);
   void connect(Op& op, int fd, const sockaddr* addr, socklen_t len);
   void read(Op& op, int fd, void* buf, size_t len);
+  // A multishot poll. It is edge-triggered (the kernel rejects LEVEL with
+  // MULTI): data that arrived before the SQE reached the kernel raises no
+  // event. Callers submit() right after, then read until EAGAIN once.
+  void pollMultishot(Op& op, int fd, unsigned events);
   // Cancels every op on fd; the cancel itself completes on `op`.
   void cancelFd(Op& op, int fd);
   // Cancels one op; the cancel itself completes on `op`.
@@ -78,6 +82,10 @@ class Ring {
   // least one completion when `wait`; then reaps and dispatches every CQE.
   // Returns the number of completions dispatched.
   size_t run(bool wait, std::optional<std::chrono::nanoseconds> timeout);
+  // run() in two steps, so a loop can read the clock between waking up and
+  // running handlers: enter() submits and waits; dispatch() reaps and runs.
+  void enter(bool wait, std::optional<std::chrono::nanoseconds> timeout);
+  size_t dispatch();
   // Submits queued SQEs without waiting.
   void submit();
 
@@ -92,7 +100,7 @@ class Ring {
 
   void probeFeatures(unsigned setupFlags);
   size_t reap();
-  void dispatch(const Completion& c);
+  void dispatchOne(const Completion& c);
 
   io_uring ring_{};
   RingFeatures features_;

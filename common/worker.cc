@@ -64,8 +64,11 @@ void Worker::threadMain(std::promise<std::string> ready) {
 void Worker::loop() {
   mailbox_->start();
   for (;;) {
-    ring_->run(/*wait=*/true, waitBudget());
+    ring_->enter(/*wait=*/true, waitBudget());
+    // The clock is read after waking and before any handler runs: a handler
+    // stamping "now" must not see the time from before a long sleep.
     now_ = Clock::now();
+    ring_->dispatch();
     timers_->advance(now_);
     if (mailbox_->woken()) mailbox_->drain();
     reapFinishedListeners();

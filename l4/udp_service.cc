@@ -38,7 +38,11 @@ UdpService::~UdpService() {
 void UdpService::start() { armPoll(); }
 
 void UdpService::armPoll() {
-  io_uring_prep_poll_multishot(worker_.ring().prepare(pollOp_), fd_, POLLIN);
+  // Edge-triggered: arm it in the kernel now, then take what is already
+  // queued, so no datagram waits for a later one to raise an event.
+  worker_.ring().pollMultishot(pollOp_, fd_, POLLIN);
+  worker_.ring().submit();
+  drain();
 }
 
 void UdpService::stopAccepting() {
@@ -57,9 +61,13 @@ bool UdpService::finished() const { return stopped_ && opsInFlight() == 0 && act
 void UdpService::onCompletion(Op& op) {
   if (&op == &pollOp_ && !stopped_) {
     if (op.result > 0) drain();
-    if (op.result < 0) logError("listener {}: poll failed: {}", name_, std::strerror(-op.result));
-    // The kernel may end a multishot poll (e.g. CQ overflow): re-arm it.
-    if (!op.hasMore()) armPoll();
+    if (op.result < 0 && op.result != -ECANCELED) {
+      // Not re-armed: re-arming a poll the kernel refuses would spin.
+      logError("listener {}: poll failed, the listener stops: {}", name_,
+               std::strerror(-op.result));
+    } else if (!op.hasMore()) {
+      armPoll();  // the kernel may end a multishot poll (e.g. CQ overflow)
+    }
   } else if (&op == &continueOp_ && !stopped_) {
     drain();
   }

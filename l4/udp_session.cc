@@ -97,7 +97,11 @@ void UdpSession::start() {
 }
 
 void UdpSession::armPoll() {
-  io_uring_prep_poll_multishot(service_.worker().ring().prepare(pollOp_), fd_, POLLIN);
+  // Edge-triggered: arm it in the kernel before the first datagram goes out
+  // (the reply may come back at once), and take anything already queued.
+  service_.worker().ring().pollMultishot(pollOp_, fd_, POLLIN);
+  service_.worker().ring().submit();
+  drainReplies();
 }
 
 int UdpSession::forward(std::span<const char> datagram) {
