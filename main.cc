@@ -65,13 +65,16 @@ int main(int argc, char** argv) {
   auto* demo = app.add_subcommand(
       "demo", "Start built-in backends and a load balancer in front of them; Ctrl-C stops");
   uint16_t demoPort = 8080;
-  demo->add_option("--port", demoPort, "First port of the demo listeners")
+  demo->add_option("--port", demoPort, "Port of the demo http listener (tcp: the next one)")
+      ->capture_default_str();
+  uint16_t demoAdminPort = 9900;
+  demo->add_option("--admin-port", demoAdminPort, "Port of the demo admin endpoint")
       ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
 
   if (*run) return runServer(runPath);
   if (*check) return checkConfig(checkPath);
-  if (*demo) return ringlb::l7::runDemo(demoPort, allServices(), addExtensions);
+  if (*demo) return ringlb::l7::runDemo(demoPort, demoAdminPort, allServices(), addExtensions);
   return 2;
 }

@@ -13,7 +13,7 @@ build_pkgs=(
 )
 test_pkgs=(
   curl openssl python3 procps iproute2 nftables netcat-openbsd
-  python3-prometheus-client
+  python3-prometheus-client chromium
 )
 bench_pkgs=(nginx-light libnginx-mod-stream haproxy wrk gnuplot-nox util-linux)
 

@@ -105,11 +105,14 @@ int Server::serve(config::Config config) {
   }
   std::vector<Worker*> workers;
   for (auto& w : workers_) workers.push_back(w.get());
-  for (auto& ext : extensions_) {
-    error = ext->start(*config_, workers);
+  for (size_t i = 0; i < extensions_.size(); ++i) {
+    error = extensions_[i]->start(*config_, workers);
     if (!error.empty()) {
       fmt::print(stderr, "ringlb: {}\n", error);
+      // Stop what started (it may read the workers) before the workers go.
+      for (size_t j = i; j-- > 0;) extensions_[j]->stop();
       stopWorkers(true);
+      for (auto& w : workers_) w->join();
       return 1;
     }
   }

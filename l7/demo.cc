@@ -17,7 +17,8 @@ config::SocketAddress loopback(uint16_t port) {
   return *config::parseNumericAddress(fmt::format("127.0.0.1:{}", port), &error);
 }
 
-config::Config demoConfig(uint16_t firstPort, const std::vector<std::unique_ptr<DemoBackend>>& bs) {
+config::Config demoConfig(uint16_t firstPort, uint16_t adminPort,
+                          const std::vector<std::unique_ptr<DemoBackend>>& bs) {
   config::Config cfg;
   cfg.path = "(demo)";
   cfg.global.workers = 0;
@@ -30,7 +31,12 @@ config::Config demoConfig(uint16_t firstPort, const std::vector<std::unique_ptr<
     backend.address = backend.resolved.text;
     pool.backends.push_back(backend);
   }
+  config::HealthConfig health;
+  health.check = config::HealthCheckKind::Http;
+  health.path = "/healthz";
+  pool.health = health;
   cfg.pools.emplace(pool.name, pool);
+  cfg.admin = config::AdminConfig{loopback(adminPort)};
 
   config::ListenerConfig web;
   web.name = "demo_http";
@@ -55,7 +61,7 @@ config::Config demoConfig(uint16_t firstPort, const std::vector<std::unique_ptr<
 
 }  // namespace
 
-int runDemo(uint16_t firstPort, const ServiceFactories& factories,
+int runDemo(uint16_t firstPort, uint16_t adminPort, const ServiceFactories& factories,
             const std::function<void(Server&)>& addExtensions) {
   std::vector<std::unique_ptr<DemoBackend>> backends;
   for (int i = 1; i <= 3; ++i) {
@@ -66,15 +72,17 @@ int runDemo(uint16_t firstPort, const ServiceFactories& factories,
       return 1;
     }
   }
-  config::Config cfg = demoConfig(firstPort, backends);
+  config::Config cfg = demoConfig(firstPort, adminPort, backends);
   fmt::print(
       "ringlb demo: three HTTP backends on 127.0.0.1:{}, :{}, :{}\n"
       "  http listener (round robin, keep-alive): curl -v http://127.0.0.1:{}/\n"
       "  http route /api (adds X-Ringlb-Route):  curl -v http://127.0.0.1:{}/api/hello\n"
       "  tcp listener (round robin): curl http://127.0.0.1:{}/   (repeat: the backend changes)\n"
+      "  health checks: GET /healthz on each backend every 2s (rise 2, fall 3)\n"
+      "  admin: http://127.0.0.1:{}/ (status page), /status, /metrics, /healthz\n"
       "  Ctrl-C to stop.\n",
       backends[0]->port(), backends[1]->port(), backends[2]->port(), firstPort, firstPort,
-      firstPort + 1);
+      firstPort + 1, adminPort);
   std::fflush(stdout);
   Server server(factories);
   addExtensions(server);

@@ -10,7 +10,7 @@
 namespace ringlb::l7 {
 
 // Runs until SIGINT/SIGTERM; returns the exit code.
-int runDemo(uint16_t firstPort, const ServiceFactories& factories,
+int runDemo(uint16_t firstPort, uint16_t adminPort, const ServiceFactories& factories,
             const std::function<void(Server&)>& addExtensions);
 
 }  // namespace ringlb::l7
