@@ -1,8 +1,8 @@
 // ringlb: the command line. Each subcommand is a few lines that call into the
 // libraries; all behaviour lives in common/, config/, l4/, l7/ and health/.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <string>
 
 #include "common/server.h"

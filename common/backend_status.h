@@ -25,11 +25,11 @@ struct BackendStatus {
   // "up" | "down" (CONFIG.md); before the first probe result a backend
   // carries traffic and shows as "up" with checked = false.
   bool up = true;
-  bool checked = false;      // an active check has decided the state
-  bool ejected = false;      // passively ejected (shown as down)
-  std::string lastReason;    // why the last change happened
+  bool checked = false;    // an active check has decided the state
+  bool ejected = false;    // passively ejected (shown as down)
+  std::string lastReason;  // why the last change happened
   std::chrono::system_clock::time_point lastChange{};
-  uint64_t changes = 0;      // ringlb_backend_health_changes_total
+  uint64_t changes = 0;  // ringlb_backend_health_changes_total
   uint64_t probesOk = 0;
   uint64_t probesFailed = 0;
 };

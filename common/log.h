@@ -22,11 +22,13 @@ void logError(fmt::format_string<Args...> f, Args&&... args) {
 }
 template <typename... Args>
 void logWarn(fmt::format_string<Args...> f, Args&&... args) {
-  if (logEnabled(LogLevel::Warn)) logLine(LogLevel::Warn, fmt::format(f, std::forward<Args>(args)...));
+  if (logEnabled(LogLevel::Warn))
+    logLine(LogLevel::Warn, fmt::format(f, std::forward<Args>(args)...));
 }
 template <typename... Args>
 void logInfo(fmt::format_string<Args...> f, Args&&... args) {
-  if (logEnabled(LogLevel::Info)) logLine(LogLevel::Info, fmt::format(f, std::forward<Args>(args)...));
+  if (logEnabled(LogLevel::Info))
+    logLine(LogLevel::Info, fmt::format(f, std::forward<Args>(args)...));
 }
 template <typename... Args>
 void logDebug(fmt::format_string<Args...> f, Args&&... args) {

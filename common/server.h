@@ -44,8 +44,7 @@ class Server {
     std::vector<int> fds;  // one per worker
   };
 
-  bool openListener(const config::ListenerConfig& listener, OpenListener* out,
-                    std::string* error);
+  bool openListener(const config::ListenerConfig& listener, OpenListener* out, std::string* error);
   bool startWorkers(const config::Config& config, std::string* error);
   void waitForSignals();
   void reload();

@@ -17,7 +17,7 @@ std::string bindError(const config::SocketAddress& addr, int err) {
                      err == EADDRINUSE ? " (another process holds the port)"
                      : err == EACCES   ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
                      : err == EADDRNOTAVAIL ? " (no local interface has that address)"
-                                           : "");
+                                            : "");
 }
 
 int openBound(const config::SocketAddress& addr, int type, std::string* error) {

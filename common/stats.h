@@ -24,8 +24,12 @@ namespace ringlb {
 // A single-writer counter.
 class Counter {
  public:
-  void add(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
-  void sub(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed); }
+  void add(uint64_t n = 1) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  void sub(uint64_t n = 1) {
+    v_.store(v_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+  }
   void set(uint64_t n) { v_.store(n, std::memory_order_relaxed); }
   uint64_t get() const { return v_.load(std::memory_order_relaxed); }
 
@@ -50,8 +54,8 @@ struct ListenerStats {
   unsigned worker = 0;
   Counter connectionsAccepted;
   Counter connectionsActive;  // gauge
-  Counter bytesIn;   // from clients
-  Counter bytesOut;  // to clients
+  Counter bytesIn;            // from clients
+  Counter bytesOut;           // to clients
   // http/forward: requests by final status code (index = code - 100).
   std::array<Counter, 500> requestsByCode;
   // Rejected before reaching a backend, by reason (see RejectReason).

@@ -38,8 +38,7 @@ void Worker::threadMain(std::promise<std::string> ready) {
     // The ring is created here: with SINGLE_ISSUER only this thread may submit.
     ring_.emplace(options_.ringEntries);
     buffers_.emplace(*ring_, /*groupId=*/0, options_.bufferCount, options_.bufferSize);
-    bulkBuffers_.emplace(*ring_, /*groupId=*/1, options_.bulkBufferCount,
-                         options_.bulkBufferSize);
+    bulkBuffers_.emplace(*ring_, /*groupId=*/1, options_.bulkBufferCount, options_.bulkBufferSize);
     mailbox_.emplace(*ring_);
     now_ = Clock::now();
     timers_.emplace(now_);
@@ -108,7 +107,7 @@ void Worker::applyConfig(std::shared_ptr<const config::Config> config) {
     }
     if (it == pools_.end()) {
       pools_.emplace(name, std::make_unique<upstream::PoolState>(std::move(set),
-                                                                  0x9e3779b97f4a7c15ULL + index()));
+                                                                 0x9e3779b97f4a7c15ULL + index()));
     } else {
       it->second->update(std::move(set));
     }

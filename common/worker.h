@@ -34,7 +34,7 @@ struct WorkerOptions {
   unsigned workerCount = 1;
   uint32_t maxConnections = 100000;  // this worker's share of global.max_connections
   unsigned ringEntries = 1024;
-  uint16_t bufferCount = 1024;     // provided buffers for receives
+  uint16_t bufferCount = 1024;  // provided buffers for receives
   uint32_t bufferSize = 16 * 1024;
   // Large buffers for bulk streams: per-op costs dominate bulk transfers on
   // loopback, so a stream that keeps filling small buffers moves to these

@@ -1,7 +1,6 @@
 #include "config/model.h"
 
 #include <arpa/inet.h>
-
 #include <fmt/format.h>
 
 #include <cstring>

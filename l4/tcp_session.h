@@ -67,7 +67,9 @@ class TcpSession final : public Session, public TimerHandler {
   // One direction of the pump: bytes received on `from` are sent to `to`.
   struct Direction {
     Direction(TcpSession* owner, bool fromClient)
-        : recvOp(owner, OpKind::Recv), sendOp(owner, OpKind::Send), cancelOp(owner, OpKind::Cancel),
+        : recvOp(owner, OpKind::Recv),
+          sendOp(owner, OpKind::Send),
+          cancelOp(owner, OpKind::Cancel),
           clientSide(fromClient) {}
     Op recvOp;
     Op sendOp;
@@ -78,10 +80,10 @@ class TcpSession final : public Session, public TimerHandler {
     std::vector<Chunk> queue;
     size_t head = 0;
     size_t queued() const { return queue.size() - head; }
-    bool clientSide;      // true: client -> backend
-    bool eof = false;     // the sender shut down its side
-    bool shutDown = false;  // we sent shutdown(SHUT_WR) on `to`
-    bool paused = false;  // recv cancelled for backpressure
+    bool clientSide;         // true: client -> backend
+    bool eof = false;        // the sender shut down its side
+    bool shutDown = false;   // we sent shutdown(SHUT_WR) on `to`
+    bool paused = false;     // recv cancelled for backpressure
     bool needRearm = false;  // recv ended on -ENOBUFS
     bool bulk = false;       // receive into bulk buffers from the next arm on
     bool armedBulk = false;  // the group the recv in flight uses
@@ -123,7 +125,7 @@ class TcpSession final : public Session, public TimerHandler {
   upstream::TriedSet tried_;
   config::SocketAddress backendAddress_;
   uint32_t attempts_ = 0;
-  std::optional<uint64_t> keyHash_;  // set for hash pools keyed on source_ip
+  std::optional<uint64_t> keyHash_;       // set for hash pools keyed on source_ip
   BackendStats* backendStats_ = nullptr;  // of the leased backend, for /metrics
   std::chrono::steady_clock::time_point connectStart_;
 

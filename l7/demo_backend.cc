@@ -1,8 +1,8 @@
 #include "l7/demo_backend.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>

@@ -1,13 +1,12 @@
 #include "common/ring.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstring>
-
 #include <functional>
 #include <memory>
 #include <string>
