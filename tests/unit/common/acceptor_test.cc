@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -106,6 +107,43 @@ TEST_F(AcceptorTest, StopClosesTheSocketSoNewConnectionsAreRefused) {
   EXPECT_NE(connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
   EXPECT_EQ(errno, ECONNREFUSED);
   close(fd);
+}
+
+TEST_F(AcceptorTest, OutOfDescriptorsBacksOffWithoutSpinningAndLosesNoConnection) {
+  LimitedHandler handler;
+  handler.limit = 100;
+  // Client sockets exist before the limit drops; connect() needs no new fd.
+  std::vector<int> pending;
+  for (int i = 0; i < 3; ++i) pending.push_back(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  clients.insert(clients.end(), pending.begin(), pending.end());
+  int next = dup(STDIN_FILENO);  // the lowest free descriptor
+  close(next);
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low{static_cast<rlim_t>(next), saved.rlim_max};
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+
+  Acceptor acceptor(ring, listenFd, handler);
+  acceptor.start();
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(static_cast<uint16_t>(port));
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int fd : pending) {
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+  }
+  runUntil([&] { return acceptor.fdExhaustion() > 0; });
+  EXPECT_GT(acceptor.fdExhaustion(), 0u);
+  // 50 ms inside the 100 ms back-off: no retry storm.
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+  while (std::chrono::steady_clock::now() < until) ring.run(true, std::chrono::milliseconds(5));
+  EXPECT_LE(acceptor.fdExhaustion(), 2u);
+  EXPECT_TRUE(handler.accepted.empty());
+
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  runUntil([&] { return handler.accepted.size() == 3; });
+  EXPECT_EQ(handler.accepted.size(), 3u);  // every connection waited in the backlog
+  stopAndDrain(acceptor);
 }
 
 }  // namespace
