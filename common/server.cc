@@ -142,6 +142,17 @@ bool Server::openListener(const config::ListenerConfig& listener, OpenListener* 
   return true;
 }
 
+bool Server::modesSupported(const config::Config& config, std::string* error) const {
+  for (const auto& listener : config.listeners) {
+    if (factories_.count(listener.mode) == 0) {
+      *error =
+          fmt::format("listener {}: this build of ringlb cannot serve its mode yet", listener.name);
+      return false;
+    }
+  }
+  return true;
+}
+
 bool Server::startWorkers(const config::Config& config, std::string* error) {
   unsigned count = workerCount(config);
   for (unsigned i = 0; i < count; ++i) {
@@ -150,6 +161,10 @@ bool Server::startWorkers(const config::Config& config, std::string* error) {
     options.workerCount = count;
     options.maxConnections = std::max(1u, config.global.maxConnections / count);
     workers_.push_back(std::make_unique<Worker>(options, factories_));
+  }
+  if (!modesSupported(config, error)) {
+    workers_.clear();
+    return false;
   }
   // Sockets first, so that a port in use fails before any thread starts.
   for (const auto& listener : config.listeners) {
@@ -245,6 +260,12 @@ void Server::reload() {
     logError("reload refused, the running config stays in force; {} problem(s):",
              loaded.errors.size());
     logErrors(loaded.errors);
+    StatsRegistry::instance().reloadsFailed.add();
+    return;
+  }
+  std::string unsupported;
+  if (!modesSupported(*loaded.config, &unsupported)) {
+    logError("reload refused, the running config stays in force: {}", unsupported);
     StatsRegistry::instance().reloadsFailed.add();
     return;
   }

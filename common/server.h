@@ -46,6 +46,8 @@ class Server {
 
   bool openListener(const config::ListenerConfig& listener, OpenListener* out, std::string* error);
   bool startWorkers(const config::Config& config, std::string* error);
+  // False (with the listener named) when a listener's mode has no factory.
+  bool modesSupported(const config::Config& config, std::string* error) const;
   void waitForSignals();
   void reload();
   void applyReload(std::shared_ptr<const config::Config> next);
