@@ -211,6 +211,8 @@ fall = 1
 rise = 1
 [pools.retry]
 backends = ["127.0.0.1:{CLOSER.port}", "127.0.0.1:{GOOD.port}"]
+# The closer must stay in the pool for the retry tests: no passive ejection.
+passive_failures = 0
 [pools.oneshot]
 backends = ["127.0.0.1:{ONESHOT.port}"]
 [pools.refused]
