@@ -206,5 +206,25 @@ def test_sigterm_refuses_new_connections_and_lets_open_ones_finish():
         echo.stop()
 
 
+def test_a_second_stop_signal_aborts_the_drain_at_once():
+    echo = EchoServer()
+    port = free_port()
+    lb = Ringlb(ARGS.ringlb, tcp_config(port, [echo.port]).replace('"10s"', '"60s"'), [port])
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"open")
+        assert s.recv(100) == b"open"
+        lb.proc.send_signal(15)
+        wait_until(lambda: "SIGTERM received" in lb.stderr(), what="the first signal")
+        assert lb.proc.poll() is None, "the drain should wait for the open connection"
+        lb.proc.send_signal(15)
+        assert lb.proc.wait(timeout=5) == 0  # far below the 60 s drain_timeout
+        assert "second stop signal" in lb.stderr()
+        s.close()
+    finally:
+        lb.close()
+        echo.stop()
+
+
 if __name__ == "__main__":
     run_tests([(name, fn) for name, fn in globals().items() if name.startswith("test_")])
