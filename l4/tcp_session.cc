@@ -337,7 +337,7 @@ void TcpSession::maybeFree() {
     backendStats_->active.sub();
   }
   if (registered_) worker.removeSession(*this);
-  service_.sessionEnded();
+  service_.tcpSessionEnded();
   delete this;
 }
 

@@ -1,0 +1,49 @@
+#include "common/accepting_service.h"
+
+#include <cstring>
+
+#include "common/log.h"
+
+namespace ringlb {
+
+AcceptingService::AcceptingService(Worker& worker, const config::ListenerConfig& listener, int fd)
+    : worker_(worker),
+      name_(listener.name),
+      limit_(std::max(1u, listener.maxConnections / worker.workerCount())),
+      acceptor_(worker.ring(), fd, *this),
+      stats_(StatsRegistry::instance().listener(listener.name, worker.index())) {}
+
+void AcceptingService::start() { acceptor_.start(); }
+
+void AcceptingService::stopAccepting() { acceptor_.stop(); }
+
+void AcceptingService::resumeAccepting() { acceptor_.resume(); }
+
+bool AcceptingService::finished() const {
+  return acceptor_.stopped() && acceptor_.opsInFlight() == 0 && active_ == 0;
+}
+
+bool AcceptingService::canAccept() const {
+  return active_ < limit_ && !worker_.atConnectionLimit();
+}
+
+void AcceptingService::onAccepted(int fd) {
+  ++active_;
+  stats_.connectionsAccepted.add();
+  startSession(fd);
+}
+
+void AcceptingService::onAcceptError(int err) {
+  logError("listener {}: accept failed: {}", name_, std::strerror(err));
+}
+
+BackendStats& AcceptingService::backendStats(const std::string& pool, const std::string& address) {
+  auto& byAddress = backendStats_[pool];
+  auto it = byAddress.find(address);
+  if (it != byAddress.end()) return *it->second;
+  BackendStats& s = StatsRegistry::instance().backend(pool, address, worker_.index());
+  byAddress.emplace(address, &s);
+  return s;
+}
+
+}  // namespace ringlb

@@ -1,0 +1,61 @@
+// AcceptingService: what every TCP-accepting listener mode shares (tcp,
+// http): the acceptor, the listener's share of max_connections on this worker
+// and the worker's own limit, the session count, and the stats look-ups.
+// A mode derives from it and says how a session starts.
+//
+// Worker thread only.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "common/acceptor.h"
+#include "common/listener_service.h"
+#include "common/stats.h"
+#include "common/worker.h"
+
+namespace ringlb {
+
+class AcceptingService : public ListenerService, public AcceptHandler {
+ public:
+  AcceptingService(Worker& worker, const config::ListenerConfig& listener, int fd);
+
+  // ListenerService
+  void start() override;
+  void stopAccepting() override;
+  void resumeAccepting() override;
+  bool finished() const override;
+  size_t activeSessions() const override { return active_; }
+
+  // AcceptHandler
+  void onAccepted(int fd) final;
+  bool canAccept() const override;
+  void onAcceptError(int err) override;
+
+  // For sessions.
+  Worker& worker() { return worker_; }
+  const std::string& name() const { return name_; }
+  // This listener's counters on this worker (for /metrics).
+  ListenerStats& stats() { return stats_; }
+  // The counters of `address` in `pool` on this worker, cached here so that
+  // the registry's mutex is taken once per backend, not per connection.
+  BackendStats& backendStats(const std::string& pool, const std::string& address);
+  // A session of this listener has ended (and freed itself).
+  void sessionEnded() { --active_; }
+
+ protected:
+  // Starts a session that owns `fd` and deletes itself when done.
+  virtual void startSession(int fd) = 0;
+
+ private:
+  Worker& worker_;
+  std::string name_;
+  uint32_t limit_;
+  Acceptor acceptor_;
+  ListenerStats& stats_;
+  size_t active_ = 0;
+  std::unordered_map<std::string, std::unordered_map<std::string, BackendStats*>> backendStats_;
+};
+
+}  // namespace ringlb
