@@ -62,7 +62,7 @@ uint64_t hashBytes(std::string_view bytes, uint64_t seed) {
   uint64_t h = seed ^ mix(n ^ kP0, kP1);
   for (; n >= 8; n -= 8, p += 8) h = mix(h ^ load64(p), kP1);
   uint64_t tail = 0;
-  std::memcpy(&tail, p, n);
+  if (n > 0) std::memcpy(&tail, p, n);  // an empty view may have a null data()
   h = mix(h ^ tail ^ (uint64_t{n} << 56), kP2);
   return mix(h, kP0);
 }
