@@ -5,7 +5,6 @@
 namespace ringlb::l4 {
 
 void TcpService::startSession(int fd) {
-  ++counters_.accepted;
   stats().connectionsActive.add();
   // The session owns itself from here and deletes itself when done.
   (new TcpSession(*this, fd))->start();

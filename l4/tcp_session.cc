@@ -62,7 +62,6 @@ void TcpSession::connectNext() {
   Worker& worker = service_.worker();
   auto picked = poolState_->acquire(worker.now(), keyHash_, &tried_);
   if (!picked.ok()) {
-    ++service_.counters().noBackend;
     service_.stats().rejected[static_cast<size_t>(RejectReason::NoBackend)].add();
     logDebug("listener {}: no backend available in pool {}", service_.name(), pool_->name);
     close();
@@ -95,7 +94,6 @@ void TcpSession::onConnect(Op& op) {
 }
 
 void TcpSession::connectFailed(int err) {
-  ++service_.counters().connectFailures;
   backendStats_->connectFailures.add();
   backendStats_->active.sub();
   reportPassiveFailure(pool_->name, backendAddress_.text, std::strerror(err));
@@ -161,8 +159,6 @@ void TcpSession::onRecv(Direction& d, Op& op) {
       return;
     }
     d.queue.push_back({op.bufferId(), d.armedBulk, static_cast<uint32_t>(op.result), 0});
-    (d.clientSide ? service_.counters().bytesFromClients : service_.counters().bytesFromBackends) +=
-        static_cast<uint64_t>(op.result);
     if (d.clientSide) service_.stats().bytesIn.add(static_cast<uint64_t>(op.result));
     touch();
     if (!d.sendOp.inFlight()) sendQueued(d);
@@ -287,7 +283,6 @@ void TcpSession::onTimer(Timer& timer) {
     case kIdleTimer:
       if (state_ != State::Proxying) break;
       if (worker.now() - lastActivity_ >= idleTimeout_) {
-        ++service_.counters().idleTimeouts;
         close();
         maybeFree();
       } else {
