@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "common/access_log.h"
 #include "common/server.h"
 #include "config/load.h"
 #include "health/checker.h"
@@ -27,6 +28,7 @@ ringlb::ServiceFactories allServices() {
 
 // One line per thread or endpoint that runs beside the workers.
 void addExtensions(ringlb::Server& server) {
+  server.addExtension(ringlb::makeAccessLogExtension());
   server.addExtension(ringlb::l7::makeAdminServer());
   server.addExtension(ringlb::health::makeHealthChecker());
 }

@@ -156,8 +156,11 @@ struct ListenerConfig {
   std::vector<std::string> allow;  // empty = all (the loader rejects `allow = []`)
   std::vector<std::string> deny;
   std::vector<uint16_t> connectPorts = {443};
-  // http/forward: largest request or response head, in bytes.
-  uint32_t maxHeaderSize = 64 * 1024;
+  // http/forward: limits on request and response heads (RFC 9112 section 3
+  // and RFC 6585 431): header section bytes, start line bytes, field count.
+  uint32_t maxHeaderSize = 32 * 1024;
+  uint32_t maxRequestLine = 8 * 1024;
+  uint32_t maxHeaderFields = 100;
   SourcePos pos;
 
   // The idle timeout in force: the configured one or the mode's default

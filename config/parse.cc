@@ -569,6 +569,8 @@ class Parser {
     }
     if (key == "accept_proxy_protocol") return assign(l.acceptProxyProtocol, v.value<bool>());
     if (key == "max_header_size") return assign(l.maxHeaderSize, integer(v, 1024, 1 << 20));
+    if (key == "max_request_line") return assign(l.maxRequestLine, integer(v, 256, 1 << 20));
+    if (key == "max_header_fields") return assign(l.maxHeaderFields, integer(v, 1, 10000));
     return unhandled(v, key);
   }
 

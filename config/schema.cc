@@ -132,9 +132,17 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
      "tcp/http only: clients must start with a PROXY protocol (v1 or v2) header; its source "
      "address is used as the client's.",
      true},
-    {S::Listener, "max_header_size", T::Integer, "65536",
-     "http/forward only: the largest request or response head in bytes, 1024..1048576 (a "
-     "larger request head gets 431).",
+    {S::Listener, "max_header_size", T::Integer, "32768",
+     "http/forward only: the largest header section (field lines) of a request or response in "
+     "bytes, 1024..1048576 (a larger request head gets 431).",
+     true},
+    {S::Listener, "max_request_line", T::Integer, "8192",
+     "http/forward only: the longest request line (and response status line) in bytes, "
+     "256..1048576 (a longer request line gets 414).",
+     true},
+    {S::Listener, "max_header_fields", T::Integer, "100",
+     "http/forward only: the most header fields in a request or response, 1..10000 (more in a "
+     "request gets 431).",
      true},
 
     {S::Tls, "certificates", T::TableArray, "required",

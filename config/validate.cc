@@ -55,6 +55,8 @@ constexpr std::array kModeRules = std::to_array<ModeRule>({
     {"header_timeout", {false, false, true, true}},
     {"response_timeout", {false, false, true, true}},
     {"max_header_size", {false, false, true, true}},
+    {"max_request_line", {false, false, true, true}},
+    {"max_header_fields", {false, false, true, true}},
     {"allow", {false, false, false, true}},
     {"deny", {false, false, false, true}},
     {"connect_ports", {false, false, false, true}},

@@ -270,6 +270,16 @@ void Http1Parser::reset() {
   hasTe_ = teChunkedLast_ = false;
 }
 
+void Http1Parser::setLimits(const ParserLimits& limits) {
+  bool sameBuffer = limits.maxRequestLine == limits_.maxRequestLine &&
+                    limits.maxHeaderBytes == limits_.maxHeaderBytes;
+  limits_ = limits;
+  if (!sameBuffer) buf_.reset(new char[size_t{limits.maxRequestLine} + 2 + limits.maxHeaderBytes]);
+  headers_.reserve(limits.maxHeaderCount);
+  connTokens_.reserve(limits.maxConnectionTokens);
+  reset();
+}
+
 ParseResult Http1Parser::fail(ParseError e) {
   phase_ = Phase::Failed;
   error_ = e;

@@ -107,6 +107,11 @@ class Http1Parser {
   // Invalidates every view of head().
   void reset();
 
+  // Replaces the limits (per-listener configuration) and resets. Allocates
+  // only when they differ from the current ones.
+  void setLimits(const ParserLimits& limits);
+  const ParserLimits& limits() const { return limits_; }
+
   // Responses only: the method of the request this response answers
   // (HEAD responses have no body, CONNECT 2xx opens a tunnel). Call after
   // reset(), before the first feed(). Defaults to GET.

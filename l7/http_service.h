@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "common/accepting_service.h"
 #include "common/worker.h"
@@ -24,6 +25,8 @@ class HttpService final : public AcceptingService {
   UpstreamPool& upstreams() { return upstreams_; }
   // A fresh random 64-bit word (X-Request-Id).
   uint64_t nextRandom();
+  // Scratch space for formatting access log lines: no allocation per request.
+  std::string& accessLine() { return accessLine_; }
 
  protected:
   void startSession(int fd) override;
@@ -31,6 +34,7 @@ class HttpService final : public AcceptingService {
  private:
   UpstreamPool upstreams_;
   uint64_t rng_;
+  std::string accessLine_;
 };
 
 std::unique_ptr<ListenerService> makeHttpService(Worker& worker,

@@ -15,6 +15,11 @@
 // 502/503/504; an idempotent request that failed before any response byte is
 // retried once; connect failures are retried per pool `retries`.
 //
+// The implementation is split by job: http_session.cc (entry points, step
+// loop, close), _client (client recv), _request (request head, routing, end of
+// an exchange), _upstream (pick, connect, keep-alive), _response (response
+// head, tunnel), _pipe (body relay), _errors (error pages, retries).
+//
 // Worker thread only. The session deletes itself once closed with no op in
 // flight; every entry point (completion, timer, upstream callback, abort)
 // ends with maybeFree() and nothing else frees it.
@@ -105,7 +110,8 @@ class HttpSession final : public Session, public TimerHandler, public UpstreamHa
     bool bodyDone = true;
     bool bodyStarted = false;  // a body byte was classified for sending
     bool framingError = false;
-    uint32_t sendable = 0;  // bytes at in.front() classified as body, not yet sent
+    uint32_t sendable = 0;   // bytes at in.front() classified as body, not yet sent
+    uint64_t bodyBytes = 0;  // body (or tunnel) bytes classified so far: the access log
     Op sendOp;
     bool flushed() const {
       return !sendOp.inFlight() && headSent == head.size() && headNext.empty() && sendable == 0;
@@ -157,6 +163,7 @@ class HttpSession final : public Session, public TimerHandler, public UpstreamHa
   void reject(uint16_t status, RejectReason reason);
   void startLingering();
   void touch();
+  void logRequest();
   void close();
   void maybeFree();
 
@@ -164,6 +171,7 @@ class HttpSession final : public Session, public TimerHandler, public UpstreamHa
   State state_ = State::ReadingHead;
   int clientFd_;
   std::string clientIp_;
+  std::string clientAddr_;                        // "ip:port", for the access log
   std::shared_ptr<const config::Config> config_;  // the snapshot this session started with
   const config::ListenerConfig* listener_ = nullptr;
   ListenerStats& stats_;
@@ -203,6 +211,15 @@ class HttpSession final : public Session, public TimerHandler, public UpstreamHa
   bool respKeepAlive_ = false;
   bool closeAfter_ = false;
   bool firstRequest_ = true;
+  // For the access log.
+  bool exchangeOpen_ = false;  // a request (or a rejected head) is not logged yet
+  uint64_t reqHeadBytes_ = 0;
+  uint64_t respSentBytes_ = 0;
+  std::string requestId_;
+  std::chrono::steady_clock::time_point connectStart_;
+  std::chrono::steady_clock::time_point upstreamStart_;
+  std::optional<std::chrono::microseconds> connectTime_;
+  std::optional<std::chrono::microseconds> responseTime_;
 
   // Connection-level.
   UpstreamConn* conn_ = nullptr;

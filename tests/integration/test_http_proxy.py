@@ -12,7 +12,8 @@ from harness import Ringlb, free_port, parse_args, run_tests, wait_until
 
 ARGS = parse_args()
 BLOCK = bytes(range(256)) * 256  # 64 KiB of known content
-BIG_BLOCKS = 320  # 20 MiB
+BIG_BLOCKS = 1600  # 100 MiB
+RSS_LIMIT = 64 << 20  # ringlb must stream, not buffer: its RSS stays below this
 
 
 class Backend:
@@ -162,6 +163,29 @@ def read_response(sock, buf=b""):
     return status, buf[:length], buf[length:]
 
 
+class RssWatch:
+    """Samples ringlb's VmRSS from /proc while a transfer runs; .peak in bytes."""
+
+    def __init__(self, pid):
+        self.pid, self.peak, self.done = pid, 0, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self.done.wait(0.05):
+            with open(f"/proc/{self.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        self.peak = max(self.peak, int(line.split()[1]) * 1024)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
+
+
 def raw_exchange(port, data, timeout=5):
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(data)
@@ -183,7 +207,9 @@ def get(port, path, host="x.test", method="GET", body=None, headers=None):
 A, B, C = Backend("A"), Backend("B"), Backend("C")
 SLOW, BAD, CLOSER, GOOD = Backend("slow"), Backend("bad", "garbage"), Backend("closer", "closer"), Backend("good")
 ONESHOT = Backend("oneshot", "oneshot")
-PORTS = {name: free_port() for name in ("main", "slow", "bad", "down", "retry", "refused", "routed", "oneshot")}
+LIMITED = Backend("limited")
+PORTS = {name: free_port() for name in ("main", "slow", "bad", "down", "retry", "refused", "routed", "oneshot",
+                                        "limits")}
 DEAD = free_port()  # nothing listens here
 
 CONFIG = f"""
@@ -215,6 +241,8 @@ backends = ["127.0.0.1:{CLOSER.port}", "127.0.0.1:{GOOD.port}"]
 passive_failures = 0
 [pools.oneshot]
 backends = ["127.0.0.1:{ONESHOT.port}"]
+[pools.limited]
+backends = ["127.0.0.1:{LIMITED.port}"]
 [pools.refused]
 backends = ["127.0.0.1:{DEAD}", "127.0.0.1:{GOOD.port}"]
 connect_timeout = "1s"
@@ -274,6 +302,14 @@ pool = "retry"
 bind = "127.0.0.1:{PORTS['refused']}"
 mode = "http"
 pool = "refused"
+
+[listeners.limits]
+bind = "127.0.0.1:{PORTS['limits']}"
+mode = "http"
+pool = "limited"
+max_request_line = 1024
+max_header_size = 2048
+max_header_fields = 10
 """
 
 LB = Ringlb(ARGS.ringlb, CONFIG, PORTS.values())
@@ -326,26 +362,37 @@ def test_pipelined_requests_are_answered_in_order():
             assert (status, body) == (200, b"A GET /p%d" % i), (i, status, body)
 
 
-def test_chunked_upload_arrives_intact():
+def expected_big_digest():
+    digest = hashlib.sha256()
+    for _ in range(BIG_BLOCKS):
+        digest.update(BLOCK)
+    return digest.hexdigest()
+
+
+def test_chunked_upload_of_100_mib_arrives_intact_in_bounded_memory():
     blocks = (BLOCK for _ in range(BIG_BLOCKS))
-    conn = http.client.HTTPConnection("127.0.0.1", MAIN, timeout=30)
-    conn.request("POST", "/upload", body=blocks, encode_chunked=True, headers={"Host": "x.test"})
-    r = conn.getresponse()
-    expected = hashlib.sha256(BLOCK * BIG_BLOCKS).hexdigest()
-    assert r.read().decode() == f"{len(BLOCK) * BIG_BLOCKS} {expected}"
+    conn = http.client.HTTPConnection("127.0.0.1", MAIN, timeout=60)
+    with RssWatch(LB.proc.pid) as rss:
+        conn.request("POST", "/upload", body=blocks, encode_chunked=True, headers={"Host": "x.test"})
+        r = conn.getresponse()
+        answer = r.read().decode()
+    assert answer == f"{len(BLOCK) * BIG_BLOCKS} {expected_big_digest()}"
+    assert 0 < rss.peak < RSS_LIMIT, f"ringlb RSS peaked at {rss.peak >> 20} MiB"
 
 
-def test_chunked_download_arrives_intact():
-    conn = http.client.HTTPConnection("127.0.0.1", MAIN, timeout=30)
-    conn.request("GET", "/download", headers={"Host": "x.test"})
-    r = conn.getresponse()
-    assert r.getheader("Transfer-Encoding") == "chunked"
-    digest, total = hashlib.sha256(), 0
-    while chunk := r.read(1 << 20):
-        digest.update(chunk)
-        total += len(chunk)
+def test_chunked_download_of_100_mib_arrives_intact_in_bounded_memory():
+    conn = http.client.HTTPConnection("127.0.0.1", MAIN, timeout=60)
+    with RssWatch(LB.proc.pid) as rss:
+        conn.request("GET", "/download", headers={"Host": "x.test"})
+        r = conn.getresponse()
+        assert r.getheader("Transfer-Encoding") == "chunked"
+        digest, total = hashlib.sha256(), 0
+        while chunk := r.read(1 << 20):
+            digest.update(chunk)
+            total += len(chunk)
     assert total == len(BLOCK) * BIG_BLOCKS
-    assert digest.hexdigest() == hashlib.sha256(BLOCK * BIG_BLOCKS).hexdigest()
+    assert digest.hexdigest() == expected_big_digest()
+    assert 0 < rss.peak < RSS_LIMIT, f"ringlb RSS peaked at {rss.peak >> 20} MiB"
 
 
 def test_expect_100_continue_is_relayed_before_the_body():
@@ -391,6 +438,14 @@ REJECTIONS = [
     (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
     (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-Big: " + b"b" * 40000 + b"\r\n\r\n", 431),
     (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(150)) + b"\r\n", 431),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\nx", 400),  # invalid Content-Length
+    (b"GET / HTTP/1.1\r\nHost: x\rX-A: 1\r\n\r\n", 400),  # bare CR
+    (b"GET / HTTP/1.1\r\nHost: x\r\nX@A: 1\r\n\r\n", 400),  # invalid field name
+    (b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n", 400),  # invalid field value
+    # Body framing errors: the head waits with its first body bytes, so nothing leaves.
+    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"fffffffffffffffffffff\r\n", 400),  # chunk size overflow
+    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", 400),
 ]
 
 
@@ -401,6 +456,40 @@ def test_each_rejection_rule_answers_and_forwards_nothing():
         assert status == expected, (raw[:60], status)
         assert str(expected).encode() in body
     assert A.request_count() == before and A.bytes_received == bytes_before
+
+
+def limited_request(target_len=10, field_count=0, field_bytes=0):
+    line = b"GET /" + b"a" * (target_len - 1) + b" HTTP/1.1\r\n"
+    fields = b"Host: x\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(field_count))
+    if field_bytes:
+        fields += b"X-Big: " + b"b" * field_bytes + b"\r\n"
+    return line + fields + b"\r\n"
+
+
+def assert_limited_backend_untouched(raw, expected):
+    before, bytes_before = LIMITED.request_count(), LIMITED.bytes_received
+    status, body = raw_exchange(PORTS["limits"], raw)
+    assert status == expected and str(expected).encode() in body, (status, body)
+    assert (LIMITED.request_count(), LIMITED.bytes_received) == (before, bytes_before)
+
+
+def test_configured_limits_let_requests_within_them_through():
+    # 1000-byte line, 9 fields (Host + 8), header section well under 2048 bytes.
+    raw = limited_request(target_len=1000 - len(" HTTP/1.1"), field_count=8)
+    assert raw_exchange(PORTS["limits"], raw)[0] == 200
+    assert LIMITED.request_count() == 1
+
+
+def test_configured_request_line_limit_is_414_and_forwards_nothing():
+    assert_limited_backend_untouched(limited_request(target_len=1100), 414)
+
+
+def test_configured_header_size_limit_is_431_and_forwards_nothing():
+    assert_limited_backend_untouched(limited_request(field_bytes=2100), 431)
+
+
+def test_configured_header_count_limit_is_431_and_forwards_nothing():
+    assert_limited_backend_untouched(limited_request(field_count=10), 431)
 
 
 def test_unmatched_request_is_404_when_the_listener_has_no_pool():

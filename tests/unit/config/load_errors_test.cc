@@ -225,6 +225,10 @@ const BrokenCase kCases[] = {
      "4:23: listeners.out.connect_ports[1]: 0 is out of range (1..65535)"},
     {"MaxHeaderSizeTooSmall", POOL WEB "max_header_size = 100\n",
      "7:19: listeners.web.max_header_size: 100 is out of range (1024..1048576)"},
+    {"MaxRequestLineTooSmall", POOL WEB "max_request_line = 10\n",
+     "7:20: listeners.web.max_request_line: 10 is out of range (256..1048576)"},
+    {"MaxHeaderFieldsZero", POOL WEB "max_header_fields = 0\n",
+     "7:21: listeners.web.max_header_fields: 0 is out of range (1..10000)"},
     {"NoListeners", POOL, "1:1: no listeners: define at least one [listeners.NAME] section"},
 
     // --- routes ---

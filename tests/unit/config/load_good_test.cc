@@ -213,7 +213,9 @@ TEST(GoodConfig, MinimalConfigGetsTheDocumentedDefaults) {
   EXPECT_FALSE(pool.health);
   const ListenerConfig& web = config.listeners.at(0);
   EXPECT_FALSE(web.idleTimeout);
-  EXPECT_EQ(web.maxHeaderSize, 65536u);
+  EXPECT_EQ(web.maxHeaderSize, 32768u);
+  EXPECT_EQ(web.maxRequestLine, 8192u);
+  EXPECT_EQ(web.maxHeaderFields, 100u);
   EXPECT_EQ(web.proxyProtocol, ProxyProtocol::Off);
   EXPECT_FALSE(web.acceptProxyProtocol);
   EXPECT_EQ(config.path, "/etc/ringlb/ringlb.toml");

@@ -1,0 +1,99 @@
+// HttpSession, failures: error pages, rejections, lingering close, and the
+// retry policy for connect failures and backends that failed to answer.
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "common/log.h"
+#include "common/passive_reports.h"
+#include "common/worker.h"
+#include "l7/error_pages.h"
+#include "l7/http_service.h"
+#include "l7/http_session.h"
+
+namespace ringlb::l7 {
+namespace {
+
+// After an error page: how long unread client bytes are drained before the
+// close, so that the client reads the answer rather than a reset.
+constexpr auto kLingerTime = std::chrono::seconds(1);
+
+}  // namespace
+
+void HttpSession::reject(uint16_t status, RejectReason reason) {
+  stats_.rejected[static_cast<size_t>(reason)].add();
+  respondError(status);
+}
+
+void HttpSession::respondError(uint16_t status) {
+  if (respHeadDone_ || state_ == State::Closing || state_ == State::Lingering) {
+    close();  // part of a response already went out: a reset is all that is left
+    return;
+  }
+  if (state_ == State::ReadingHead) requestStart_ = service_.worker().now();
+  exchangeOpen_ = true;
+  dropUpstream();
+  releaseLease();
+  state_ = State::Proxying;
+  needUpstream_ = false;
+  respHeadDone_ = true;
+  closeAfter_ = true;
+  status_ = status;
+  resp_.framing = Framing::None;
+  resp_.bodyDone = true;
+  queueHead(resp_, errorResponse(status));
+}
+
+void HttpSession::startLingering() {
+  if (clientEof_) {
+    close();
+    return;
+  }
+  state_ = State::Lingering;
+  recycleAll(req_.in);
+  ::shutdown(clientFd_, SHUT_WR);
+  Worker& worker = service_.worker();
+  worker.timers().schedule(clientTimer_, worker.now() + kLingerTime);
+}
+
+void HttpSession::connectFailed(int err) {
+  logDebug("listener {}: connect to {} failed: {}", service_.name(), backendKey_,
+           std::strerror(err));
+  if (connectFd_ >= 0) ::close(connectFd_);
+  connectFd_ = -1;
+  connecting_ = false;
+  if (backendStats_ != nullptr) backendStats_->connectFailures.add();
+  reportPassiveFailure(pool_->name, backendKey_, std::strerror(err));
+  tried_.add(lease_.id());
+  releaseLease();
+  if (++connectAttempts_ <= pool_->retries) {
+    needUpstream_ = true;
+    return;
+  }
+  respondError(502);
+}
+
+void HttpSession::upstreamFailed(uint16_t status, bool retryable) {
+  bool reused = conn_ != nullptr && conn_->reuses() > 0;
+  if (!reused) {
+    // A stale keep-alive connection is not the backend's fault; anything else is.
+    if (backendStats_ != nullptr) backendStats_->connectFailures.add();
+    reportPassiveFailure(pool_->name, backendKey_,
+                         status == 504 ? "response timeout" : "bad or no response");
+    if (lease_) tried_.add(lease_.id());
+  }
+  dropUpstream();
+  releaseLease();
+  bool canRetry = retryable && !retried_ && idempotent_ && !req_.bodyStarted && respBytes_ == 0;
+  if (canRetry) {
+    // A reused keep-alive connection the backend had closed, or a backend that
+    // failed before answering: once more, on a fresh connection.
+    retried_ = true;
+    forceFresh_ = true;
+    needUpstream_ = true;
+    return;
+  }
+  respondError(status);
+}
+
+}  // namespace ringlb::l7
