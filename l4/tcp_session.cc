@@ -1,10 +1,13 @@
 #include "l4/tcp_session.h"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
+#include <span>
 
 #include "common/log.h"
 #include "common/passive_reports.h"
@@ -19,8 +22,23 @@ namespace {
 // A recv that ran out of provided buffers is re-armed after this pause:
 // re-arming at once would spin while the pool is empty.
 constexpr auto kRearmDelay = std::chrono::milliseconds(2);
+// A client that does not finish its PROXY header by then is dropped.
+constexpr auto kProxyHeaderTimeout = std::chrono::seconds(5);
 
 bool isReset(int err) { return err == ECONNRESET || err == EPIPE || err == ETIMEDOUT; }
+
+// The raw IP bytes of `ss` (4 or 16, no port): the `source_ip` hash key.
+std::string_view addressBytes(const sockaddr_storage& ss, std::array<char, 16>& out) {
+  if (ss.ss_family == AF_INET) {
+    std::memcpy(out.data(), &reinterpret_cast<const sockaddr_in&>(ss).sin_addr, 4);
+    return {out.data(), 4};
+  }
+  if (ss.ss_family == AF_INET6) {
+    std::memcpy(out.data(), &reinterpret_cast<const sockaddr_in6&>(ss).sin6_addr, 16);
+    return {out.data(), 16};
+  }
+  return {};
+}
 
 }  // namespace
 
@@ -49,10 +67,85 @@ void TcpSession::start() {
     close();
     return;
   }
+  sendProxy_ = listener->proxyProtocol;
+  bool hashBySource = pool_->balance == config::BalanceAlgorithm::Hash &&
+                      pool_->hashKey.kind == config::HashKeyKind::SourceIp;
+  if (hashBySource || sendProxy_ != config::ProxyProtocol::Off) {
+    learnAddresses(sendProxy_ != config::ProxyProtocol::Off);
+  }
+  if (listener->acceptProxyProtocol) {
+    readProxyHeader();
+    return;
+  }
+  startConnecting();
+}
+
+void TcpSession::learnAddresses(bool local) {
+  socklen_t len = sizeof clientAddress_;
+  if (getpeername(clientFd_, reinterpret_cast<sockaddr*>(&clientAddress_), &len) != 0) {
+    clientAddress_ = {};
+  }
+  len = sizeof localAddress_;
+  if (local && getsockname(clientFd_, reinterpret_cast<sockaddr*>(&localAddress_), &len) != 0) {
+    localAddress_ = {};
+  }
+}
+
+void TcpSession::readProxyHeader() {
+  state_ = State::ReadingHeader;
+  headerReader_ = std::make_unique<proxy::ProxyHeaderReader>();
+  Worker& worker = service_.worker();
+  worker.timers().schedule(headerTimer_, worker.now() + kProxyHeaderTimeout);
+  armHeaderRecv();
+}
+
+void TcpSession::armHeaderRecv() {
+  // A plain recv into the reader: at most one header's worth, and what came
+  // after the header in the same read is kept as client data.
+  std::span<char> space = headerReader_->space();
+  service_.worker().ring().recv(headerRecvOp_, clientFd_, space.data(), space.size());
+}
+
+void TcpSession::onHeaderRecv(Op& op) {
+  if (state_ != State::ReadingHeader) return;
+  if (op.result <= 0) {
+    rejectHeader(RejectReason::BadRequest, op.result == 0
+                                               ? "closed before the end of the PROXY header"
+                                               : std::strerror(-op.result));
+    return;
+  }
+  proxy::DecodeResult r = headerReader_->received(static_cast<size_t>(op.result));
+  if (r.status == proxy::DecodeStatus::NeedMore) {
+    armHeaderRecv();
+    return;
+  }
+  if (r.status == proxy::DecodeStatus::Error) {
+    rejectHeader(RejectReason::BadRequest, r.error);
+    return;
+  }
+  service_.worker().timers().cancel(headerTimer_);
+  if (r.hasAddresses) {  // else (LOCAL, UNKNOWN) the socket's addresses stand
+    clientAddress_ = r.source;
+    localAddress_ = r.destination;
+  }
+  early_ = headerReader_->rest();
+  service_.stats().bytesIn.add(early_.size());
+  headerReader_.reset();
+  startConnecting();
+}
+
+void TcpSession::rejectHeader(RejectReason reason, const char* why) {
+  service_.stats().rejected[static_cast<size_t>(reason)].add();
+  logDebug("listener {}: PROXY protocol header rejected: {}", service_.name(), why);
+  close();
+}
+
+void TcpSession::startConnecting() {
+  state_ = State::Connecting;
   if (pool_->balance == config::BalanceAlgorithm::Hash &&
       pool_->hashKey.kind == config::HashKeyKind::SourceIp) {
     std::array<char, 16> bytes;
-    std::string_view key = peerAddressBytes(clientFd_, bytes);
+    std::string_view key = addressBytes(clientAddress_, bytes);
     if (!key.empty()) keyHash_ = upstream::hashBytes(key);
   }
   connectNext();
@@ -120,9 +213,45 @@ void TcpSession::startProxying() {
       std::chrono::duration_cast<std::chrono::microseconds>(service_.worker().now() - connectStart_)
           .count()));
   touch();
-  armRecv(up_);
+  // Built per connection, so a retry on another backend sends it again.
+  prefix_.clear();
+  prefixSent_ = 0;
+  if (sendProxy_ == config::ProxyProtocol::V1) {
+    proxy::encodeProxyV1(clientAddress_, localAddress_, prefix_);
+  } else if (sendProxy_ == config::ProxyProtocol::V2) {
+    proxy::encodeProxyV2(clientAddress_, localAddress_, prefix_);
+  }
+  prefix_ += early_;
+  early_.clear();
+  if (prefix_.empty()) {
+    armRecv(up_);
+  } else {
+    sendPrefix();  // the client->backend pump starts once it is out
+  }
   armRecv(down_);
   service_.worker().timers().schedule(idleTimer_, lastActivity_ + idleTimeout_);
+}
+
+void TcpSession::sendPrefix() {
+  service_.worker().ring().send(prefixSendOp_, upstreamFd_, prefix_.data() + prefixSent_,
+                                prefix_.size() - prefixSent_);
+}
+
+void TcpSession::onPrefixSent(Op& op) {
+  if (state_ == State::Closing) return;
+  if (op.result < 0) {
+    if (isReset(-op.result)) resetPeer(clientFd_);
+    close();
+    return;
+  }
+  touch();
+  prefixSent_ += static_cast<size_t>(op.result);
+  if (prefixSent_ < prefix_.size()) {
+    sendPrefix();
+    return;
+  }
+  std::string().swap(prefix_);
+  armRecv(up_);
 }
 
 void TcpSession::armRecv(Direction& d) {
@@ -141,13 +270,23 @@ TcpSession::Direction& TcpSession::directionOf(const Op& op) {
 }
 
 void TcpSession::onCompletion(Op& op) {
+  if (&op == &headerRecvOp_) {
+    onHeaderRecv(op);
+  } else if (&op == &prefixSendOp_) {
+    onPrefixSent(op);
+  } else {
+    onPumpCompletion(op);
+  }
+  maybeFree();
+}
+
+void TcpSession::onPumpCompletion(Op& op) {
   switch (op.kind) {
     case OpKind::Connect: onConnect(op); break;
     case OpKind::Recv: onRecv(directionOf(op), op); break;
     case OpKind::Send: onSend(directionOf(op), op); break;
     default: break;  // cancels: their targets complete on their own ops
   }
-  maybeFree();
 }
 
 void TcpSession::onRecv(Direction& d, Op& op) {
@@ -294,6 +433,11 @@ void TcpSession::onTimer(Timer& timer) {
         if (d->needRearm) armRecv(*d);
       }
       break;
+    case kHeaderTimer:
+      if (state_ != State::ReadingHeader) break;
+      rejectHeader(RejectReason::HeaderTimeout, "no complete PROXY header in time");
+      maybeFree();
+      break;
     default: break;
   }
 }
@@ -311,6 +455,7 @@ void TcpSession::close() {
   worker.timers().cancel(connectTimer_);
   worker.timers().cancel(idleTimer_);
   worker.timers().cancel(rearmTimer_);
+  worker.timers().cancel(headerTimer_);
   // Cancel everything still pending on either socket; the fds are closed once
   // every CQE (cancelled ops and the cancels themselves) has come back.
   if (clientFd_ >= 0) worker.ring().cancelFd(cancelClientOp_, clientFd_);

@@ -1,7 +1,15 @@
 // TcpSession: one proxied TCP connection.
 //
-//   Connecting ──connected──▶ Proxying ──both directions ended──▶ Closing ─▶ freed
-//       │ refused / timeout: next backend (pool.retries), else Closing
+//   ReadingHeader ──decoded──▶ Connecting ──connected──▶ Proxying ──both ended──▶ Closing ─▶ freed
+//       │ malformed, EOF, 5 s      │ refused / timeout: next backend (pool.retries), else Closing
+//       ▼ Closing (counted)
+//
+// ReadingHeader only with accept_proxy_protocol: the client's PROXY header
+// is read first, and its source address stands for the client's (hashing,
+// the header sent onwards). Bytes that came with it are client data.
+// With proxy_protocol = v1|v2, each backend connection starts with a header
+// (and those early client bytes) sent in one write before the client→backend
+// pump is armed, so nothing can overtake or split it.
 //
 // Each direction (client→backend, backend→client) is a multishot recv into
 // the worker's provided buffers and one send at a time. At most
@@ -15,14 +23,17 @@
 // flight.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
+#include "common/proxy_protocol.h"
 #include "common/session.h"
 #include "common/stats.h"
 #include "common/timer_wheel.h"
@@ -54,8 +65,8 @@ class TcpSession final : public Session, public TimerHandler {
   void onTimer(Timer& timer) override;
 
  private:
-  enum class State : uint8_t { Connecting, Proxying, Closing };
-  enum TimerId : uint8_t { kConnectTimer, kIdleTimer, kRearmTimer };
+  enum class State : uint8_t { ReadingHeader, Connecting, Proxying, Closing };
+  enum TimerId : uint8_t { kConnectTimer, kIdleTimer, kRearmTimer, kHeaderTimer };
 
   struct Chunk {
     uint16_t bufferId;
@@ -97,7 +108,18 @@ class TcpSession final : public Session, public TimerHandler {
   int fromFd(const Direction& d) const { return d.clientSide ? clientFd_ : upstreamFd_; }
   int toFd(const Direction& d) const { return d.clientSide ? upstreamFd_ : clientFd_; }
   Direction& directionOf(const Op& op);
+  void onPumpCompletion(Op& op);
 
+  // PROXY protocol, accepted from the client and sent to the backend.
+  void learnAddresses(bool local);
+  void readProxyHeader();
+  void armHeaderRecv();
+  void onHeaderRecv(Op& op);
+  void rejectHeader(RejectReason reason, const char* why);
+  void sendPrefix();
+  void onPrefixSent(Op& op);
+
+  void startConnecting();
   void connectNext();
   void onConnect(Op& op);
   void connectFailed(int err);
@@ -141,6 +163,19 @@ class TcpSession final : public Session, public TimerHandler {
   std::chrono::steady_clock::time_point lastActivity_;
   config::Duration idleTimeout_{};
   bool registered_ = false;
+
+  // The client and the address it connected to: the socket's, or what an
+  // accepted PROXY header said. Family 0 when unknown.
+  sockaddr_storage clientAddress_{};
+  sockaddr_storage localAddress_{};
+  config::ProxyProtocol sendProxy_ = config::ProxyProtocol::Off;
+  std::unique_ptr<proxy::ProxyHeaderReader> headerReader_;  // while ReadingHeader
+  std::string early_;   // client bytes that came with its PROXY header
+  std::string prefix_;  // sent to the backend before the pump: header + early_
+  size_t prefixSent_ = 0;
+  Op headerRecvOp_{this, OpKind::Recv};
+  Op prefixSendOp_{this, OpKind::Send};
+  Timer headerTimer_{*this, kHeaderTimer};
 };
 
 }  // namespace ringlb::l4
