@@ -64,6 +64,15 @@ struct ListenerStats {
   // udp: datagrams each way.
   Counter datagramsIn;
   Counter datagramsOut;
+  // udp: session life cycle and datagrams that could not be relayed.
+  struct Udp {
+    Counter sessionsCreated;
+    Counter idleExpiries;
+    Counter evictions;   // least recently used session closed for room
+    Counter icmpErrors;  // ECONNREFUSED and friends from a backend
+    Counter dropped;     // could not be forwarded (no session, EAGAIN, error)
+    Counter truncated;   // larger than the receive buffer
+  } udp;
 
   void countRequest(int status) {
     if (status >= 100 && status < 600) requestsByCode[static_cast<size_t>(status - 100)].add();

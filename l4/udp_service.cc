@@ -95,7 +95,7 @@ void UdpService::drain() {
       return;
     }
     if (msg.msg_flags & MSG_TRUNC) {
-      ++counters_.truncated;
+      stats_.udp.truncated.add();
       continue;
     }
     onDatagram(reinterpret_cast<const sockaddr*>(&from), msg.msg_namelen,
@@ -110,25 +110,26 @@ void UdpService::onDatagram(const sockaddr* from, socklen_t fromLen, std::span<c
   stats_.bytesIn.add(data.size());
   auto key = UdpFlowKey::from(from, fromLen);
   if (!key) {
-    ++counters_.dropped;
+    stats_.udp.dropped.add();
     return;
   }
   auto* session = static_cast<UdpSession*>(table_.find(*key));
+  if (session != nullptr && session->closeIfIdle()) session = nullptr;
   if (session == nullptr) session = newSession(*key, from, fromLen);
   if (session == nullptr) {
-    ++counters_.dropped;
+    stats_.udp.dropped.add();
     return;
   }
   int rc = session->forward(data);
   if (rc == -ECONNREFUSED || rc == -EHOSTUNREACH || rc == -ENETUNREACH) {
     // The backend refused an earlier datagram (ICMP): give this one a fresh
     // session, which may pick another backend.
-    ++counters_.icmpErrors;
+    stats_.udp.icmpErrors.add();
     session->close();
     session = newSession(*key, from, fromLen);
     rc = session == nullptr ? -ENOTCONN : session->forward(data);
   }
-  if (rc < 0) ++counters_.dropped;
+  if (rc < 0) stats_.udp.dropped.add();
 }
 
 UdpSession* UdpService::newSession(const UdpFlowKey& key, const sockaddr* from, socklen_t fromLen) {
@@ -138,14 +139,14 @@ UdpSession* UdpService::newSession(const UdpFlowKey& key, const sockaddr* from, 
 
 bool UdpService::makeRoom() {
   if (table_.full()) {
-    ++counters_.evictions;
+    stats_.udp.evictions.add();
     static_cast<UdpSession*>(table_.lruVictim())->close();
   }
   if (!worker_.atConnectionLimit()) return true;
   // The worker is full (sessions being freed still count until their last
   // CQE): evict so that a later datagram finds room, and drop this one.
   if (UdpFlowEntry* victim = table_.lruVictim()) {
-    ++counters_.evictions;
+    stats_.udp.evictions.add();
     static_cast<UdpSession*>(victim)->close();
   }
   return false;

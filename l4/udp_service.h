@@ -53,17 +53,6 @@ namespace ringlb::l4 {
 
 class UdpSession;
 
-// Per-worker counters of one udp listener (beside ListenerStats).
-struct UdpCounters {
-  uint64_t sessionsCreated = 0;
-  uint64_t idleExpiries = 0;
-  uint64_t evictions = 0;
-  uint64_t icmpErrors = 0;  // ECONNREFUSED and friends from a backend
-  uint64_t noBackend = 0;
-  uint64_t dropped = 0;    // could not be forwarded (no session, EAGAIN, error)
-  uint64_t truncated = 0;  // larger than the scratch buffer
-};
-
 class UdpService final : public ListenerService, public OpOwner {
  public:
   // Largest datagram over IPv6 (65,535 - 8) fits; IPv4's is 65,507.
@@ -89,7 +78,7 @@ class UdpService final : public ListenerService, public OpOwner {
   const std::string& name() const { return name_; }
   const std::string& poolName() const { return poolName_; }
   config::Duration idleTimeout() const { return idleTimeout_; }
-  UdpCounters& counters() { return counters_; }
+  ListenerStats::Udp& counters() { return stats_.udp; }
   ListenerStats& stats() { return stats_; }
   UdpSessionTable& table() { return table_; }
   // Shared by every flow of this service; valid only within one handler.
@@ -116,7 +105,6 @@ class UdpService final : public ListenerService, public OpOwner {
   UdpSessionTable table_;
   std::unique_ptr<char[]> scratch_;
   ListenerStats& stats_;
-  UdpCounters counters_;
   Op pollOp_{this, OpKind::Recv};     // multishot POLLIN on the listener socket
   Op continueOp_{this, OpKind::Nop};  // resumes a drain that hit its budget
   Op cancelOp_{this, OpKind::Cancel};

@@ -48,13 +48,13 @@ UdpSession* UdpSession::open(UdpService& service, const UdpFlowKey& key, const s
   Worker& worker = service.worker();
   upstream::PoolState* pool = worker.pool(service.poolName());
   if (pool == nullptr) {
-    ++service.counters().noBackend;
+    service.stats().rejected[static_cast<size_t>(RejectReason::NoBackend)].add();
     return nullptr;
   }
   const config::PoolConfig* poolConfig = worker.config()->findPool(service.poolName());
   auto picked = pool->acquire(worker.now(), keyHashFor(poolConfig, key));
   if (!picked.ok()) {
-    ++service.counters().noBackend;
+    service.stats().rejected[static_cast<size_t>(RejectReason::NoBackend)].add();
     logDebug("listener {}: no backend available in pool {}", service.name(), service.poolName());
     return nullptr;
   }
@@ -88,7 +88,7 @@ void UdpSession::start() {
   worker.addSession(*this);
   service_.sessionStarted();
   service_.table().insert(*this);
-  ++service_.counters().sessionsCreated;
+  service_.counters().sessionsCreated.add();
   service_.stats().connectionsAccepted.add();
   service_.stats().connectionsActive.add();
   touch();
@@ -135,14 +135,14 @@ void UdpSession::drainReplies() {
       if (errno == EINTR) continue;
       // An ICMP error (port unreachable...) from the backend: the flow is
       // dead; the client's next datagram opens a new session.
-      if (isIcmpError(errno)) ++service_.counters().icmpErrors;
+      if (isIcmpError(errno)) service_.counters().icmpErrors.add();
       logDebug("listener {}: backend {} answered with an error: {}", service_.name(),
                lease_ ? lease_.backend().resolved.text : std::string("?"), std::strerror(errno));
       close();
       return;
     }
     if (static_cast<size_t>(n) > buf.size()) {
-      ++service_.counters().truncated;
+      service_.counters().truncated.add();
       continue;
     }
     int listenerFd = service_.listenerFd();
@@ -150,7 +150,7 @@ void UdpSession::drainReplies() {
     ssize_t sent = ::sendto(listenerFd, buf.data(), static_cast<size_t>(n), MSG_DONTWAIT,
                             reinterpret_cast<const sockaddr*>(&client_), clientLen_);
     if (sent < 0) {
-      ++service_.counters().dropped;
+      service_.counters().dropped.add();
       continue;
     }
     service_.stats().datagramsOut.add();
@@ -164,15 +164,17 @@ void UdpSession::drainReplies() {
 
 void UdpSession::touch() { lastActivity_ = service_.worker().now(); }
 
+bool UdpSession::closeIfIdle() {
+  if (closing_) return true;
+  if (service_.worker().now() - lastActivity_ < service_.idleTimeout()) return false;
+  service_.counters().idleExpiries.add();
+  close();
+  return true;
+}
+
 void UdpSession::onTimer(Timer&) {
-  if (closing_) return;
-  Worker& worker = service_.worker();
-  if (worker.now() - lastActivity_ >= service_.idleTimeout()) {
-    ++service_.counters().idleExpiries;
-    close();
-  } else {
-    worker.timers().schedule(idleTimer_, lastActivity_ + service_.idleTimeout());
-  }
+  if (closeIfIdle()) return;
+  service_.worker().timers().schedule(idleTimer_, lastActivity_ + service_.idleTimeout());
 }
 
 void UdpSession::close() {

@@ -42,6 +42,10 @@ class UdpSession final : public Session, public UdpFlowEntry, public TimerHandle
   int forward(std::span<const char> datagram);
   void close();
   bool closing() const { return closing_; }
+  // Ends the session, counted as an idle expiry, when it has been silent for
+  // idle_timeout: a datagram dispatched before the due timer must not revive
+  // it. True when it was closed.
+  bool closeIfIdle();
 
   // Session: UDP has no request in progress, so a drain ends it now.
   void beginDrain() override { close(); }

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <utility>
 
+#include "common/access_log.h"
 #include "common/backend_status.h"
 #include "common/worker.h"
 
@@ -34,6 +35,12 @@ void addListenerStats(ListenerView& v, const ListenerStats& s) {
   v.requestDuration.add(s.requestDuration);
   v.datagramsIn += s.datagramsIn.get();
   v.datagramsOut += s.datagramsOut.get();
+  v.udpSessionsCreated += s.udp.sessionsCreated.get();
+  v.udpIdleExpiries += s.udp.idleExpiries.get();
+  v.udpEvictions += s.udp.evictions.get();
+  v.udpIcmpErrors += s.udp.icmpErrors.get();
+  v.udpDropped += s.udp.dropped.get();
+  v.udpTruncated += s.udp.truncated.get();
 }
 
 BackendView backendFromStatus(const BackendStatus& s) {
@@ -170,6 +177,7 @@ AdminSnapshot collectAdminSnapshot(const config::Config& config,
   }
   snap.reloadsOk = registry.reloadsOk.get();
   snap.reloadsFailed = registry.reloadsFailed.get();
+  snap.accessLogDropped = AccessLog::global().dropped();
   return snap;
 }
 

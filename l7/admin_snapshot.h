@@ -52,6 +52,13 @@ struct ListenerView {
   HistogramView requestDuration;
   uint64_t datagramsIn = 0;
   uint64_t datagramsOut = 0;
+  // udp only.
+  uint64_t udpSessionsCreated = 0;
+  uint64_t udpIdleExpiries = 0;
+  uint64_t udpEvictions = 0;
+  uint64_t udpIcmpErrors = 0;
+  uint64_t udpDropped = 0;
+  uint64_t udpTruncated = 0;
   // Requests (http/forward) or connections (tcp) or datagrams in (udp) per
   // second over the last few seconds; filled by AdminRates.
   double rate = 0;
@@ -101,6 +108,7 @@ struct AdminSnapshot {
   std::vector<WorkerView> workers;
   uint64_t reloadsOk = 0;
   uint64_t reloadsFailed = 0;
+  uint64_t accessLogDropped = 0;  // lines lost to a full access-log ring
 };
 
 const char* modeName(config::ListenerMode mode);

@@ -76,6 +76,9 @@ void writeProcess(Writer& w, const AdminSnapshot& snap) {
   w.family("ringlb_reloads_total", "counter", "Config reloads by result (ok, failed).");
   w.sample("ringlb_reloads_total", {{"result", "ok"}}, snap.reloadsOk);
   w.sample("ringlb_reloads_total", {{"result", "failed"}}, snap.reloadsFailed);
+  w.family("ringlb_access_log_dropped_total", "counter",
+           "Access-log lines dropped because the writer fell behind (a worker never waits).");
+  w.sample("ringlb_access_log_dropped_total", {}, snap.accessLogDropped);
 }
 
 void writeListenerCounters(Writer& w, const AdminSnapshot& snap) {
@@ -123,6 +126,38 @@ void writeListenerModeMetrics(Writer& w, const AdminSnapshot& snap) {
     w.sample("ringlb_datagrams_total", {{"listener", l.name}, {"direction", "in"}}, l.datagramsIn);
     w.sample("ringlb_datagrams_total", {{"listener", l.name}, {"direction", "out"}},
              l.datagramsOut);
+  }
+  w.family("ringlb_udp_sessions_total", "counter", "UDP sessions opened (one per client address).");
+  for (const auto& l : snap.listeners) {
+    if (l.mode == "udp")
+      w.sample("ringlb_udp_sessions_total", {{"listener", l.name}}, l.udpSessionsCreated);
+  }
+  w.family("ringlb_udp_sessions_closed_total", "counter",
+           "UDP sessions closed early: reason=idle (idle_timeout) or evicted (table full, least "
+           "recently used first).");
+  for (const auto& l : snap.listeners) {
+    if (l.mode != "udp") continue;
+    w.sample("ringlb_udp_sessions_closed_total", {{"listener", l.name}, {"reason", "idle"}},
+             l.udpIdleExpiries);
+    w.sample("ringlb_udp_sessions_closed_total", {{"listener", l.name}, {"reason", "evicted"}},
+             l.udpEvictions);
+  }
+  w.family("ringlb_udp_datagrams_dropped_total", "counter",
+           "UDP datagrams not relayed: reason=truncated (over 64 KiB) or error (no session, no "
+           "room, or a send error).");
+  for (const auto& l : snap.listeners) {
+    if (l.mode != "udp") continue;
+    w.sample("ringlb_udp_datagrams_dropped_total", {{"listener", l.name}, {"reason", "truncated"}},
+             l.udpTruncated);
+    w.sample("ringlb_udp_datagrams_dropped_total", {{"listener", l.name}, {"reason", "error"}},
+             l.udpDropped);
+  }
+  w.family("ringlb_udp_icmp_errors_total", "counter",
+           "ICMP errors (port unreachable and the like) from backends; the client's next datagram "
+           "opens a new session, which may pick another backend.");
+  for (const auto& l : snap.listeners) {
+    if (l.mode == "udp")
+      w.sample("ringlb_udp_icmp_errors_total", {{"listener", l.name}}, l.udpIcmpErrors);
   }
 }
 

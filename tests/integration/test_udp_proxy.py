@@ -7,6 +7,9 @@ import socket
 import struct
 import threading
 import time
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from harness import Ringlb, free_port, parse_args, run_tests
 
@@ -52,12 +55,16 @@ class UdpEchoServer:
         self.sock.close()
 
 
-def udp_config(listen_port, backends, idle="30s", workers=2, max_connections=10000):
+def udp_config(listen_port, backends, idle="30s", workers=2, max_connections=10000,
+               admin_port=None):
     backend_list = ", ".join(f'"127.0.0.1:{p}"' for p in backends)
+    admin = f'[admin]\nbind = "127.0.0.1:{admin_port}"\n' if admin_port else ""
     return f"""
 [global]
 workers = {workers}
 drain_timeout = "5s"
+
+{admin}
 
 [pools.echo]
 backends = [{backend_list}]
@@ -86,9 +93,22 @@ def wait_for_udp(port, timeout=10.0):
     raise AssertionError(f"no UDP answer on port {port} after {timeout}s")
 
 
+def udp_metric(admin_port, name, **labels):
+    """The value of one sample from ringlb's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    raise AssertionError(f"no sample {name}{labels} in /metrics")
+
+
 def start(backends, **kwargs):
     port = free_port()
+    kwargs.setdefault("admin_port", free_port())
     lb = Ringlb(ARGS.ringlb, udp_config(port, [b.port for b in backends], **kwargs))
+    lb.admin_port = kwargs["admin_port"]
     try:
         wait_for_udp(port)
     except Exception:
@@ -217,17 +237,20 @@ def test_idle_session_expires_and_the_next_datagram_opens_a_new_one():
     backend = UdpEchoServer()
     lb, port = start([backend], idle="300ms")
     try:
+        def sessions():
+            return udp_metric(lb.admin_port, "ringlb_udp_sessions_total", listener="dns")
+
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.settimeout(REPLY_TIMEOUT)
             assert roundtrip(s, port, b"one") == b"one"
             assert roundtrip(s, port, b"two") == b"two"
-            _, peers = backend.snapshot()
-            before = len(peers)
+            before = sessions()
             # The thing under test is a timeout: let 300 ms of silence pass.
             time.sleep(0.8)
             assert roundtrip(s, port, b"three") == b"three"
-            _, peers = backend.snapshot()
-            assert len(peers) == before + 1, f"expected a new upstream socket, saw {peers}"
+            assert sessions() == before + 1, "expected a new session after the idle timeout"
+        assert udp_metric(lb.admin_port, "ringlb_udp_sessions_closed_total", listener="dns",
+                          reason="idle") >= 1
         assert lb.stop() == 0, lb.stderr()
     finally:
         lb.close()
@@ -252,6 +275,10 @@ def test_a_full_table_evicts_the_least_recently_used_session():
         assert len(backend.snapshot()[1]) == before + 1
         assert roundtrip(b, port, b"b2") == b"b2"  # b needs a new one
         assert len(backend.snapshot()[1]) == before + 2
+        assert udp_metric(lb.admin_port, "ringlb_udp_sessions_closed_total", listener="dns",
+                          reason="evicted") == 3
+        # The probe, a, b, c, then b again: the probe, b and c were evicted.
+        assert udp_metric(lb.admin_port, "ringlb_udp_sessions_total", listener="dns") == 5
         assert lb.stop() == 0, lb.stderr()
     finally:
         for s in socks:
@@ -264,7 +291,9 @@ def test_a_refusing_backend_is_survived_and_the_flow_recovers():
     alive = UdpEchoServer()
     dead_port = free_port()  # nothing listens: the kernel answers ICMP port unreachable
     port = free_port()
-    lb = Ringlb(ARGS.ringlb, udp_config(port, [dead_port, alive.port], workers=1))
+    admin_port = free_port()
+    lb = Ringlb(ARGS.ringlb, udp_config(port, [dead_port, alive.port], workers=1,
+                                        admin_port=admin_port))
     try:
         wait_for_udp(port)
         # Clients whose session lands on the dead backend get no answer; the
@@ -282,6 +311,7 @@ def test_a_refusing_backend_is_survived_and_the_flow_recovers():
                     except socket.timeout:
                         continue
         assert answered == 20, f"only {answered} of 20 clients got through"
+        assert udp_metric(admin_port, "ringlb_udp_icmp_errors_total", listener="dns") >= 1
         assert lb.proc.poll() is None, "ringlb died"
         assert lb.stop() == 0, lb.stderr()
     finally:
