@@ -5,6 +5,7 @@
 #include "l7/http_session.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,12 +31,12 @@ std::string peerIp(int fd, std::string* withPort) {
     auto* in = reinterpret_cast<sockaddr_in*>(&ss);
     inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
     port = ntohs(in->sin_port);
-    *withPort = std::string(buf) + ":" + std::to_string(port);
+    *withPort = fmt::format("{}:{}", buf, port);
   } else if (ss.ss_family == AF_INET6) {
     auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
     inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
     port = ntohs(in6->sin6_port);
-    *withPort = "[" + std::string(buf) + "]:" + std::to_string(port);
+    *withPort = fmt::format("[{}]:{}", buf, port);
   }
   return buf;
 }
