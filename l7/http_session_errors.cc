@@ -80,8 +80,11 @@ void HttpSession::upstreamFailed(uint16_t status, bool retryable) {
     if (backendStats_ != nullptr) backendStats_->connectFailures.add();
     reportPassiveFailure(pool_->name, backendKey_,
                          status == 504 ? "response timeout" : "bad or no response");
-    if (lease_) tried_.add(lease_.id());
   }
+  // A reused connection that fails may also be its backend dying (SIGKILL):
+  // the retry goes to another backend, unless this one is the only one serving.
+  bool others = leasePool_ != nullptr && leasePool_->backends().serving().size() > 1;
+  if (lease_ && (!reused || others)) tried_.add(lease_.id());
   dropUpstream();
   releaseLease();
   bool canRetry = retryable && !retried_ && idempotent_ && !req_.bodyStarted && respBytes_ == 0;

@@ -19,7 +19,9 @@ RSS_LIMIT = 64 << 20  # ringlb must stream, not buffer: its RSS stays below this
 class Backend:
     """A threaded HTTP/1.1 server. mode: normal | garbage (invalid status
     line) | closer (reads the request, closes without answering) | oneshot
-    (answers as if keep-alive, then closes the connection anyway)."""
+    (answers as if keep-alive, then closes the connection anyway) | dying
+    (answers its first request only, then closes on every later one, like a
+    backend that was just killed)."""
 
     def __init__(self, name, mode="normal"):
         self.name, self.mode = name, mode
@@ -81,7 +83,7 @@ class Backend:
             headers[k.strip().lower()] = v.strip()
         with self.lock:
             self.requests.append((method, path, headers))
-        if self.mode == "closer":
+        if self.mode == "closer" or (self.mode == "dying" and len(self.requests) > 1):
             return False
         if headers.get("expect", "").lower() == "100-continue":
             conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -207,9 +209,10 @@ def get(port, path, host="x.test", method="GET", body=None, headers=None):
 A, B, C = Backend("A"), Backend("B"), Backend("C")
 SLOW, BAD, CLOSER, GOOD = Backend("slow"), Backend("bad", "garbage"), Backend("closer", "closer"), Backend("good")
 ONESHOT = Backend("oneshot", "oneshot")
+DYING, SURVIVOR = Backend("dying", "dying"), Backend("survivor")
 LIMITED = Backend("limited")
 PORTS = {name: free_port() for name in ("main", "slow", "bad", "down", "retry", "refused", "routed", "oneshot",
-                                        "limits")}
+                                        "limits", "dying")}
 DEAD = free_port()  # nothing listens here
 
 CONFIG = f"""
@@ -243,6 +246,10 @@ passive_failures = 0
 backends = ["127.0.0.1:{ONESHOT.port}"]
 [pools.limited]
 backends = ["127.0.0.1:{LIMITED.port}"]
+[pools.dying]
+# Weighted so that a retry that forgot the failed backend would pick it again.
+backends = [{{ address = "127.0.0.1:{DYING.port}", weight = 9 }}, "127.0.0.1:{SURVIVOR.port}"]
+passive_failures = 0
 [pools.refused]
 backends = ["127.0.0.1:{DEAD}", "127.0.0.1:{GOOD.port}"]
 connect_timeout = "1s"
@@ -302,6 +309,11 @@ pool = "retry"
 bind = "127.0.0.1:{PORTS['refused']}"
 mode = "http"
 pool = "refused"
+
+[listeners.dying]
+bind = "127.0.0.1:{PORTS['dying']}"
+mode = "http"
+pool = "dying"
 
 [listeners.limits]
 bind = "127.0.0.1:{PORTS['limits']}"
@@ -551,6 +563,19 @@ def test_non_idempotent_request_is_not_retried():
 def test_refused_connection_is_retried_on_another_backend():
     for i in range(6):
         assert get(PORTS["refused"], f"/c{i}", method="POST", body=b"y") == (200, f"good POST /c{i}".encode())
+
+
+def test_a_reused_connection_that_fails_is_retried_on_another_backend():
+    # The first request leaves a keep-alive connection to DYING in the pool;
+    # every later request that reaches DYING (reused or fresh) fails, and must
+    # be retried elsewhere, not on DYING again.
+    answered_by = []
+    for i in range(20):
+        status, body = get(PORTS["dying"], f"/d{i}")
+        assert status == 200, (i, status, body)
+        answered_by.append(body.split(b" ")[0])
+    assert answered_by.count(b"dying") == 1, answered_by  # only its very first request
+    assert DYING.request_count() > 2
 
 
 def test_zz_sigterm_closes_pooled_connections_and_exits_zero():
