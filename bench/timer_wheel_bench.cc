@@ -89,5 +89,32 @@ void BM_AdvanceAndTimeUntilNext(benchmark::State& state) {
 }
 BENCHMARK(BM_AdvanceAndTimeUntilNext)->Arg(100)->Arg(100'000);
 
+// Keep-alive traffic: 50 connections idle-timed at 60 s; each request arms a
+// 10 s header timer and cancels it, then the loop asks how long it may sleep.
+// Arg 0: an unbounded query (rescans up to a whole turn each time); arg 1:
+// bounded by the worker's 500 ms longest sleep.
+void BM_KeepAliveRearmThenTimeUntilNext(benchmark::State& state) {
+  TimePoint now = kStart;
+  TimerWheel wheel(now);
+  RearmHandler handler(wheel, now);
+  std::vector<std::unique_ptr<Timer>> idle;
+  for (int i = 0; i < 50; ++i) {
+    idle.push_back(std::make_unique<Timer>(handler));
+    wheel.schedule(*idle.back(), now + 60s);
+  }
+  Timer header(handler);
+  bool bounded = state.range(0) != 0;
+  size_t i = 0;
+  for (auto _ : state) {
+    now += 20us;
+    wheel.advance(now);
+    wheel.schedule(header, now + 10s);
+    wheel.cancel(header);
+    wheel.schedule(*idle[i++ % idle.size()], now + 60s);
+    benchmark::DoNotOptimize(bounded ? wheel.timeUntilNext(now, 500ms) : wheel.timeUntilNext(now));
+  }
+}
+BENCHMARK(BM_KeepAliveRearmThenTimeUntilNext)->Arg(0)->Arg(1);
+
 }  // namespace
 }  // namespace ringlb

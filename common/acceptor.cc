@@ -71,8 +71,7 @@ void Acceptor::onAccept(Op& op) {
       close(op.result);  // raced with stop(): the listener is gone
       return;
     }
-    setNoDelay(op.result);
-    handler_.onAccepted(op.result);
+    handler_.onAccepted(op.result);  // TCP_NODELAY is inherited from the listener
     if (!handler_.canAccept()) pause();
   } else if (op.result == -EMFILE || op.result == -ENFILE || op.result == -ENOBUFS ||
              op.result == -ENOMEM) {

@@ -142,16 +142,28 @@ size_t TimerWheel::fire(TimerHook& due) {
   return fired;
 }
 
-std::optional<TimerWheel::Duration> TimerWheel::timeUntilNext(TimePoint now) {
+std::optional<TimerWheel::Duration> TimerWheel::timeUntilNext(TimePoint now, Duration limit) {
   if (armed_ == 0) return std::nullopt;
   uint64_t start = std::max(earliestHint_, current_ + 1);
+  uint64_t end = start + slots_.size();
+  bool bounded = limit < tick_ * static_cast<int64_t>(slots_.size());
+  if (bounded) end = std::min(end, std::max(start, tickAtOrAfter(now + limit)) + 1);
   uint64_t earliest = std::numeric_limits<uint64_t>::max();
-  for (uint64_t t = start; t < start + slots_.size(); ++t) {
+  bool found = false;
+  for (uint64_t t = start; t < end; ++t) {
     TimerHook& slot = slotOf(t);
     for (TimerHook* hook = slot.next; hook != &slot; hook = hook->next) {
       earliest = std::min(earliest, static_cast<Timer*>(hook)->dueTick_);
     }
-    if (earliest == t) break;  // no earlier tick holds a timer
+    if (earliest == t) {  // no earlier tick holds a timer
+      found = true;
+      break;
+    }
+  }
+  if (!found && bounded) {
+    // Every tick in [start, end) was visited without a timer due there.
+    earliestHint_ = end;
+    return limit;
   }
   // Only timers being fired right now (inside advance) are not in a slot.
   if (earliest == std::numeric_limits<uint64_t>::max()) return Duration::zero();

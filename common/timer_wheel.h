@@ -100,9 +100,13 @@ class TimerWheel {
   size_t advance(TimePoint now);
   // How long the event loop may sleep: the wait until the earliest deadline,
   // rounded up to its tick (never more than one tick late), zero when one is
-  // already due, nullopt when no timer is armed. Amortised O(1): it keeps a
-  // lower bound of the earliest due tick and scans forward from it.
-  std::optional<Duration> timeUntilNext(TimePoint now);
+  // already due, nullopt when no timer is armed. With `limit`, a deadline
+  // further away than that may report `limit`, as the scan stops there: a loop
+  // that never sleeps longer than `limit` then pays for `limit / tick` slots
+  // at most, not a whole turn (keep-alive traffic that re-arms and cancels
+  // timers would otherwise rescan the wheel on every iteration). Amortised
+  // O(1): it keeps a lower bound of the earliest due tick and scans forward.
+  std::optional<Duration> timeUntilNext(TimePoint now, Duration limit = Duration::max());
 
   Duration tick() const { return tick_; }
 

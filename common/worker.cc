@@ -80,7 +80,7 @@ void Worker::loop() {
 
 std::optional<std::chrono::nanoseconds> Worker::waitBudget() {
   std::chrono::nanoseconds budget = kMaxWait;
-  if (auto next = timers_->timeUntilNext(now_)) budget = std::min(budget, *next);
+  if (auto next = timers_->timeUntilNext(now_, kMaxWait)) budget = std::min(budget, *next);
   if (stopping_) budget = std::min(budget, std::chrono::nanoseconds(drainDeadline_ - now_));
   return std::max(budget, std::chrono::nanoseconds(0));
 }

@@ -176,7 +176,7 @@ void HealthLoop::teardown() {
 
 std::chrono::nanoseconds HealthLoop::waitBudget(TimePoint now) {
   std::chrono::nanoseconds budget = kPassivePoll;
-  if (auto next = timers_->timeUntilNext(now)) budget = std::min(budget, *next);
+  if (auto next = timers_->timeUntilNext(now, kPassivePoll)) budget = std::min(budget, *next);
   for (const auto& [name, pool] : pools_) {
     std::optional<TimePoint> next;
     if (pool->schedule) next = pool->schedule->earliest();

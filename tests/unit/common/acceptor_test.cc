@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -72,6 +73,22 @@ TEST_F(AcceptorTest, MultishotAcceptHandsOverEveryConnection) {
   for (int i = 0; i < 5; ++i) clients.push_back(connectTo(port));
   runUntil([&] { return handler.accepted.size() == 5; });
   EXPECT_EQ(handler.accepted.size(), 5u);
+  stopAndDrain(acceptor);
+}
+
+TEST_F(AcceptorTest, AcceptedConnectionsHaveNagleOff) {
+  // Set once on the listener and inherited: small responses must not wait
+  // for Nagle's timer on any accepted connection.
+  LimitedHandler handler;
+  Acceptor acceptor(ring, listenFd, handler);
+  acceptor.start();
+  clients.push_back(connectTo(port));
+  runUntil([&] { return handler.accepted.size() == 1; });
+  ASSERT_EQ(handler.accepted.size(), 1u);
+  int nodelay = 0;
+  socklen_t len = sizeof nodelay;
+  ASSERT_EQ(getsockopt(handler.accepted[0], IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
+  EXPECT_EQ(nodelay, 1);
   stopAndDrain(acceptor);
 }
 

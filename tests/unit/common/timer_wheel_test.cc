@@ -293,6 +293,47 @@ TEST_F(TimerWheelTest, TimeUntilNextSkipsACancelledEarliestTimer) {
   EXPECT_EQ(wheel_.timeUntilNext(kStart), 20ms);
 }
 
+// A bounded query only walks up to its limit. To make it walk at all, the
+// hint must lag behind the earliest timer: cancel the timer the hint was on.
+TEST_F(TimerWheelTest, TimeUntilNextWithALimitReportsTheLimitForAFarDeadline) {
+  Timer near(owner_);
+  Timer far(owner_);
+  wheel_.schedule(near, kStart + 100ms);
+  wheel_.schedule(far, kStart + 10s);
+  EXPECT_EQ(wheel_.timeUntilNext(kStart, 500ms), 100ms);
+  wheel_.cancel(near);
+  EXPECT_EQ(wheel_.timeUntilNext(kStart, 500ms), 500ms);
+  // The bounded scan leaves a correct hint: the exact answer is unchanged.
+  EXPECT_EQ(wheel_.timeUntilNext(kStart), 10s);
+}
+
+TEST_F(TimerWheelTest, TimeUntilNextWithALimitSeesATimerScheduledBeforeItsHint) {
+  Timer near(owner_);
+  Timer far(owner_);
+  wheel_.schedule(near, kStart + 100ms);
+  wheel_.schedule(far, kStart + 10s);
+  EXPECT_EQ(wheel_.timeUntilNext(kStart, 500ms), 100ms);
+  wheel_.cancel(near);
+  EXPECT_EQ(wheel_.timeUntilNext(kStart, 500ms), 500ms);
+  Timer later(owner_);
+  wheel_.schedule(later, kStart + 200ms);  // before the hint the scan left
+  EXPECT_EQ(wheel_.timeUntilNext(kStart, 500ms), 200ms);
+}
+
+TEST_F(TimerWheelTest, TimersDueAfterABoundedScanStillFireOnTime) {
+  Timer near(owner_, 1);
+  Timer far(owner_, 2);
+  wheel_.schedule(near, kStart + 100ms);
+  wheel_.schedule(far, kStart + 2s);
+  EXPECT_EQ(wheel_.timeUntilNext(kStart, 500ms), 100ms);
+  wheel_.cancel(near);
+  EXPECT_EQ(wheel_.timeUntilNext(kStart, 500ms), 500ms);
+  EXPECT_EQ(wheel_.advance(kStart + 1999ms), 0u);
+  EXPECT_EQ(wheel_.timeUntilNext(kStart + 1999ms, 500ms), 1ms);
+  EXPECT_EQ(wheel_.advance(kStart + 2s), 1u);
+  EXPECT_EQ(owner_.fired, std::vector<uint8_t>{2});
+}
+
 TEST_F(TimerWheelTest, TimeUntilNextFindsATimerBeyondOneTurn) {
   Timer a(owner_);
   wheel_.schedule(a, kStart + 1h);
