@@ -72,6 +72,8 @@ def main():
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--serve-only", action="store_true")
     p.add_argument("--client-only", action="store_true", help="the backend runs elsewhere")
+    p.add_argument("--no-warmup", action="store_true",
+                   help="no unmeasured first transfer (the caller measures CPU around the whole run)")
     a = p.parse_args()
     size = a.size * 1000 * 1000
     if not a.client_only:
@@ -82,7 +84,8 @@ def main():
         if a.serve_only:
             t.join()
             return
-    fetch(a.connect, size)  # warm-up
+    if not a.no_warmup:
+        fetch(a.connect, size)  # warm-up
     cpu0 = cpu_seconds(a.proxy_pid) if a.proxy_pid else 0
     t0 = time.monotonic()
     for _ in range(a.rounds):
