@@ -21,6 +21,7 @@ const char* rejectReasonName(RejectReason r) {
     case RejectReason::ConnectionLimit: return "connection_limit";
     case RejectReason::Denied: return "denied";
     case RejectReason::Other: return "other";
+    case RejectReason::TlsHandshake: return "tls_handshake";
   }
   return "other";
 }

@@ -59,7 +59,7 @@ struct ListenerStats {
   // http/forward: requests by final status code (index = code - 100).
   std::array<Counter, 500> requestsByCode;
   // Rejected before reaching a backend, by reason (see RejectReason).
-  std::array<Counter, 8> rejected;
+  std::array<Counter, 9> rejected;
   DurationHistogram requestDuration;
   // udp: datagrams each way.
   Counter datagramsIn;
@@ -88,6 +88,7 @@ enum class RejectReason : uint8_t {
   ConnectionLimit,  // over max_connections
   Denied,           // forward proxy ACL
   Other,
+  TlsHandshake,  // TLS handshake failed or a bad TLS record: closed
 };
 const char* rejectReasonName(RejectReason r);
 

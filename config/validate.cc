@@ -15,6 +15,7 @@
 #include "config/address.h"
 #include "config/duration.h"
 #include "config/suggest.h"
+#include "config/tls_files.h"
 
 namespace ringlb::config {
 namespace {
@@ -195,6 +196,7 @@ class Validator {
     if (sources_.valid(path + ".mode")) {
       checkModeKeys(listener, path);
       checkNeedsPool(listener, path);
+      checkTlsSupported(listener, path);
     }
     checkPoolReference(path + ".pool", listener.pool, listener.pos);
     for (size_t i = 0; i < listener.routes.size(); ++i) {
@@ -212,6 +214,14 @@ class Validator {
               fmt::format("not allowed on {} listener (only {})", withArticle(listener.mode),
                           allowedModes(rule)));
       }
+    }
+  }
+
+  // Refused rather than served in plaintext: only http listeners terminate TLS so far.
+  void checkTlsSupported(const ListenerConfig& listener, const std::string& path) {
+    if (listener.mode == ListenerMode::Tcp && sources_.present(path + ".tls")) {
+      error(path + ".tls", listener.pos,
+            "TLS on a tcp listener is not supported yet (only http listeners terminate TLS)");
     }
   }
 
@@ -245,21 +255,32 @@ class Validator {
     for (size_t i = 0; i < tls.certificates.size(); ++i) {
       CertificateConfig& cert = tls.certificates[i];
       const std::string certPath = fmt::format("{}.certificates[{}]", path, i);
-      checkFile(cert.certFile, certPath + ".cert");
-      checkFile(cert.keyFile, certPath + ".key");
+      bool readable = checkFile(cert.certFile, certPath + ".cert");
+      readable = checkFile(cert.keyFile, certPath + ".key") && readable;
+      if (!readable || !options_.checkFiles || cert.certFile.empty() || cert.keyFile.empty()) {
+        continue;
+      }
+      auto problem = checkCertificatePair(cert.certFile, cert.keyFile);
+      if (!problem.message.empty()) {
+        error(certPath + (problem.inKey ? ".key" : ".cert"), {}, problem.message);
+      }
     }
   }
 
-  void checkFile(std::string& file, const std::string& path) {
-    if (file.empty()) return;
+  // Resolves `file` in place; false when it was checked and is unreadable.
+  bool checkFile(std::string& file, const std::string& path) {
+    if (file.empty()) return true;
     std::string resolved = resolvePath(file);
     std::string why;
+    bool ok = true;
     if (options_.checkFiles && !readableFile(resolved, &why)) {
       std::string shown =
           resolved == file ? quote(file) : fmt::format("{} ({})", quote(file), quote(resolved));
       error(path, {}, fmt::format("cannot read {}: {}", shown, why));
+      ok = false;
     }
     file = std::move(resolved);
+    return ok;
   }
 
   // Keyed by (udp?, numeric address); a set, not pairwise, so that huge

@@ -48,7 +48,7 @@ struct ListenerView {
   uint64_t bytesIn = 0;                    // from clients
   uint64_t bytesOut = 0;                   // to clients
   std::map<int, uint64_t> requestsByCode;  // only codes seen
-  std::array<uint64_t, 8> rejected{};      // index = RejectReason
+  std::array<uint64_t, 9> rejected{};      // index = RejectReason
   HistogramView requestDuration;
   uint64_t datagramsIn = 0;
   uint64_t datagramsOut = 0;

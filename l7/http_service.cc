@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "common/log.h"
 #include "l7/http_session.h"
 
 namespace ringlb::l7 {
@@ -10,7 +11,10 @@ HttpService::HttpService(Worker& worker, const config::ListenerConfig& listener,
     : AcceptingService(worker, listener, fd),
       upstreams_(worker),
       rng_(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
-           (uint64_t{worker.index()} << 48) ^ reinterpret_cast<uintptr_t>(this)) {}
+           (uint64_t{worker.index()} << 48) ^ reinterpret_cast<uintptr_t>(this)) {
+  // Load the certificates now rather than on the first connection.
+  if (listener.tls && worker.config()) tlsContext(worker.config(), listener);
+}
 
 void HttpService::stopAccepting() {
   AcceptingService::stopAccepting();
@@ -24,6 +28,24 @@ bool HttpService::finished() const {
 void HttpService::startSession(int fd) {
   // The session owns itself from here and deletes itself when done.
   (new HttpSession(*this, fd))->start();
+}
+
+std::shared_ptr<TlsContext> HttpService::tlsContext(
+    const std::shared_ptr<const config::Config>& config, const config::ListenerConfig& listener) {
+  bool sameSnapshot = !tlsBuiltFor_.owner_before(config) && !config.owner_before(tlsBuiltFor_);
+  if (sameSnapshot || !listener.tls) return tls_;
+  // A reload re-reads the files (renewed certificates); if they no longer
+  // load, the previous ones stay in force.
+  tlsBuiltFor_ = config;
+  std::string error;
+  auto built = TlsContext::build(*listener.tls, &error);
+  if (built) {
+    tls_ = std::move(built);
+  } else {
+    logError("listener {}: TLS: {}{}", name(), error,
+             tls_ ? "; the previous certificates stay in use" : "; refusing connections");
+  }
+  return tls_;
 }
 
 uint64_t HttpService::nextRandom() {

@@ -10,6 +10,7 @@
 
 #include "common/accepting_service.h"
 #include "common/worker.h"
+#include "l7/tls_context.h"
 #include "l7/upstream_pool.h"
 
 namespace ringlb::l7 {
@@ -27,6 +28,11 @@ class HttpService final : public AcceptingService {
   uint64_t nextRandom();
   // Scratch space for formatting access log lines: no allocation per request.
   std::string& accessLine() { return accessLine_; }
+  // The TLS set-up of this listener as configured in `config` (the session's
+  // snapshot), built once per config snapshot. Null when the certificates
+  // never loaded: the session must then refuse the connection.
+  std::shared_ptr<TlsContext> tlsContext(const std::shared_ptr<const config::Config>& config,
+                                         const config::ListenerConfig& listener);
 
  protected:
   void startSession(int fd) override;
@@ -35,6 +41,8 @@ class HttpService final : public AcceptingService {
   UpstreamPool upstreams_;
   uint64_t rng_;
   std::string accessLine_;
+  std::shared_ptr<TlsContext> tls_;
+  std::weak_ptr<const config::Config> tlsBuiltFor_;  // the snapshot tls_ was (re)built for
 };
 
 std::unique_ptr<ListenerService> makeHttpService(Worker& worker,

@@ -13,6 +13,7 @@
 #include "common/socket.h"
 #include "common/worker.h"
 #include "l7/http_service.h"
+#include "l7/tls_conn.h"
 
 namespace ringlb::l7 {
 namespace {
@@ -68,7 +69,7 @@ void HttpSession::start() {
   stats_.connectionsActive.add();
   clientIp_ = peerIp(clientFd_, &clientAddr_);
   setNoDelay(clientFd_);
-  if (!loadListener()) {
+  if (!loadListener() || (listener_->tls && !startTls())) {
     close();
     maybeFree();
     return;
@@ -94,7 +95,11 @@ void HttpSession::onCompletion(Op& op) {
   if (&op == &clientRecvOp_) {
     onClientRecv(op);
   } else if (&op == &resp_.sendOp) {
-    onPipeSent(resp_, op.result);
+    if (tls_ != nullptr) {
+      onTlsSent(op.result);  // ciphertext: the pipe hears once a whole send went out
+    } else {
+      onPipeSent(resp_, op.result);
+    }
   } else if (&op == &req_.sendOp) {
     onPipeSent(req_, op.result);
   } else if (&op == &connectOp_) {
@@ -111,7 +116,7 @@ void HttpSession::onUpstreamRecv(UpstreamConn& conn, const Op& op) {
     return;
   }
   if (op.result > 0) {
-    resp_.in.push({op.bufferId(), static_cast<uint32_t>(op.result), 0});
+    resp_.in.push({op.bufferId(), static_cast<uint32_t>(op.result), 0, false});
     respBytes_ += static_cast<uint64_t>(op.result);
     touch();
   } else if (op.result == 0) {
@@ -173,7 +178,9 @@ void HttpSession::abort() {
 void HttpSession::progress() {
   // Each step may enable the next (a finished response lets a pipelined
   // request start); the bound only guards against a bug spinning forever.
-  for (int i = 0; i < 64 && step(); ++i) {
+  for (int i = 0; i < 64; ++i) {
+    if (tls_ != nullptr) pullTls();  // decrypt what the queue has room for
+    if (!step()) break;
   }
   updateRecvInterest();
 }
@@ -239,6 +246,7 @@ void HttpSession::stepTunnel() {
   }
   if (upEof_ && resp_.in.empty() && resp_.flushed() && !clientShut_) {
     clientShut_ = true;
+    if (tls_ != nullptr) closeNotify();
     ::shutdown(clientFd_, SHUT_WR);
   }
   if (upShut_ && clientShut_) close();
@@ -267,6 +275,9 @@ void HttpSession::touch() { lastActivity_ = service_.worker().now(); }
 void HttpSession::close() {
   if (state_ == State::Closing) return;
   logRequest();  // a request cut short (reset, truncated body) is logged too
+  // An idle keep-alive connection ends cleanly; anything cut short must not
+  // look complete, so it gets no close_notify.
+  if (tls_ != nullptr && state_ == State::ReadingHead && !headStarted_) closeNotify();
   state_ = State::Closing;
   Worker& worker = service_.worker();
   worker.timers().cancel(clientTimer_);

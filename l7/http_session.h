@@ -17,8 +17,13 @@
 //
 // The implementation is split by job: http_session.cc (entry points, step
 // loop, close), _client (client recv), _request (request head, routing, end of
-// an exchange), _upstream (pick, connect, keep-alive), _response (response
+// an exchange), _tls (TLS termination), _upstream (pick, connect, keep-alive), _response (response
 // head, tunnel), _pipe (body relay), _errors (error pages, retries).
+//
+// On a TLS listener (tls_ set) the client socket carries ciphertext: received
+// bytes go through a TlsStream and the decrypted ones are queued as chunks of
+// session-owned buffers (Chunk::tls), and every send to the client is
+// encrypted first (_tls). A plaintext session only pays null checks.
 //
 // Worker thread only. The session deletes itself once closed with no op in
 // flight; every entry point (completion, timer, upstream callback, abort)
@@ -43,6 +48,7 @@
 namespace ringlb::l7 {
 
 class HttpService;
+struct TlsConn;
 
 class HttpSession final : public Session, public TimerHandler, public UpstreamHandler {
  public:
@@ -74,6 +80,7 @@ class HttpSession final : public Session, public TimerHandler, public UpstreamHa
     uint16_t id;
     uint32_t len;
     uint32_t off;
+    bool tls;  // id names a TlsConn plaintext buffer, not a provided buffer
   };
 
   // FIFO of received buffers: entries [head_, size).
@@ -149,6 +156,7 @@ class HttpSession final : public Session, public TimerHandler, public UpstreamHa
   size_t classify(Pipe& p, std::string_view avail, bool& forward);
   void onPipeSent(Pipe& p, int result);
   void consume(ChunkQueue& q, size_t n);
+  void release(const Chunk& c);
   void recycleAll(ChunkQueue& q);
   std::string_view frontBytes(ChunkQueue& q);
 
@@ -157,6 +165,8 @@ class HttpSession final : public Session, public TimerHandler, public UpstreamHa
   bool step();
   void stepTunnel();
   void onClientRecv(Op& op);
+  void onClientBytes();
+  void onClientEof();
   void armClientRecv();
   void updateRecvInterest();
   void respondError(uint16_t status);
@@ -166,6 +176,17 @@ class HttpSession final : public Session, public TimerHandler, public UpstreamHa
   void logRequest();
   void close();
   void maybeFree();
+
+  // --- TLS (http_session_tls.cc)
+  bool startTls();
+  void onTlsRecv(std::string_view ciphertext);
+  void pullTls();
+  void sendToClient(Pipe& p, int fd, const char* data, size_t len);
+  void onTlsSent(int result);
+  void flushTls();
+  void sendTlsNow();
+  void closeNotify();
+  void tlsFailed();
 
   HttpService& service_;
   State state_ = State::ReadingHead;
@@ -233,6 +254,8 @@ class HttpSession final : public Session, public TimerHandler, public UpstreamHa
   bool upShut_ = false;
   bool draining_ = false;
   bool registered_ = false;
+
+  std::unique_ptr<TlsConn> tls_;  // null on a plaintext listener
 
   Op clientRecvOp_{this, OpKind::Recv};
   Op connectOp_{this, OpKind::Connect};

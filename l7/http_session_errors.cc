@@ -51,6 +51,7 @@ void HttpSession::startLingering() {
   }
   state_ = State::Lingering;
   recycleAll(req_.in);
+  if (tls_ != nullptr) closeNotify();
   ::shutdown(clientFd_, SHUT_WR);
   Worker& worker = service_.worker();
   worker.timers().schedule(clientTimer_, worker.now() + kLingerTime);

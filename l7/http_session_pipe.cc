@@ -4,6 +4,7 @@
 #include "common/worker.h"
 #include "l7/http_service.h"
 #include "l7/http_session.h"
+#include "l7/tls_conn.h"
 
 namespace ringlb::l7 {
 namespace {
@@ -15,22 +16,31 @@ constexpr size_t kCoalesceLimit = 16 * 1024;
 
 std::string_view HttpSession::frontBytes(ChunkQueue& q) {
   Chunk& c = q.front();
-  return {service_.worker().buffers().data(c.id) + c.off, c.len - c.off};
+  const char* base = c.tls ? tls_->plain.data(c.id) : service_.worker().buffers().data(c.id);
+  return {base + c.off, c.len - c.off};
 }
 
 void HttpSession::consume(ChunkQueue& q, size_t n) {
   Chunk& c = q.front();
   c.off += static_cast<uint32_t>(n);
   if (c.off == c.len) {
-    service_.worker().buffers().recycle(c.id);
+    release(c);
     q.pop();
   }
 }
 
 void HttpSession::recycleAll(ChunkQueue& q) {
   while (!q.empty()) {
-    service_.worker().buffers().recycle(q.front().id);
+    release(q.front());
     q.pop();
+  }
+}
+
+void HttpSession::release(const Chunk& c) {
+  if (c.tls) {
+    tls_->plain.release(c.id);
+  } else {
+    service_.worker().buffers().recycle(c.id);
   }
 }
 
@@ -48,12 +58,11 @@ void HttpSession::queueHead(Pipe& p, std::string_view bytes) {
 
 void HttpSession::pump(Pipe& p, int fd) {
   if (p.sendOp.inFlight() || fd < 0 || state_ == State::Closing) return;
-  Ring& ring = service_.worker().ring();
   if (p.headSent < p.head.size()) {
     coalesceBody(p);
     if (p.framingError) return;
     p.sendingHead = true;
-    ring.send(p.sendOp, fd, p.head.data() + p.headSent, p.head.size() - p.headSent);
+    sendToClient(p, fd, p.head.data() + p.headSent, p.head.size() - p.headSent);
     return;
   }
   while (p.sendable == 0 && !p.bodyDone && !p.in.empty()) {
@@ -72,7 +81,7 @@ void HttpSession::pump(Pipe& p, int fd) {
   if (p.sendable == 0) return;
   p.sendingHead = false;
   std::string_view bytes = frontBytes(p.in);
-  ring.send(p.sendOp, fd, bytes.data(), p.sendable);
+  sendToClient(p, fd, bytes.data(), p.sendable);
 }
 
 void HttpSession::coalesceBody(Pipe& p) {

@@ -98,7 +98,7 @@ void HttpSession::buildUpstreamHead(const http::MessageHead& h) {
     requestId = formatRequestId(service_.nextRandom(), service_.nextRandom());
     requestId_ = requestId;
   }
-  ForwardInfo info{clientIp_, "http", requestId, listener_->bind.text};
+  ForwardInfo info{clientIp_, tls_ != nullptr ? "https" : "http", requestId, listener_->bind.text};
   upstreamHead_.clear();
   writeUpstreamRequestHead(h, route_, info, upstreamHead_);
 }

@@ -341,7 +341,7 @@ TEST(LoadErrors, CertificateThatIsADirectoryIsRejected) {
 backends = ["127.0.0.1:9001"]
 [listeners.web]
 bind = "127.0.0.1:8443"
-mode = "tcp"
+mode = "http"
 pool = "api"
 tls = { certificates = [{ cert = "/", key = "app.key" }] }
 )",

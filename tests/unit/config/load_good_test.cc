@@ -368,7 +368,7 @@ TEST(GoodConfig, FilesAreNotCheckedWhenTheOptionsSaySo) {
 backends = ["127.0.0.1:9001"]
 [listeners.web]
 bind = "127.0.0.1:8443"
-mode = "tcp"
+mode = "http"
 pool = "api"
 tls = { certificates = [{ cert = "missing.pem", key = "missing.key" }] }
 )",

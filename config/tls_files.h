@@ -1,0 +1,24 @@
+// Load-time check of a TLS certificate and key pair, so that `ringlb check`
+// and `run` refuse a file that does not parse or a key that does not belong
+// to its certificate, with the entry's FILE:LINE:COL, instead of the first
+// handshake failing at run time.
+//
+// Main thread (config loading). Uses libcrypto only; the TLS contexts that
+// serve connections are built by the http listener (l7/tls_context).
+#pragma once
+
+#include <string>
+
+namespace ringlb::config {
+
+struct CertificatePairProblem {
+  bool inKey = false;   // the key file is at fault (else the certificate file)
+  std::string message;  // empty when the pair is good
+};
+
+// Both files must be readable (checked before). Encrypted keys are refused:
+// nobody is there to type a passphrase.
+CertificatePairProblem checkCertificatePair(const std::string& certFile,
+                                            const std::string& keyFile);
+
+}  // namespace ringlb::config

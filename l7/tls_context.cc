@@ -1,0 +1,166 @@
+#include "l7/tls_context.h"
+
+#include <fmt/format.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "l7/tls_stream.h"
+
+namespace ringlb::l7 {
+namespace {
+
+// TLS 1.2 suites with forward secrecy and AEAD only (TLS 1.3 keeps OpenSSL's
+// defaults, which are all of that kind).
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+constexpr unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Offers http/1.1 when the client lists it; otherwise goes on without ALPN
+// rather than failing the handshake (an HTTP/1.1 client may offer only h2).
+int selectAlpn(SSL*, const unsigned char** out, unsigned char* outLen, const unsigned char* in,
+               unsigned int inLen, void*) {
+  unsigned char* selected = nullptr;
+  int r = SSL_select_next_proto(&selected, outLen, kHttp11, sizeof kHttp11, in, inLen);
+  if (r != OPENSSL_NPN_NEGOTIATED) return SSL_TLSEXT_ERR_NOACK;
+  *out = selected;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+// An encrypted key would otherwise make OpenSSL prompt on the terminal.
+int noPassword(char*, int, int, void*) { return 0; }
+
+// DNS subjectAltNames, else the subject's common name.
+std::vector<std::string> certificateNames(X509* cert) {
+  std::vector<std::string> names;
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; sans != nullptr && i < sk_GENERAL_NAME_num(sans); ++i) {
+    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans, i);
+    if (gn->type != GEN_DNS) continue;
+    const ASN1_IA5STRING* s = gn->d.dNSName;
+    names.push_back(lower({reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                           static_cast<size_t>(ASN1_STRING_length(s))}));
+  }
+  GENERAL_NAMES_free(sans);
+  if (!names.empty()) return names;
+  char cn[256] = {};
+  X509_NAME* subject = X509_get_subject_name(cert);
+  if (subject != nullptr && X509_NAME_get_text_by_NID(subject, NID_commonName, cn, sizeof cn) > 0) {
+    names.push_back(lower(cn));
+  }
+  return names;
+}
+
+SSL_CTX* newServerContext() {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return nullptr;
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(
+      ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+  SSL_CTX_set_cipher_list(ctx, kTls12Ciphers);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);  // idle connections hold no record buffer
+  // Resumption by stateless tickets only: no server-side cache shared by connections.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, nullptr);
+  SSL_CTX_set_default_passwd_cb(ctx, noPassword);
+  return ctx;
+}
+
+}  // namespace
+
+bool tlsNameMatches(std::string_view pattern, std::string_view host) {
+  auto equal = [](std::string_view a, std::string_view b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+      return std::tolower(static_cast<unsigned char>(x)) ==
+             std::tolower(static_cast<unsigned char>(y));
+    });
+  };
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  if (host.empty()) return false;
+  if (!pattern.starts_with("*.")) return equal(pattern, host);
+  std::string_view suffix = pattern.substr(1);  // ".example.com"
+  if (host.size() <= suffix.size()) return false;
+  std::string_view label = host.substr(0, host.size() - suffix.size());
+  return label.find('.') == std::string_view::npos && equal(host.substr(label.size()), suffix);
+}
+
+std::shared_ptr<TlsContext> TlsContext::build(const config::TlsConfig& tls, std::string* error) {
+  std::shared_ptr<TlsContext> context(new TlsContext());
+  for (const auto& cert : tls.certificates) {
+    if (!context->add(cert, error)) return nullptr;
+  }
+  if (context->certs_.empty()) {
+    *error = "no certificate";
+    return nullptr;
+  }
+  return context;
+}
+
+bool TlsContext::add(const config::CertificateConfig& cert, std::string* error) {
+  ERR_clear_error();
+  SSL_CTX* ctx = newServerContext();
+  if (ctx == nullptr) {
+    *error = "cannot create a TLS context: " + takeOpenSslError("out of memory");
+    return false;
+  }
+  certs_.push_back({ctx, {}});
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert.certFile.c_str()) != 1) {
+    *error = fmt::format("cannot load certificate {}: {}", cert.certFile,
+                         takeOpenSslError("not a PEM certificate"));
+    return false;
+  }
+  bool keyLoaded = SSL_CTX_use_PrivateKey_file(ctx, cert.keyFile.c_str(), SSL_FILETYPE_PEM) == 1;
+  if (!keyLoaded && ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
+    *error = fmt::format("cannot load private key {}: {}", cert.keyFile,
+                         takeOpenSslError("not a PEM private key"));
+    return false;
+  }
+  if (!keyLoaded || SSL_CTX_check_private_key(ctx) != 1) {
+    *error = fmt::format("private key {} does not match certificate {}: {}", cert.keyFile,
+                         cert.certFile, takeOpenSslError("key values mismatch"));
+    return false;
+  }
+  SSL_CTX_set_tlsext_servername_callback(ctx, onServerName);
+  SSL_CTX_set_tlsext_servername_arg(ctx, this);
+  certs_.back().names = certificateNames(SSL_CTX_get0_certificate(ctx));
+  return true;
+}
+
+TlsContext::~TlsContext() {
+  for (Cert& c : certs_) SSL_CTX_free(c.ctx);
+}
+
+size_t TlsContext::pick(std::string_view serverName) const {
+  if (serverName.empty()) return 0;
+  for (bool wildcards : {false, true}) {
+    for (size_t i = 0; i < certs_.size(); ++i) {
+      for (const std::string& name : certs_[i].names) {
+        if (name.starts_with("*.") == wildcards && tlsNameMatches(name, serverName)) return i;
+      }
+    }
+  }
+  return 0;
+}
+
+int TlsContext::onServerName(SSL* ssl, int*, void* arg) {
+  const auto* self = static_cast<const TlsContext*>(arg);
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (name == nullptr) return SSL_TLSEXT_ERR_OK;  // no SNI: the default certificate
+  size_t index = self->pick(name);
+  if (index != 0) SSL_set_SSL_CTX(ssl, self->certs_[index].ctx);
+  return SSL_TLSEXT_ERR_OK;
+}
+
+}  // namespace ringlb::l7

@@ -1,0 +1,57 @@
+// TlsContext: the server side TLS set-up of one listener, built from its
+// `[listeners.NAME.tls]` certificates: one SSL_CTX per certificate, all with
+// the same policy (TLS 1.2 and 1.3 only, forward-secret AEAD ciphers, ALPN
+// "http/1.1", session tickets). Connections start on the first certificate's
+// SSL_CTX; the SNI callback switches to the certificate whose names (DNS SANs,
+// else the subject CN) match the requested name: an exact name first, then a
+// one-label wildcard ("*.example.com"), else the first certificate.
+//
+// Built on any thread (it reads files); afterwards used by one worker, which
+// keeps it alive (shared_ptr) for as long as a connection may still be in its
+// handshake, since the SNI callback points back to it.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/model.h"
+
+namespace ringlb::l7 {
+
+class TlsContext {
+ public:
+  // Null with `error` set ("cannot load certificate FILE: REASON", ...).
+  static std::shared_ptr<TlsContext> build(const config::TlsConfig& tls, std::string* error);
+  ~TlsContext();
+  TlsContext(const TlsContext&) = delete;
+  TlsContext& operator=(const TlsContext&) = delete;
+
+  // Where each connection starts: the first (default) certificate.
+  SSL_CTX* defaultContext() const { return certs_.front().ctx; }
+  // The certificate for an SNI name (index into the configured list).
+  size_t pick(std::string_view serverName) const;
+  // The names each certificate answers for, lower case (for tests and logs).
+  const std::vector<std::string>& names(size_t index) const { return certs_[index].names; }
+  size_t size() const { return certs_.size(); }
+
+ private:
+  struct Cert {
+    SSL_CTX* ctx = nullptr;
+    std::vector<std::string> names;
+  };
+  TlsContext() = default;
+  bool add(const config::CertificateConfig& cert, std::string* error);
+  static int onServerName(SSL* ssl, int* alert, void* arg);
+
+  std::vector<Cert> certs_;
+};
+
+// Whether a certificate name matches a requested host name (both compared
+// without case): equal, or "*.suffix" for exactly one extra leading label.
+bool tlsNameMatches(std::string_view pattern, std::string_view host);
+
+}  // namespace ringlb::l7
