@@ -16,6 +16,27 @@ namespace ringlb::config::testing {
 // Numeric addresses as usual; "db.internal:PORT" resolves to 10.0.0.7 and
 // "localhost:PORT" to 127.0.0.1; any other host name fails the way
 // getaddrinfo would.
+// A real certificate and matching key (EC P-256, self-signed, valid until
+// 2126): the loader parses and matches the pair when it checks files.
+inline constexpr std::string_view kTestCertPem = R"(-----BEGIN CERTIFICATE-----
+MIIBgzCCASmgAwIBAgIUNHXbEg4wfes+10L3gdcNYm5ER/gwCgYIKoZIzj0EAwIw
+FjEUMBIGA1UEAwwLY29uZmlnLXRlc3QwIBcNMjYxMTI3MDIyNzUyWhgPMjEyNjEx
+MDMwMjI3NTJaMBYxFDASBgNVBAMMC2NvbmZpZy10ZXN0MFkwEwYHKoZIzj0CAQYI
+KoZIzj0DAQcDQgAEU9hkDdclFV4MZx9C8QzQDZX4Cjr79b12fm5EBlI9UjGkJ4iD
+3ZNGvZqaEiqTaDcom2ghEj3jPmefxWA2evvnfaNTMFEwHQYDVR0OBBYEFLqQqJXu
+pePc/jVoeua1mfFlTBjcMB8GA1UdIwQYMBaAFLqQqJXupePc/jVoeua1mfFlTBjc
+MA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIgZyAiqmiKISuQ5Clg
+X5OTVO1SO3vXNcF9ZrV7Vr6suMcCIQDsce62Od2v2a+ciKW+5Wy/YLhK27FVRh6N
+VstQfyB1dg==
+-----END CERTIFICATE-----
+)";
+inline constexpr std::string_view kTestKeyPem = R"(-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgzfw2v4h/k0DbSj40
+kFlWftZ39pKhFhskb3YrEpA7LtShRANCAART2GQN1yUVXgxnH0LxDNANlfgKOvv1
+vXZ+bkQGUj1SMaQniIPdk0a9mpoSKpNoNyibaCESPeM+Z5/FYDZ6++d9
+-----END PRIVATE KEY-----
+)";
+
 inline LoadOptions fakeOptions() {
   LoadOptions options;
   options.resolve = [](std::string_view text, std::string* error) -> std::optional<SocketAddress> {

@@ -273,8 +273,8 @@ class BrokenConfig : public ::testing::TestWithParam<BrokenCase> {};
 TEST_P(BrokenConfig, ReportsExactlyOneProblemAtItsPosition) {
   TempDir dir;
   // Certificate files exist (so only the case's own problem is reported).
-  dir.write("a.pem", "cert");
-  dir.write("a.key", "key");
+  dir.write("a.pem", testing::kTestCertPem);
+  dir.write("a.key", testing::kTestKeyPem);
   auto found = problems(GetParam().toml, (dir.path() / "ringlb.toml").string());
   EXPECT_EQ(found, std::vector<std::string>{GetParam().expected}) << GetParam().toml;
 }
@@ -315,7 +315,7 @@ mode = "tcp"
 TEST(LoadErrors, UnreadableCertificateNamesTheResolvedPath) {
   TempDir dir;
   std::string configPath = (dir.path() / "ringlb.toml").string();
-  dir.write("certs/app.key", "key");
+  dir.write("certs/app.key", testing::kTestKeyPem);
   auto found = problems(R"([pools.api]
 backends = ["127.0.0.1:9001"]
 [listeners.web]
@@ -336,7 +336,7 @@ certificates = [{ cert = "certs/app.pem", key = "certs/app.key" }]
 TEST(LoadErrors, CertificateThatIsADirectoryIsRejected) {
   TempDir dir;
   std::filesystem::create_directories(dir.path() / "certs");
-  dir.write("app.key", "key");
+  dir.write("app.key", testing::kTestKeyPem);
   auto found = problems(R"([pools.api]
 backends = ["127.0.0.1:9001"]
 [listeners.web]

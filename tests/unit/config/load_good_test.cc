@@ -102,8 +102,8 @@ Config loadOk(std::string_view text, const std::string& path = "/etc/ringlb/ring
 class ContractExample : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_.write("certs/app.pem", "demo cert");
-    dir_.write("certs/app.key", "demo key");
+    dir_.write("certs/app.pem", testing::kTestCertPem);
+    dir_.write("certs/app.key", testing::kTestKeyPem);
     std::string path = dir_.write("ringlb.toml", kContractExample);
     LoadResult result = loadConfigFile(path, fakeOptions());
     for (const ConfigError& error : result.errors) ADD_FAILURE() << error.format();
