@@ -1,0 +1,137 @@
+#include "l7/forward_request.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "l7/http_types.h"
+
+namespace ringlb::l7 {
+namespace {
+
+constexpr std::string_view kVia = "1.1 ringlb";
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+           return lower(x) == lower(y);
+         });
+}
+
+bool isHostChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_';
+}
+
+std::optional<uint16_t> parsePort(std::string_view text) {
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || port == 0 ||
+      port > 65535) {
+    return std::nullopt;
+  }
+  return static_cast<uint16_t>(port);
+}
+
+std::string_view versionText(http::Version v) {
+  return v == http::Version::Http10 ? "HTTP/1.0" : "HTTP/1.1";
+}
+
+// Framing fields stay because the body is relayed byte for byte.
+bool dropField(const http::MessageHead& head, std::string_view name) {
+  if (equalsIgnoreCase(name, "Transfer-Encoding")) return false;
+  return head.isHopByHop(name) || equalsIgnoreCase(name, "Proxy-Connection") ||
+         equalsIgnoreCase(name, "Proxy-Authorization") || equalsIgnoreCase(name, "Keep-Alive");
+}
+
+void appendFields(const http::MessageHead& head, std::string& out, bool skipHost) {
+  for (const http::HeaderView& h : head.headers) {
+    if (dropField(head, h.name)) continue;
+    if (skipHost && equalsIgnoreCase(h.name, "Host")) continue;
+    fmt::format_to(std::back_inserter(out), "{}: {}\r\n", h.name, h.value);
+  }
+  fmt::format_to(std::back_inserter(out), "Connection: close\r\nVia: {}\r\n\r\n", kVia);
+}
+
+}  // namespace
+
+std::optional<Destination> parseAuthority(std::string_view authority, uint16_t defaultPort) {
+  if (authority.find('@') != std::string_view::npos) return std::nullopt;
+  Destination d;
+  std::string_view host;
+  std::string_view rest;
+  if (!authority.empty() && authority.front() == '[') {
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos || close < 2) return std::nullopt;
+    host = authority.substr(1, close - 1);
+    rest = authority.substr(close + 1);
+    if (!std::all_of(host.begin(), host.end(),
+                     [](char c) { return isHostChar(c) || c == ':' || c == '%'; })) {
+      return std::nullopt;
+    }
+  } else {
+    size_t colon = authority.rfind(':');
+    host = authority.substr(0, colon);
+    rest = colon == std::string_view::npos ? std::string_view{} : authority.substr(colon);
+    if (!std::all_of(host.begin(), host.end(), isHostChar)) return std::nullopt;
+  }
+  if (host.empty()) return std::nullopt;
+  d.host = std::string(host);
+  if (rest.empty()) {
+    if (defaultPort == 0) return std::nullopt;
+    d.port = defaultPort;
+    return d;
+  }
+  if (rest.front() != ':') return std::nullopt;
+  auto port = parsePort(rest.substr(1));
+  if (!port) return std::nullopt;
+  d.port = *port;
+  return d;
+}
+
+std::optional<Destination> absoluteTarget(const http::MessageHead& head, std::string* why) {
+  constexpr std::string_view kScheme = "http://";
+  if (head.target.size() < kScheme.size() ||
+      !equalsIgnoreCase(head.target.substr(0, kScheme.size()), kScheme)) {
+    *why = "only http:// URIs are proxied (use CONNECT for https)";
+    return std::nullopt;
+  }
+  auto dest = parseAuthority(head.authority, 80);
+  if (!dest) *why = "the URI has no valid host[:port]";
+  return dest;
+}
+
+std::string originRequestHead(const http::MessageHead& head, const Destination& dest) {
+  std::string out;
+  out.reserve(256 + head.target.size());
+  std::string_view path = head.path;
+  std::string_view slash = path.empty() || path.front() == '?' ? "/" : "";
+  bool v6 = dest.host.find(':') != std::string::npos;
+  std::string host = v6 ? "[" + dest.host + "]" : dest.host;
+  if (dest.port != 80) host += fmt::format(":{}", dest.port);
+  fmt::format_to(std::back_inserter(out), "{} {}{} {}\r\nHost: {}\r\n", head.methodName, slash,
+                 path, versionText(head.version), host);
+  appendFields(head, out, true);
+  return out;
+}
+
+std::string clientResponseHead(const http::MessageHead& head) {
+  std::string out;
+  out.reserve(256);
+  fmt::format_to(std::back_inserter(out), "{} {} {}\r\n", versionText(head.version), head.status,
+                 head.reason);
+  appendFields(head, out, false);
+  return out;
+}
+
+std::string proxyResponse(uint16_t status, std::string_view detail) {
+  std::string_view reason = http::reasonPhrase(status);
+  if (reason.empty()) reason = status == 403 ? "Forbidden" : "Error";
+  return fmt::format(
+      "HTTP/1.1 {} {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n"
+      "Connection: close\r\nVia: {}\r\n\r\n{}\n",
+      status, reason, detail.size() + 1, kVia, detail);
+}
+
+}  // namespace ringlb::l7

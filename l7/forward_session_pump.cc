@@ -1,0 +1,208 @@
+// ForwardSession's byte pump: the tcp mode's (l4/tcp_session.cc) with a
+// prefix per direction, and the response head taken apart in http mode.
+#include <fmt/format.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "common/worker.h"
+#include "l7/forward_service.h"
+#include "l7/forward_session.h"
+
+namespace ringlb::l7 {
+namespace {
+
+// A recv that ran out of provided buffers is re-armed after this pause.
+constexpr auto kRearmDelay = std::chrono::milliseconds(2);
+
+bool isReset(int err) { return err == ECONNRESET || err == EPIPE || err == ETIMEDOUT; }
+
+}  // namespace
+
+ForwardSession::Direction& ForwardSession::directionOf(const Op& op) {
+  if (&op == &up_.recvOp || &op == &up_.sendOp || &op == &up_.cancelOp) return up_;
+  return down_;
+}
+
+void ForwardSession::armRecv(Direction& d) {
+  if (d.recvOp.inFlight() || d.eof || state_ != State::Proxying) return;
+  d.paused = false;
+  d.needRearm = false;
+  Worker& worker = service_.worker();
+  worker.ring().recvMultishot(d.recvOp, fromFd(d), worker.buffers().groupId());
+}
+
+void ForwardSession::onRecv(Direction& d, Op& op) {
+  if (op.result > 0) {
+    BufferRing& buffers = service_.worker().buffers();
+    buffers.take(op.bufferId(), static_cast<size_t>(op.result));
+    if (state_ == State::Closing || d.dead) {
+      buffers.recycle(op.bufferId());
+      return;
+    }
+    if (d.clientSide) service_.stats().bytesIn.add(static_cast<uint64_t>(op.result));
+    touch();
+    if (!d.clientSide && !tunnel_ && !responseHeadDone_) {
+      if (!takeResponseHead(d, op)) return;
+    } else {
+      d.queue.push_back({op.bufferId(), static_cast<uint32_t>(op.result), 0});
+    }
+    if (!d.sendOp.inFlight() && d.pending() > 0) sendQueued(d);
+    if (op.hasMore() && !d.paused && d.queued() >= kMaxQueuedBuffers) {
+      // Backpressure: stop reading until the other side has taken some data.
+      d.paused = true;
+      service_.worker().ring().cancelOp(d.cancelOp, d.recvOp);
+    } else if (!op.hasMore()) {
+      if (!d.paused) armRecv(d);
+      maybeResume(d);
+    }
+    return;
+  }
+  if (state_ == State::Closing) return;
+  if (!d.clientSide && !tunnel_ && !responseHeadDone_ && op.result != -ENOBUFS &&
+      op.result != -ECANCELED) {
+    fail(502, "the origin closed the connection without a response");
+    return;
+  }
+  if (op.result == 0) {
+    d.eof = true;
+    maybeShutdown(d);
+  } else if (op.result == -ENOBUFS) {
+    // The worker's buffer pool is empty: retry shortly instead of spinning.
+    d.needRearm = true;
+    Worker& worker = service_.worker();
+    if (!rearmTimer_.armed()) worker.timers().schedule(rearmTimer_, worker.now() + kRearmDelay);
+  } else if (op.result == -ECANCELED) {
+    maybeResume(d);  // the queue may have drained before this CQE
+  } else {
+    if (isReset(-op.result)) resetPeer(toFd(d));
+    close();
+  }
+}
+
+// Feeds a received buffer to the response parser. Interim (1xx) responses
+// are dropped: the origin was sent Connection: close and no Upgrade. Once
+// the head is complete, the rewritten head becomes the prefix and the rest
+// of the buffer is queued. False when the session failed.
+bool ForwardSession::takeResponseHead(Direction& d, Op& op) {
+  BufferRing& buffers = service_.worker().buffers();
+  const char* data = buffers.data(op.bufferId());
+  auto length = static_cast<size_t>(op.result);
+  size_t offset = 0;
+  while (offset < length) {
+    http::ParseResult r = parser_->feed({data + offset, length - offset});
+    if (r.status == http::ParseStatus::Error) {
+      buffers.recycle(op.bufferId());
+      fail(502,
+           fmt::format("the origin sent an invalid response head ({})", http::errorName(r.error)));
+      return false;
+    }
+    offset += r.consumed;
+    if (r.status == http::ParseStatus::NeedMore) break;
+    const http::MessageHead& head = parser_->head();
+    if (head.isInterim() && head.status != 101) {
+      parser_->reset();
+      parser_->setRequestMethod(method_);
+      continue;
+    }
+    responseHeadDone_ = true;
+    service_.worker().timers().cancel(responseTimer_);
+    service_.stats().countRequest(head.status);
+    d.prefix = clientResponseHead(head);
+    parser_.reset();
+    break;
+  }
+  if (offset < length) {
+    d.queue.push_back(
+        {op.bufferId(), static_cast<uint32_t>(length), static_cast<uint32_t>(offset)});
+  } else {
+    buffers.recycle(op.bufferId());
+  }
+  return true;
+}
+
+void ForwardSession::sendQueued(Direction& d) {
+  BufferRing& buffers = service_.worker().buffers();
+  size_t n = 0;
+  if (d.prefixSent < d.prefix.size()) {
+    d.iov[n++] = {d.prefix.data() + d.prefixSent, d.prefix.size() - d.prefixSent};
+  }
+  for (size_t i = d.head; i < d.queue.size() && n < kMaxIov; ++i) {
+    const Chunk& c = d.queue[i];
+    d.iov[n++] = {buffers.data(c.bufferId) + c.offset, c.length - c.offset};
+  }
+  d.msg = {};
+  d.msg.msg_iov = d.iov.data();
+  d.msg.msg_iovlen = n;
+  service_.worker().ring().sendmsg(d.sendOp, toFd(d), &d.msg);
+}
+
+void ForwardSession::onSend(Direction& d, Op& op) {
+  if (state_ == State::Closing) return;
+  BufferRing& buffers = service_.worker().buffers();
+  if (op.result < 0) {
+    if (!tunnel_ && d.clientSide) {
+      // The origin stopped reading the request; its response may still come.
+      d.dead = true;
+      for (size_t i = d.head; i < d.queue.size(); ++i) buffers.recycle(d.queue[i].bufferId);
+      d.queue.clear();
+      d.head = 0;
+      std::string().swap(d.prefix);
+      d.prefixSent = 0;
+      return;
+    }
+    if (isReset(-op.result)) resetPeer(fromFd(d));
+    close();
+    return;
+  }
+  if (!d.clientSide) service_.stats().bytesOut.add(static_cast<uint64_t>(op.result));
+  auto sent = static_cast<size_t>(op.result);
+  size_t fromPrefix = std::min(sent, d.prefix.size() - d.prefixSent);
+  d.prefixSent += fromPrefix;
+  sent -= fromPrefix;
+  if (!d.prefix.empty() && d.prefixSent == d.prefix.size()) {
+    std::string().swap(d.prefix);
+    d.prefixSent = 0;
+  }
+  while (sent > 0) {
+    Chunk& c = d.queue[d.head];
+    auto take = static_cast<uint32_t>(std::min<size_t>(sent, c.length - c.offset));
+    c.offset += take;
+    sent -= take;
+    if (c.offset == c.length) {
+      buffers.recycle(c.bufferId);
+      ++d.head;
+    }
+  }
+  if (d.head == d.queue.size()) {
+    d.queue.clear();
+    d.head = 0;
+  }
+  touch();
+  if (d.pending() > 0) sendQueued(d);
+  maybeResume(d);
+  maybeShutdown(d);
+}
+
+void ForwardSession::maybeResume(Direction& d) {
+  if (d.paused && !d.recvOp.inFlight() && d.queued() <= kMaxQueuedBuffers / 2) armRecv(d);
+}
+
+void ForwardSession::maybeShutdown(Direction& d) {
+  if (!d.eof || d.pending() > 0 || d.shutDown || d.sendOp.inFlight()) return;
+  d.shutDown = true;
+  // Half-close: the peer learns that no more data comes; the other
+  // direction keeps flowing. An http exchange ends with the response.
+  ::shutdown(toFd(d), SHUT_WR);
+  if ((up_.shutDown || !tunnel_) && down_.shutDown) close();
+}
+
+void ForwardSession::resetPeer(int fd) {
+  if (fd < 0) return;
+  linger lg{1, 0};  // close() now sends RST instead of FIN
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+}
+
+void ForwardSession::touch() { lastActivity_ = service_.worker().now(); }
+
+}  // namespace ringlb::l7
