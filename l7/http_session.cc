@@ -67,8 +67,7 @@ void HttpSession::start() {
   worker.addSession(*this);
   registered_ = true;
   stats_.connectionsActive.add();
-  clientIp_ = peerIp(clientFd_, &clientAddr_);
-  setNoDelay(clientFd_);
+  clientIp_ = peerIp(clientFd_, &clientAddr_);  // TCP_NODELAY: inherited from the listener
   if (!loadListener() || (listener_->tls && !startTls())) {
     close();
     maybeFree();

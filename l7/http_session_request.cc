@@ -131,6 +131,14 @@ void HttpSession::finishExchange() {
       std::chrono::duration_cast<std::chrono::microseconds>(worker.now() - requestStart_).count()));
   logRequest();
   if (closeAfter_ || !clientKeepAlive_ || !req_.bodyDone || draining_) {
+    // With nothing unread from the client, close at once (as NGINX does): a
+    // lingering close (shutdown, then wait for the client's FIN) only guards a
+    // response against the reset that closing with unread bytes sends, and
+    // costs a syscall and a wake-up per connection. TLS lingers: close_notify.
+    if (!closeAfter_ && req_.bodyDone && req_.in.empty() && tls_ == nullptr) {
+      close();
+      return;
+    }
     startLingering();
     return;
   }
