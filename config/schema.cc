@@ -114,7 +114,9 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
      "http/forward only: the whole request head must arrive within this (else 408).", false},
     {S::Listener, "response_timeout", T::DurationString, "\"30s\"",
      "http/forward only: the backend's response head must arrive within this (else 504).", false},
-    {S::Listener, "tls", T::Table, "none", "http and tcp only: terminate TLS on this listener.",
+    {S::Listener, "tls", T::Table, "none",
+     "http only: terminate TLS on this listener (docs/tls.md). Refused on tcp listeners until they "
+     "terminate TLS.",
      false},
     {S::Listener, "routes", T::TableArray, "none",
      "http only: routing rules, first match wins, then `pool`.", false},
