@@ -297,7 +297,7 @@ void TcpSession::onRecv(Direction& d, Op& op) {
       buffers.recycle(op.bufferId());
       return;
     }
-    d.queue.push_back({op.bufferId(), d.armedBulk, static_cast<uint32_t>(op.result), 0});
+    d.queue.push(op.bufferId(), d.armedBulk, static_cast<uint32_t>(op.result));
     if (d.clientSide) service_.stats().bytesIn.add(static_cast<uint64_t>(op.result));
     touch();
     if (!d.sendOp.inFlight()) sendQueued(d);
@@ -351,16 +351,8 @@ void TcpSession::noteRecvSize(Direction& d, Op& op) {
 }
 
 void TcpSession::sendQueued(Direction& d) {
-  size_t n = std::min(d.queued(), kMaxIov);
-  for (size_t i = 0; i < n; ++i) {
-    const Chunk& c = d.queue[d.head + i];
-    char* data = service_.worker().buffers(c.bulk).data(c.bufferId);
-    d.iov[i] = {data + c.offset, c.length - c.offset};
-  }
-  d.msg = {};
-  d.msg.msg_iov = d.iov.data();
-  d.msg.msg_iovlen = n;
-  service_.worker().ring().sendmsg(d.sendOp, toFd(d), &d.msg);
+  Worker& worker = service_.worker();
+  worker.ring().sendmsg(d.sendOp, toFd(d), d.queue.gather(worker));
 }
 
 void TcpSession::onSend(Direction& d, Op& op) {
@@ -371,21 +363,7 @@ void TcpSession::onSend(Direction& d, Op& op) {
     return;
   }
   if (!d.clientSide) service_.stats().bytesOut.add(static_cast<uint64_t>(op.result));
-  auto sent = static_cast<uint32_t>(op.result);
-  while (sent > 0) {
-    Chunk& c = d.queue[d.head];
-    uint32_t take = std::min(sent, c.length - c.offset);
-    c.offset += take;
-    sent -= take;
-    if (c.offset == c.length) {
-      service_.worker().buffers(c.bulk).recycle(c.bufferId);
-      ++d.head;
-    }
-  }
-  if (d.head == d.queue.size()) {
-    d.queue.clear();
-    d.head = 0;
-  }
+  d.queue.consume(service_.worker(), static_cast<size_t>(op.result));
   touch();
   if (d.queued() > 0) sendQueued(d);
   maybeResume(d);
@@ -466,9 +444,7 @@ void TcpSession::maybeFree() {
   if (state_ != State::Closing || opsInFlight() != 0) return;
   Worker& worker = service_.worker();
   for (Direction* d : {&up_, &down_}) {
-    for (size_t i = d->head; i < d->queue.size(); ++i) {
-      worker.buffers(d->queue[i].bulk).recycle(d->queue[i].bufferId);
-    }
+    d->queue.clear(worker);
   }
   if (clientFd_ >= 0) worker.ring().closeDetached(clientFd_);
   if (upstreamFd_ >= 0) worker.ring().closeDetached(upstreamFd_);

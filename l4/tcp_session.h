@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "common/proxy_protocol.h"
+#include "common/send_queue.h"
 #include "common/session.h"
 #include "common/stats.h"
 #include "common/timer_wheel.h"
@@ -48,7 +49,6 @@ class TcpSession final : public Session, public TimerHandler {
  public:
   static constexpr size_t kMaxQueuedBuffers = 8;      // small (16 KiB) buffers
   static constexpr size_t kMaxQueuedBulkBuffers = 4;  // bulk (512 KiB) buffers
-  static constexpr size_t kMaxIov = 8;                // buffers per sendmsg
   // Consecutive full small buffers that make a direction switch to bulk ones.
   static constexpr uint8_t kFullReadsForBulk = 4;
 
@@ -68,13 +68,6 @@ class TcpSession final : public Session, public TimerHandler {
   enum class State : uint8_t { ReadingHeader, Connecting, Proxying, Closing };
   enum TimerId : uint8_t { kConnectTimer, kIdleTimer, kRearmTimer, kHeaderTimer };
 
-  struct Chunk {
-    uint16_t bufferId;
-    bool bulk;
-    uint32_t length;
-    uint32_t offset;
-  };
-
   // One direction of the pump: bytes received on `from` are sent to `to`.
   struct Direction {
     Direction(TcpSession* owner, bool fromClient)
@@ -85,12 +78,11 @@ class TcpSession final : public Session, public TimerHandler {
     Op recvOp;
     Op sendOp;
     Op cancelOp;
-    // FIFO of received buffers not yet sent: entries [head, size). Usually at
-    // most kMaxQueuedBuffers, but CQEs already posted when a pause is decided
-    // still arrive, so it may briefly hold more; nothing is ever dropped.
-    std::vector<Chunk> queue;
-    size_t head = 0;
-    size_t queued() const { return queue.size() - head; }
+    // Received buffers not yet sent. Usually at most queueCap(), but CQEs
+    // already posted when a pause is decided still arrive, so it may briefly
+    // hold more; nothing is ever dropped.
+    SendQueue queue;
+    size_t queued() const { return queue.buffers(); }
     bool clientSide;         // true: client -> backend
     bool eof = false;        // the sender shut down its side
     bool shutDown = false;   // we sent shutdown(SHUT_WR) on `to`
@@ -100,8 +92,6 @@ class TcpSession final : public Session, public TimerHandler {
     bool armedBulk = false;  // the group the recv in flight uses
     bool switching = false;  // recv cancelled to re-arm with bulk buffers
     uint8_t fullReads = 0;
-    std::array<iovec, kMaxIov> iov{};
-    msghdr msg{};
     size_t queueCap() const { return bulk ? kMaxQueuedBulkBuffers : kMaxQueuedBuffers; }
   };
 

@@ -201,9 +201,9 @@ void ForwardSession::startProxying() {
   state_ = State::Proxying;
   setNoDelay(upstreamFd_);
   touch();
-  up_.prefix = std::move(early_);
+  up_.queue.setPrefix(std::move(early_));
   if (tunnel_) {
-    down_.prefix = "HTTP/1.1 200 Connection established\r\n\r\n";
+    down_.queue.setPrefix("HTTP/1.1 200 Connection established\r\n\r\n");
     service_.stats().countRequest(200);
   } else {
     parser_ = std::make_unique<http::Http1Parser>(http::MessageKind::Response, settings_->limits);
@@ -211,7 +211,7 @@ void ForwardSession::startProxying() {
     worker.timers().schedule(responseTimer_, worker.now() + settings_->responseTimeout);
   }
   for (Direction* d : {&up_, &down_}) {
-    if (!d->prefix.empty()) sendQueued(*d);
+    if (d->pending()) sendQueued(*d);
     armRecv(*d);
   }
   worker.timers().schedule(idleTimer_, lastActivity_ + settings_->idleTimeout);
@@ -327,11 +327,7 @@ void ForwardSession::maybeFree() {
     return;
   }
   worker.timers().cancel(replyTimer_);
-  for (Direction* d : {&up_, &down_}) {
-    for (size_t i = d->head; i < d->queue.size(); ++i)
-      worker.buffers().recycle(d->queue[i].bufferId);
-    d->queue.clear();
-  }
+  for (Direction* d : {&up_, &down_}) d->queue.clear(worker);
   if (clientFd_ >= 0) worker.ring().closeDetached(clientFd_);
   if (upstreamFd_ >= 0) worker.ring().closeDetached(upstreamFd_);
   if (registered_) worker.removeSession(*this);

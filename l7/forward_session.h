@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "common/send_queue.h"
 #include "common/session.h"
 #include "common/stats.h"
 #include "common/timer_wheel.h"
@@ -46,7 +47,6 @@ struct ForwardSettings;
 class ForwardSession final : public Session, public TimerHandler, public ResolveWaiter {
  public:
   static constexpr size_t kMaxQueuedBuffers = 8;
-  static constexpr size_t kMaxIov = 8;
   static constexpr size_t kHeadChunk = 4096;  // bytes per recv of the request head
 
   ForwardSession(ForwardService& service, int clientFd);
@@ -75,12 +75,6 @@ class ForwardSession final : public Session, public TimerHandler, public Resolve
     kReplyTimer
   };
 
-  struct Chunk {
-    uint16_t bufferId;
-    uint32_t length;
-    uint32_t offset;
-  };
-
   struct Direction {
     Direction(ForwardSession* owner, bool fromClient)
         : recvOp(owner, OpKind::Recv),
@@ -90,20 +84,15 @@ class ForwardSession final : public Session, public TimerHandler, public Resolve
     Op recvOp;
     Op sendOp;
     Op cancelOp;
-    std::string prefix;  // sent before the queue
-    size_t prefixSent = 0;
-    std::vector<Chunk> queue;
-    size_t head = 0;
-    size_t queued() const { return queue.size() - head; }
-    size_t pending() const { return queued() + (prefixSent < prefix.size() ? 1 : 0); }
+    SendQueue queue;  // a prefix (reply or response head), then received buffers
+    size_t queued() const { return queue.buffers(); }
+    bool pending() const { return !queue.empty(); }
     bool clientSide;
     bool eof = false;
     bool shutDown = false;
     bool paused = false;
     bool needRearm = false;
     bool dead = false;  // http: the origin stopped reading; client bytes are dropped
-    std::array<iovec, kMaxIov> iov{};
-    msghdr msg{};
   };
 
   // Request head (forward_session.cc).

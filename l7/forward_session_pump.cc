@@ -45,9 +45,9 @@ void ForwardSession::onRecv(Direction& d, Op& op) {
     if (!d.clientSide && !tunnel_ && !responseHeadDone_) {
       if (!takeResponseHead(d, op)) return;
     } else {
-      d.queue.push_back({op.bufferId(), static_cast<uint32_t>(op.result), 0});
+      d.queue.push(op.bufferId(), false, static_cast<uint32_t>(op.result));
     }
-    if (!d.sendOp.inFlight() && d.pending() > 0) sendQueued(d);
+    if (!d.sendOp.inFlight() && d.pending()) sendQueued(d);
     if (op.hasMore() && !d.paused && d.queued() >= kMaxQueuedBuffers) {
       // Backpressure: stop reading until the other side has taken some data.
       d.paused = true;
@@ -108,13 +108,13 @@ bool ForwardSession::takeResponseHead(Direction& d, Op& op) {
     responseHeadDone_ = true;
     service_.worker().timers().cancel(responseTimer_);
     service_.stats().countRequest(head.status);
-    d.prefix = clientResponseHead(head);
+    d.queue.setPrefix(clientResponseHead(head));
     parser_.reset();
     break;
   }
   if (offset < length) {
-    d.queue.push_back(
-        {op.bufferId(), static_cast<uint32_t>(length), static_cast<uint32_t>(offset)});
+    d.queue.push(op.bufferId(), false, static_cast<uint32_t>(length),
+                 static_cast<uint32_t>(offset));
   } else {
     buffers.recycle(op.bufferId());
   }
@@ -122,33 +122,17 @@ bool ForwardSession::takeResponseHead(Direction& d, Op& op) {
 }
 
 void ForwardSession::sendQueued(Direction& d) {
-  BufferRing& buffers = service_.worker().buffers();
-  size_t n = 0;
-  if (d.prefixSent < d.prefix.size()) {
-    d.iov[n++] = {d.prefix.data() + d.prefixSent, d.prefix.size() - d.prefixSent};
-  }
-  for (size_t i = d.head; i < d.queue.size() && n < kMaxIov; ++i) {
-    const Chunk& c = d.queue[i];
-    d.iov[n++] = {buffers.data(c.bufferId) + c.offset, c.length - c.offset};
-  }
-  d.msg = {};
-  d.msg.msg_iov = d.iov.data();
-  d.msg.msg_iovlen = n;
-  service_.worker().ring().sendmsg(d.sendOp, toFd(d), &d.msg);
+  Worker& worker = service_.worker();
+  worker.ring().sendmsg(d.sendOp, toFd(d), d.queue.gather(worker));
 }
 
 void ForwardSession::onSend(Direction& d, Op& op) {
   if (state_ == State::Closing) return;
-  BufferRing& buffers = service_.worker().buffers();
   if (op.result < 0) {
     if (!tunnel_ && d.clientSide) {
       // The origin stopped reading the request; its response may still come.
       d.dead = true;
-      for (size_t i = d.head; i < d.queue.size(); ++i) buffers.recycle(d.queue[i].bufferId);
-      d.queue.clear();
-      d.head = 0;
-      std::string().swap(d.prefix);
-      d.prefixSent = 0;
+      d.queue.clear(service_.worker());
       return;
     }
     if (isReset(-op.result)) resetPeer(fromFd(d));
@@ -156,30 +140,9 @@ void ForwardSession::onSend(Direction& d, Op& op) {
     return;
   }
   if (!d.clientSide) service_.stats().bytesOut.add(static_cast<uint64_t>(op.result));
-  auto sent = static_cast<size_t>(op.result);
-  size_t fromPrefix = std::min(sent, d.prefix.size() - d.prefixSent);
-  d.prefixSent += fromPrefix;
-  sent -= fromPrefix;
-  if (!d.prefix.empty() && d.prefixSent == d.prefix.size()) {
-    std::string().swap(d.prefix);
-    d.prefixSent = 0;
-  }
-  while (sent > 0) {
-    Chunk& c = d.queue[d.head];
-    auto take = static_cast<uint32_t>(std::min<size_t>(sent, c.length - c.offset));
-    c.offset += take;
-    sent -= take;
-    if (c.offset == c.length) {
-      buffers.recycle(c.bufferId);
-      ++d.head;
-    }
-  }
-  if (d.head == d.queue.size()) {
-    d.queue.clear();
-    d.head = 0;
-  }
+  d.queue.consume(service_.worker(), static_cast<size_t>(op.result));
   touch();
-  if (d.pending() > 0) sendQueued(d);
+  if (d.pending()) sendQueued(d);
   maybeResume(d);
   maybeShutdown(d);
 }
@@ -189,7 +152,7 @@ void ForwardSession::maybeResume(Direction& d) {
 }
 
 void ForwardSession::maybeShutdown(Direction& d) {
-  if (!d.eof || d.pending() > 0 || d.shutDown || d.sendOp.inFlight()) return;
+  if (!d.eof || d.pending() || d.shutDown || d.sendOp.inFlight()) return;
   d.shutDown = true;
   // Half-close: the peer learns that no more data comes; the other
   // direction keeps flowing. An http exchange ends with the response.
