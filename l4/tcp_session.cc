@@ -70,6 +70,11 @@ void TcpSession::start() {
   sendProxy_ = listener->proxyProtocol;
   bool hashBySource = pool_->balance == config::BalanceAlgorithm::Hash &&
                       pool_->hashKey.kind == config::HashKeyKind::SourceIp;
+  // Addresses and PROXY state only for the listeners and pools that use them:
+  // a plain tcp session stays small (idle memory per connection).
+  if (hashBySource || sendProxy_ != config::ProxyProtocol::Off || listener->acceptProxyProtocol) {
+    proxy_ = std::make_unique<ProxyState>();
+  }
   if (hashBySource || sendProxy_ != config::ProxyProtocol::Off) {
     learnAddresses(sendProxy_ != config::ProxyProtocol::Off);
   }
@@ -81,19 +86,19 @@ void TcpSession::start() {
 }
 
 void TcpSession::learnAddresses(bool local) {
-  socklen_t len = sizeof clientAddress_;
-  if (getpeername(clientFd_, reinterpret_cast<sockaddr*>(&clientAddress_), &len) != 0) {
-    clientAddress_ = {};
+  socklen_t len = sizeof proxy_->client;
+  if (getpeername(clientFd_, reinterpret_cast<sockaddr*>(&proxy_->client), &len) != 0) {
+    proxy_->client = {};
   }
-  len = sizeof localAddress_;
-  if (local && getsockname(clientFd_, reinterpret_cast<sockaddr*>(&localAddress_), &len) != 0) {
-    localAddress_ = {};
+  len = sizeof proxy_->local;
+  if (local && getsockname(clientFd_, reinterpret_cast<sockaddr*>(&proxy_->local), &len) != 0) {
+    proxy_->local = {};
   }
 }
 
 void TcpSession::readProxyHeader() {
   state_ = State::ReadingHeader;
-  headerReader_ = std::make_unique<proxy::ProxyHeaderReader>();
+  proxy_->reader = std::make_unique<proxy::ProxyHeaderReader>();
   Worker& worker = service_.worker();
   worker.timers().schedule(headerTimer_, worker.now() + kProxyHeaderTimeout);
   armHeaderRecv();
@@ -102,7 +107,7 @@ void TcpSession::readProxyHeader() {
 void TcpSession::armHeaderRecv() {
   // A plain recv into the reader: at most one header's worth, and what came
   // after the header in the same read is kept as client data.
-  std::span<char> space = headerReader_->space();
+  std::span<char> space = proxy_->reader->space();
   service_.worker().ring().recv(headerRecvOp_, clientFd_, space.data(), space.size());
 }
 
@@ -114,7 +119,7 @@ void TcpSession::onHeaderRecv(Op& op) {
                                                : std::strerror(-op.result));
     return;
   }
-  proxy::DecodeResult r = headerReader_->received(static_cast<size_t>(op.result));
+  proxy::DecodeResult r = proxy_->reader->received(static_cast<size_t>(op.result));
   if (r.status == proxy::DecodeStatus::NeedMore) {
     armHeaderRecv();
     return;
@@ -125,12 +130,12 @@ void TcpSession::onHeaderRecv(Op& op) {
   }
   service_.worker().timers().cancel(headerTimer_);
   if (r.hasAddresses) {  // else (LOCAL, UNKNOWN) the socket's addresses stand
-    clientAddress_ = r.source;
-    localAddress_ = r.destination;
+    proxy_->client = r.source;
+    proxy_->local = r.destination;
   }
-  early_ = headerReader_->rest();
-  service_.stats().bytesIn.add(early_.size());
-  headerReader_.reset();
+  proxy_->early = proxy_->reader->rest();
+  service_.stats().bytesIn.add(proxy_->early.size());
+  proxy_->reader.reset();
   startConnecting();
 }
 
@@ -142,10 +147,10 @@ void TcpSession::rejectHeader(RejectReason reason, const char* why) {
 
 void TcpSession::startConnecting() {
   state_ = State::Connecting;
-  if (pool_->balance == config::BalanceAlgorithm::Hash &&
+  if (proxy_ && pool_->balance == config::BalanceAlgorithm::Hash &&
       pool_->hashKey.kind == config::HashKeyKind::SourceIp) {
     std::array<char, 16> bytes;
-    std::string_view key = addressBytes(clientAddress_, bytes);
+    std::string_view key = addressBytes(proxy_->client, bytes);
     if (!key.empty()) keyHash_ = upstream::hashBytes(key);
   }
   connectNext();
@@ -213,17 +218,19 @@ void TcpSession::startProxying() {
       std::chrono::duration_cast<std::chrono::microseconds>(service_.worker().now() - connectStart_)
           .count()));
   touch();
-  // Built per connection, so a retry on another backend sends it again.
-  prefix_.clear();
-  prefixSent_ = 0;
-  if (sendProxy_ == config::ProxyProtocol::V1) {
-    proxy::encodeProxyV1(clientAddress_, localAddress_, prefix_);
-  } else if (sendProxy_ == config::ProxyProtocol::V2) {
-    proxy::encodeProxyV2(clientAddress_, localAddress_, prefix_);
+  if (proxy_) {
+    // Built per connection, so a retry on another backend sends it again.
+    proxy_->prefix.clear();
+    proxy_->prefixSent = 0;
+    if (sendProxy_ == config::ProxyProtocol::V1) {
+      proxy::encodeProxyV1(proxy_->client, proxy_->local, proxy_->prefix);
+    } else if (sendProxy_ == config::ProxyProtocol::V2) {
+      proxy::encodeProxyV2(proxy_->client, proxy_->local, proxy_->prefix);
+    }
+    proxy_->prefix += proxy_->early;
+    proxy_->early.clear();
   }
-  prefix_ += early_;
-  early_.clear();
-  if (prefix_.empty()) {
+  if (!proxy_ || proxy_->prefix.empty()) {
     armRecv(up_);
   } else {
     sendPrefix();  // the client->backend pump starts once it is out
@@ -233,8 +240,9 @@ void TcpSession::startProxying() {
 }
 
 void TcpSession::sendPrefix() {
-  service_.worker().ring().send(prefixSendOp_, upstreamFd_, prefix_.data() + prefixSent_,
-                                prefix_.size() - prefixSent_);
+  service_.worker().ring().send(prefixSendOp_, upstreamFd_,
+                                proxy_->prefix.data() + proxy_->prefixSent,
+                                proxy_->prefix.size() - proxy_->prefixSent);
 }
 
 void TcpSession::onPrefixSent(Op& op) {
@@ -245,12 +253,12 @@ void TcpSession::onPrefixSent(Op& op) {
     return;
   }
   touch();
-  prefixSent_ += static_cast<size_t>(op.result);
-  if (prefixSent_ < prefix_.size()) {
+  proxy_->prefixSent += static_cast<size_t>(op.result);
+  if (proxy_->prefixSent < proxy_->prefix.size()) {
     sendPrefix();
     return;
   }
-  std::string().swap(prefix_);
+  std::string().swap(proxy_->prefix);
   armRecv(up_);
 }
 

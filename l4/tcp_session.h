@@ -154,15 +154,19 @@ class TcpSession final : public Session, public TimerHandler {
   config::Duration idleTimeout_{};
   bool registered_ = false;
 
-  // The client and the address it connected to: the socket's, or what an
-  // accepted PROXY header said. Family 0 when unknown.
-  sockaddr_storage clientAddress_{};
-  sockaddr_storage localAddress_{};
+  // The client and the address it connected to (the socket's, or what an
+  // accepted PROXY header said; family 0 when unknown), and the PROXY header
+  // work. Allocated only for listeners and pools that use them.
+  struct ProxyState {
+    sockaddr_storage client{};
+    sockaddr_storage local{};
+    std::unique_ptr<proxy::ProxyHeaderReader> reader;  // while ReadingHeader
+    std::string early;   // client bytes that came with its PROXY header
+    std::string prefix;  // sent to the backend before the pump: header + early
+    size_t prefixSent = 0;
+  };
   config::ProxyProtocol sendProxy_ = config::ProxyProtocol::Off;
-  std::unique_ptr<proxy::ProxyHeaderReader> headerReader_;  // while ReadingHeader
-  std::string early_;   // client bytes that came with its PROXY header
-  std::string prefix_;  // sent to the backend before the pump: header + early_
-  size_t prefixSent_ = 0;
+  std::unique_ptr<ProxyState> proxy_;
   Op headerRecvOp_{this, OpKind::Recv};
   Op prefixSendOp_{this, OpKind::Send};
   Timer headerTimer_{*this, kHeaderTimer};
