@@ -18,30 +18,6 @@
 namespace ringlb::l7 {
 namespace {
 
-// The client's IP, and "ip:port" ("[ip]:port" for IPv6).
-std::string peerIp(int fd, std::string* withPort) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
-    *withPort = "unknown";
-    return "unknown";
-  }
-  char buf[INET6_ADDRSTRLEN] = {};
-  uint16_t port = 0;
-  if (ss.ss_family == AF_INET) {
-    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
-    port = ntohs(in->sin_port);
-    *withPort = fmt::format("{}:{}", buf, port);
-  } else if (ss.ss_family == AF_INET6) {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
-    port = ntohs(in6->sin6_port);
-    *withPort = fmt::format("[{}]:{}", buf, port);
-  }
-  return buf;
-}
-
 // The listener's configured head limits (the rest keep the parser's defaults).
 http::ParserLimits parserLimits(const config::ListenerConfig& l) {
   http::ParserLimits limits;
@@ -67,7 +43,10 @@ void HttpSession::start() {
   worker.addSession(*this);
   registered_ = true;
   stats_.connectionsActive.add();
-  clientIp_ = peerIp(clientFd_, &clientAddr_);  // TCP_NODELAY: inherited from the listener
+  sockaddr_storage peer{};  // TCP_NODELAY: inherited from the listener
+  socklen_t len = sizeof peer;
+  if (getpeername(clientFd_, reinterpret_cast<sockaddr*>(&peer), &len) != 0) peer = {};
+  setClientAddress(peer);
   if (!loadListener() || (listener_->tls && !startTls())) {
     close();
     maybeFree();
@@ -75,7 +54,29 @@ void HttpSession::start() {
   }
   lastActivity_ = worker.now();
   worker.timers().schedule(clientTimer_, worker.now() + listener_->headerTimeout);
+  if (listener_->acceptProxyProtocol) {
+    readProxyHeader();
+    return;
+  }
   armClientRecv();
+}
+
+void HttpSession::setClientAddress(const sockaddr_storage& ss) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(ss);
+    inet_ntop(AF_INET, &in.sin_addr, buf, sizeof buf);
+    clientIp_ = buf;
+    clientAddr_ = fmt::format("{}:{}", buf, ntohs(in.sin_port));
+  } else if (ss.ss_family == AF_INET6) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(ss);
+    inet_ntop(AF_INET6, &in6.sin6_addr, buf, sizeof buf);
+    clientIp_ = buf;
+    clientAddr_ = fmt::format("[{}]:{}", buf, ntohs(in6.sin6_port));
+  } else {
+    clientIp_ = "unknown";
+    clientAddr_ = "unknown";
+  }
 }
 
 bool HttpSession::loadListener() {
@@ -103,6 +104,8 @@ void HttpSession::onCompletion(Op& op) {
     onPipeSent(req_, op.result);
   } else if (&op == &connectOp_) {
     onConnect(op);
+  } else if (&op == &proxyRecvOp_) {
+    onProxyRecv(op);
   }  // cancels: their targets complete on their own ops
   progress();
   maybeFree();
@@ -115,7 +118,7 @@ void HttpSession::onUpstreamRecv(UpstreamConn& conn, const Op& op) {
     return;
   }
   if (op.result > 0) {
-    resp_.in.push({op.bufferId(), static_cast<uint32_t>(op.result), 0, false});
+    resp_.in.push({op.bufferId(), static_cast<uint32_t>(op.result), 0, Origin::Ring});
     respBytes_ += static_cast<uint64_t>(op.result);
     touch();
   } else if (op.result == 0) {
@@ -131,7 +134,9 @@ void HttpSession::onTimer(Timer& timer) {
   Worker& worker = service_.worker();
   switch (timer.id()) {
     case kClientTimer:
-      if (state_ == State::ReadingHead) {
+      if (state_ == State::ReadingProxyHeader) {
+        rejectProxyHeader(RejectReason::HeaderTimeout, "no complete PROXY header in time");
+      } else if (state_ == State::ReadingHead) {
         if (headStarted_) {
           reject(408, RejectReason::HeaderTimeout);  // slowloris: the head is too slow
         } else {
@@ -165,7 +170,9 @@ void HttpSession::onTimer(Timer& timer) {
 
 void HttpSession::beginDrain() {
   draining_ = true;
-  if (state_ == State::ReadingHead && !headStarted_) close();
+  if (state_ == State::ReadingProxyHeader || (state_ == State::ReadingHead && !headStarted_)) {
+    close();
+  }
   maybeFree();
 }
 
@@ -186,6 +193,7 @@ void HttpSession::progress() {
 
 bool HttpSession::step() {
   switch (state_) {
+    case State::ReadingProxyHeader: return false;  // _proxy drives itself
     case State::ReadingHead: {
       if (req_.in.empty()) {
         if (clientEof_ || (draining_ && !headStarted_)) close();
@@ -252,7 +260,7 @@ void HttpSession::stepTunnel() {
 }
 
 void HttpSession::updateRecvInterest() {
-  if (state_ == State::Closing) return;
+  if (state_ == State::Closing || state_ == State::ReadingProxyHeader) return;
   bool wantClient =
       !clientEof_ && (state_ == State::Lingering || req_.in.size() < kMaxQueuedBuffers);
   if (wantClient) {

@@ -2,6 +2,7 @@
 // request at a time (pipelined bytes wait in the receive queue, so responses
 // go out in order):
 //
+//   (ReadingProxyHeader ──PROXY header──▶)
 //   ReadingHead ──head──▶ Proxying ──response sent, keep-alive──▶ ReadingHead
 //        │ bad head / 408         │ 101 Switching Protocols ──▶ Tunnel
 //        └────────────▶ (error page) ──▶ Lingering ──EOF / 1 s──▶ Closing ─▶ freed
@@ -17,8 +18,13 @@
 //
 // The implementation is split by job: http_session.cc (entry points, step
 // loop, close), _client (client recv), _request (request head, routing, end of
-// an exchange), _tls (TLS termination), _upstream (pick, connect, keep-alive), _response (response
-// head, tunnel), _pipe (body relay), _errors (error pages, retries).
+// an exchange), _proxy (PROXY protocol header), _tls (TLS termination), _upstream (pick, connect,
+// keep-alive), _response (response head, tunnel), _pipe (body relay), _errors (error pages,
+// retries).
+//
+// With accept_proxy_protocol the session starts in ReadingProxyHeader (_proxy):
+// a plain bounded recv until the PROXY header is decoded; its source address
+// becomes the client's, and the bytes after it go on to TLS or the parser.
 //
 // On a TLS listener (tls_ set) the client socket carries ciphertext: received
 // bytes go through a TlsStream and the decrypted ones are queued as chunks of
@@ -30,12 +36,15 @@
 // ends with maybeFree() and nothing else frees it.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/proxy_protocol.h"
 #include "common/session.h"
 #include "common/stats.h"
 #include "common/timer_wheel.h"
@@ -70,17 +79,31 @@ class HttpSession final : public Session, public TimerHandler, public UpstreamHa
   void onUpstreamRecv(UpstreamConn& conn, const Op& op) override;
 
  private:
-  enum class State : uint8_t { ReadingHead, Proxying, Tunnel, Lingering, Closing };
+  enum class State : uint8_t {
+    ReadingProxyHeader,
+    ReadingHead,
+    Proxying,
+    Tunnel,
+    Lingering,
+    Closing
+  };
   enum TimerId : uint8_t { kClientTimer, kUpstreamTimer, kRearmTimer };
   // How a pipe's body ends: not at all, after N bytes, at the last chunk, or
   // never (tunnel, close-delimited response).
   enum class Framing : uint8_t { None, Length, Chunked, All };
 
+  // Where a chunk's bytes live.
+  enum class Origin : uint8_t {
+    Ring,   // id names a provided receive buffer
+    Tls,    // id names a TlsConn plaintext buffer
+    Early,  // early_: what followed the PROXY header in its last read (id unused)
+  };
+
   struct Chunk {
     uint16_t id;
     uint32_t len;
     uint32_t off;
-    bool tls;  // id names a TlsConn plaintext buffer, not a provided buffer
+    Origin origin;
   };
 
   // FIFO of received buffers: entries [head_, size).
@@ -177,6 +200,14 @@ class HttpSession final : public Session, public TimerHandler, public UpstreamHa
   void close();
   void maybeFree();
 
+  // --- PROXY protocol header (http_session_proxy.cc)
+  void readProxyHeader();
+  void armProxyRecv();
+  void onProxyRecv(Op& op);
+  void acceptProxyHeader(const proxy::DecodeResult& r);
+  void rejectProxyHeader(RejectReason reason, const char* why);
+  void setClientAddress(const sockaddr_storage& ss);
+
   // --- TLS (http_session_tls.cc)
   bool startTls();
   void onTlsRecv(std::string_view ciphertext);
@@ -256,8 +287,12 @@ class HttpSession final : public Session, public TimerHandler, public UpstreamHa
   bool registered_ = false;
 
   std::unique_ptr<TlsConn> tls_;  // null on a plaintext listener
+  // Set only while reading a PROXY header (accept_proxy_protocol).
+  std::unique_ptr<proxy::ProxyHeaderReader> proxyReader_;
+  std::string early_;  // plaintext bytes that followed the PROXY header (Origin::Early)
 
   Op clientRecvOp_{this, OpKind::Recv};
+  Op proxyRecvOp_{this, OpKind::Recv};  // plain recv of the PROXY header
   Op connectOp_{this, OpKind::Connect};
   Op cancelClientOp_{this, OpKind::Cancel};
   Op cancelRecvOp_{this, OpKind::Cancel};

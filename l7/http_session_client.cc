@@ -39,7 +39,7 @@ void HttpSession::onClientRecv(Op& op) {
       worker.buffers().recycle(op.bufferId());
       return;
     }
-    req_.in.push({op.bufferId(), static_cast<uint32_t>(op.result), 0, false});
+    req_.in.push({op.bufferId(), static_cast<uint32_t>(op.result), 0, Origin::Ring});
     onClientBytes();
     return;
   }

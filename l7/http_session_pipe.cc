@@ -16,7 +16,12 @@ constexpr size_t kCoalesceLimit = 16 * 1024;
 
 std::string_view HttpSession::frontBytes(ChunkQueue& q) {
   Chunk& c = q.front();
-  const char* base = c.tls ? tls_->plain.data(c.id) : service_.worker().buffers().data(c.id);
+  const char* base = nullptr;
+  switch (c.origin) {
+    case Origin::Ring: base = service_.worker().buffers().data(c.id); break;
+    case Origin::Tls: base = tls_->plain.data(c.id); break;
+    case Origin::Early: base = early_.data(); break;
+  }
   return {base + c.off, c.len - c.off};
 }
 
@@ -37,10 +42,10 @@ void HttpSession::recycleAll(ChunkQueue& q) {
 }
 
 void HttpSession::release(const Chunk& c) {
-  if (c.tls) {
-    tls_->plain.release(c.id);
-  } else {
-    service_.worker().buffers().recycle(c.id);
+  switch (c.origin) {
+    case Origin::Ring: service_.worker().buffers().recycle(c.id); break;
+    case Origin::Tls: tls_->plain.release(c.id); break;
+    case Origin::Early: std::string().swap(early_); break;  // once per connection: free it
   }
 }
 

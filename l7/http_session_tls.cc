@@ -34,7 +34,10 @@ void HttpSession::onTlsRecv(std::string_view ciphertext) {
 }
 
 void HttpSession::pullTls() {
-  if (state_ == State::Closing || state_ == State::Lingering || clientEof_) return;
+  if (state_ == State::Closing || state_ == State::Lingering || clientEof_ ||
+      state_ == State::ReadingProxyHeader) {
+    return;
+  }
   TlsStream& stream = *tls_->stream;
   if (!stream.handshakeDone()) {
     TlsStatus status = stream.handshake();
@@ -56,7 +59,7 @@ void HttpSession::pullTls() {
     uint16_t id = tls_->plain.acquire();
     TlsStream::Read r = stream.readPlaintext({tls_->plain.data(id), TlsPlainBuffers::kSize});
     if (r.status == TlsStatus::Ok) {
-      req_.in.push({id, static_cast<uint32_t>(r.bytes), 0, true});
+      req_.in.push({id, static_cast<uint32_t>(r.bytes), 0, Origin::Tls});
       onClientBytes();
       continue;
     }
