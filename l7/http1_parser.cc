@@ -242,6 +242,10 @@ bool MessageHead::isHopByHop(std::string_view name) const {
   for (std::string_view f : kFixed) {
     if (equalsLower(name, f)) return true;
   }
+  // A Connection option may not make framing or routing fields hop-by-hop:
+  // stripping Content-Length while its body is relayed would let the body
+  // be read as a second request by the next hop (request smuggling).
+  if (equalsLower(name, "content-length") || equalsLower(name, "host")) return false;
   for (std::string_view t : connectionTokens) {
     if (equalsIgnoreCase(name, t)) return true;
   }

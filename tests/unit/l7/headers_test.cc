@@ -34,6 +34,25 @@ TEST(RequestHead, HopByHopAndConnectionNamedFieldsAreRemoved) {
   EXPECT_TRUE(has(h, "X-Keep: 2"));
 }
 
+TEST(RequestHead, ConnectionNamingContentLengthDoesNotStripIt) {
+  // Otherwise the body would reach the backend without its length: smuggling.
+  auto h = upstreamHead(
+      "POST / HTTP/1.1\r\nHost: a\r\nConnection: content-length, host\r\n"
+      "Content-Length: 4\r\n\r\n");
+  EXPECT_TRUE(has(h, "Content-Length: 4"));
+  EXPECT_TRUE(has(h, "Host: a"));
+}
+
+TEST(ResponseHead, ConnectionNamingContentLengthDoesNotStripIt) {
+  http::Http1Parser p(http::MessageKind::Response);
+  ASSERT_EQ(
+      p.feed("HTTP/1.1 200 OK\r\nConnection: content-length\r\nContent-Length: 3\r\n\r\n").status,
+      http::ParseStatus::HeadComplete);
+  std::string out;
+  writeClientResponseHead(p.head(), nullptr, {}, out);
+  EXPECT_TRUE(has(out, "Content-Length: 3"));
+}
+
 TEST(RequestHead, ForwardingFieldsAreAppendedAndSet) {
   auto h = upstreamHead(
       "GET /x HTTP/1.1\r\nHost: app.test\r\nX-Forwarded-For: 10.0.0.1\r\n"
