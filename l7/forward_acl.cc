@@ -172,12 +172,27 @@ std::optional<AclVerdict> ForwardAcl::refuseEarly(std::string_view host, uint16_
   return std::nullopt;
 }
 
+namespace {
+
+// 0.0.0.0/8 and :: reach this host's own listeners on Linux, past a deny rule
+// written for 127.0.0.0/8 or ::1: never a destination.
+bool unspecified(const IpAddress* a) {
+  if (a == nullptr) return false;
+  if (a->family == AF_INET) return a->bytes[0] == 0;
+  return std::all_of(a->bytes.begin(), a->bytes.end(), [](uint8_t b) { return b == 0; });
+}
+
+}  // namespace
+
 AclVerdict ForwardAcl::check(std::string_view host, const IpAddress* resolved, uint16_t port,
                              bool isConnect) const {
   if (auto refused = checkPort(port, isConnect)) return *refused;
   std::string lower = normalizeHost(host);
   std::optional<IpAddress> literal = IpAddress::parse(lower);
   const IpAddress* lit = literal ? &*literal : nullptr;
+  if (unspecified(lit) || unspecified(resolved)) {
+    return {false, "an unspecified address (0.0.0.0/8, ::) is never a destination"};
+  }
   if (const Rule* r = findMatch(deny_, lower, lit, resolved)) {
     return {false, fmt::format("denied by deny rule \"{}\"", r->text)};
   }

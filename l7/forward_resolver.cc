@@ -39,6 +39,7 @@ void ForwardResolver::run() {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
+    if (job->cancelled.load(std::memory_order_relaxed)) continue;  // its session ended
     lookUp(*job);
     // The mailbox's mutex orders the writes above before the worker's reads.
     worker_.post([job] {

@@ -11,6 +11,7 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -43,6 +44,8 @@ struct ResolveJob {
   std::string error;  // empty on success
   // Worker thread only.
   ResolveWaiter* waiter = nullptr;
+  // Set by the worker when nobody waits any more: a queued job is skipped.
+  std::atomic<bool> cancelled{false};
 
   bool ok() const { return error.empty(); }
 };

@@ -148,6 +148,10 @@ void ForwardSession::startConnect(const Destination& dest, bool isConnect) {
   resolveJob_->port = dest.port;
   resolveJob_->waiter = this;
   service_.resolver().resolve(resolveJob_);
+  // A name that resolves slowly (or a resolver stuck behind one) must not hold
+  // the connection forever: resolving gets its own connect_timeout window.
+  Worker& worker = service_.worker();
+  worker.timers().schedule(connectTimer_, worker.now() + settings_->connectTimeout);
 }
 
 void ForwardSession::onResolved(const ResolveJob& job) {
@@ -253,7 +257,11 @@ void ForwardSession::onTimer(Timer& timer) {
       }
       break;
     case kConnectTimer:
-      if (connectOp_.inFlight()) worker.ring().cancelOp(cancelConnectOp_, connectOp_);
+      if (state_ == State::Resolving) {
+        fail(504, fmt::format("resolving {} timed out", dest_.host));
+      } else if (connectOp_.inFlight()) {
+        worker.ring().cancelOp(cancelConnectOp_, connectOp_);
+      }
       break;
     case kResponseTimer:
       if (state_ == State::Proxying && !responseHeadDone_) {
@@ -311,6 +319,7 @@ void ForwardSession::close() {
   }
   if (resolveJob_) {
     resolveJob_->waiter = nullptr;
+    resolveJob_->cancelled.store(true, std::memory_order_relaxed);
     resolveJob_.reset();
   }
   // The fds are closed once every CQE (cancelled ops and the cancels) is back.

@@ -12,6 +12,17 @@ TEST(ForwardAcl, NoAllowListAllowsAnyDestination) {
   EXPECT_TRUE(acl.check("anything.test", nullptr, 80, false).allowed);
 }
 
+TEST(ForwardAcl, UnspecifiedAddressesAreNeverADestination) {
+  // 0.0.0.0 and :: reach local listeners on Linux, past a 127.0.0.0/8 deny.
+  ForwardAcl acl({}, {"127.0.0.0/8", "::1"}, {22});
+  EXPECT_FALSE(acl.check("0.0.0.0", nullptr, 22, true).allowed);
+  EXPECT_FALSE(acl.check("[::]", nullptr, 22, true).allowed);
+  IpAddress any = ip("0.0.0.0");
+  EXPECT_FALSE(acl.check("zero.test", &any, 22, true).allowed);  // a name that resolves to it
+  IpAddress other = ip("192.0.2.1");
+  EXPECT_TRUE(acl.check("ok.test", &other, 22, true).allowed);
+}
+
 TEST(ForwardAcl, ExactHostMatchesCaseInsensitively) {
   ForwardAcl acl({"api.example.com"}, {}, {443});
   EXPECT_TRUE(acl.check("API.Example.COM", nullptr, 443, true).allowed);
