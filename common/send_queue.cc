@@ -52,6 +52,10 @@ void SendQueue::consume(Worker& worker, size_t sent) {
   if (head_ == chunks_.size()) {
     chunks_.clear();
     head_ = 0;
+  } else if (head_ >= 32 && head_ * 2 >= chunks_.size()) {
+    // A stream that never fully drains must not grow the vector forever.
+    chunks_.erase(chunks_.begin(), chunks_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
   }
 }
 

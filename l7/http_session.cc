@@ -261,8 +261,8 @@ void HttpSession::stepTunnel() {
 
 void HttpSession::updateRecvInterest() {
   if (state_ == State::Closing || state_ == State::ReadingProxyHeader) return;
-  bool wantClient =
-      !clientEof_ && (state_ == State::Lingering || req_.in.size() < kMaxQueuedBuffers);
+  bool wantClient = !clientEof_ && (state_ == State::Lingering ||
+                                    (req_.in.size() < kMaxQueuedBuffers && !tlsBacklogged()));
   if (wantClient) {
     armClientRecv();
   } else if (clientRecvOp_.inFlight() && !clientPaused_) {

@@ -117,6 +117,10 @@ class HttpSession final : public Session, public TimerHandler, public UpstreamHa
       if (++head_ == v_.size()) {
         v_.clear();
         head_ = 0;
+      } else if (head_ >= 32 && head_ * 2 >= v_.size()) {
+        // A stream that never fully drains must not grow the vector forever.
+        v_.erase(v_.begin(), v_.begin() + static_cast<std::ptrdiff_t>(head_));
+        head_ = 0;
       }
     }
 
@@ -212,6 +216,10 @@ class HttpSession final : public Session, public TimerHandler, public UpstreamHa
   bool startTls();
   void onTlsRecv(std::string_view ciphertext);
   void pullTls();
+  // Ciphertext for the client waits to be sent beyond a bound: stop decrypting
+  // and reading until it drains (records a client provokes without reading,
+  // such as KeyUpdate, must not grow memory).
+  bool tlsBacklogged() const;
   void sendToClient(Pipe& p, int fd, const char* data, size_t len);
   void onTlsSent(int result);
   void flushTls();

@@ -33,6 +33,14 @@ void HttpSession::onTlsRecv(std::string_view ciphertext) {
   tls_->stream->feedCiphertext(ciphertext);
 }
 
+namespace {
+constexpr size_t kMaxTlsBacklog = 64 * 1024;
+}  // namespace
+
+bool HttpSession::tlsBacklogged() const {
+  return tls_ != nullptr && tls_->stream->pendingCiphertext() >= kMaxTlsBacklog;
+}
+
 void HttpSession::pullTls() {
   if (state_ == State::Closing || state_ == State::Lingering || clientEof_ ||
       state_ == State::ReadingProxyHeader) {
@@ -55,7 +63,7 @@ void HttpSession::pullTls() {
   }
   // Decrypt only while the queue has room: the rest waits in the read BIO,
   // and the paused receive applies backpressure as for plaintext.
-  while (req_.in.size() < kMaxQueuedBuffers) {
+  while (req_.in.size() < kMaxQueuedBuffers && !tlsBacklogged()) {
     uint16_t id = tls_->plain.acquire();
     TlsStream::Read r = stream.readPlaintext({tls_->plain.data(id), TlsPlainBuffers::kSize});
     if (r.status == TlsStatus::Ok) {
