@@ -83,6 +83,14 @@ void setNoDelay(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+bool isResetError(int err) { return err == ECONNRESET || err == EPIPE || err == ETIMEDOUT; }
+
+void resetOnClose(int fd) {
+  if (fd < 0) return;
+  linger lg{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+}
+
 int boundPort(int fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;

@@ -24,6 +24,12 @@ int openUdpSocket(const config::SocketAddress& addr, std::string* error);
 int openTcpSocket(int family);
 // TCP_NODELAY: proxies forward what they get at once.
 void setNoDelay(int fd);
+// An error that means the peer reset the connection (or it died): relays
+// pass it on as a reset rather than a clean close.
+bool isResetError(int err);
+// Makes the next close(fd) send RST instead of FIN (SO_LINGER 0); fd < 0 is
+// a no-op.
+void resetOnClose(int fd);
 // The raw address bytes of a connected socket's peer (4 or 16 bytes, no
 // port), written into `out`: the `source_ip` hash key. Empty on error.
 std::string_view peerAddressBytes(int fd, std::array<char, 16>& out);

@@ -25,8 +25,6 @@ constexpr auto kRearmDelay = std::chrono::milliseconds(2);
 // A client that does not finish its PROXY header by then is dropped.
 constexpr auto kProxyHeaderTimeout = std::chrono::seconds(5);
 
-bool isReset(int err) { return err == ECONNRESET || err == EPIPE || err == ETIMEDOUT; }
-
 // The raw IP bytes of `ss` (4 or 16, no port): the `source_ip` hash key.
 std::string_view addressBytes(const sockaddr_storage& ss, std::array<char, 16>& out) {
   if (ss.ss_family == AF_INET) {
@@ -248,7 +246,7 @@ void TcpSession::sendPrefix() {
 void TcpSession::onPrefixSent(Op& op) {
   if (state_ == State::Closing) return;
   if (op.result < 0) {
-    if (isReset(-op.result)) resetPeer(clientFd_);
+    if (isResetError(-op.result)) resetOnClose(clientFd_);
     close();
     return;
   }
@@ -339,7 +337,7 @@ void TcpSession::onRecv(Direction& d, Op& op) {
     maybeResume(d);             // the queue may have drained before this CQE
     return;
   }
-  if (isReset(-op.result)) resetPeer(toFd(d));
+  if (isResetError(-op.result)) resetOnClose(toFd(d));
   close();
 }
 
@@ -366,7 +364,7 @@ void TcpSession::sendQueued(Direction& d) {
 void TcpSession::onSend(Direction& d, Op& op) {
   if (state_ == State::Closing) return;
   if (op.result < 0) {
-    if (isReset(-op.result)) resetPeer(fromFd(d));
+    if (isResetError(-op.result)) resetOnClose(fromFd(d));
     close();
     return;
   }
@@ -389,12 +387,6 @@ void TcpSession::maybeShutdown(Direction& d) {
   // direction keeps flowing.
   ::shutdown(toFd(d), SHUT_WR);
   if (up_.shutDown && down_.shutDown) close();
-}
-
-void TcpSession::resetPeer(int fd) {
-  if (fd < 0) return;
-  linger lg{1, 0};  // close() now sends RST instead of FIN
-  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 }
 
 void TcpSession::touch() { lastActivity_ = service_.worker().now(); }

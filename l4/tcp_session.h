@@ -121,7 +121,6 @@ class TcpSession final : public Session, public TimerHandler {
   void maybeResume(Direction& d);
   void noteRecvSize(Direction& d, Op& op);
   void maybeShutdown(Direction& d);
-  void resetPeer(int fd);
   void close();
   void maybeFree();
   void touch();

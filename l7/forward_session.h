@@ -117,7 +117,6 @@ class ForwardSession final : public Session, public TimerHandler, public Resolve
   void sendQueued(Direction& d);
   void maybeResume(Direction& d);
   void maybeShutdown(Direction& d);
-  void resetPeer(int fd);
   void touch();
 
   // Ending (forward_session.cc).

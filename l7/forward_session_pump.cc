@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "common/socket.h"
 #include "common/worker.h"
 #include "l7/forward_service.h"
 #include "l7/forward_session.h"
@@ -14,8 +15,6 @@ namespace {
 
 // A recv that ran out of provided buffers is re-armed after this pause.
 constexpr auto kRearmDelay = std::chrono::milliseconds(2);
-
-bool isReset(int err) { return err == ECONNRESET || err == EPIPE || err == ETIMEDOUT; }
 
 }  // namespace
 
@@ -75,7 +74,7 @@ void ForwardSession::onRecv(Direction& d, Op& op) {
   } else if (op.result == -ECANCELED) {
     maybeResume(d);  // the queue may have drained before this CQE
   } else {
-    if (isReset(-op.result)) resetPeer(toFd(d));
+    if (isResetError(-op.result)) resetOnClose(toFd(d));
     close();
   }
 }
@@ -135,7 +134,7 @@ void ForwardSession::onSend(Direction& d, Op& op) {
       d.queue.clear(service_.worker());
       return;
     }
-    if (isReset(-op.result)) resetPeer(fromFd(d));
+    if (isResetError(-op.result)) resetOnClose(fromFd(d));
     close();
     return;
   }
@@ -158,12 +157,6 @@ void ForwardSession::maybeShutdown(Direction& d) {
   // direction keeps flowing. An http exchange ends with the response.
   ::shutdown(toFd(d), SHUT_WR);
   if ((up_.shutDown || !tunnel_) && down_.shutDown) close();
-}
-
-void ForwardSession::resetPeer(int fd) {
-  if (fd < 0) return;
-  linger lg{1, 0};  // close() now sends RST instead of FIN
-  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 }
 
 void ForwardSession::touch() { lastActivity_ = service_.worker().now(); }
