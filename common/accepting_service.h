@@ -35,7 +35,7 @@ class AcceptingService : public ListenerService, public AcceptHandler {
 
   // For sessions.
   Worker& worker() { return worker_; }
-  const std::string& name() const { return name_; }
+  const std::string& name() const override { return name_; }
   // This listener's counters on this worker (for /metrics).
   ListenerStats& stats() { return stats_; }
   // The counters of `address` in `pool` on this worker, cached here so that

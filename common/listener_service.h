@@ -26,6 +26,7 @@ class ListenerService {
   // Stopped, with no session and no op left: the worker may destroy it.
   virtual bool finished() const = 0;
   virtual size_t activeSessions() const = 0;
+  virtual const std::string& name() const = 0;
 };
 
 // Builds the service for `listener` on `worker`, owning `fd` (a listening TCP

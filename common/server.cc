@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <set>
 #include <thread>
 
@@ -17,6 +18,9 @@ namespace ringlb {
 namespace {
 
 constexpr auto kSignalPoll = std::chrono::milliseconds(50);
+// How long after an abort (drain deadline or second signal) the workers may
+// take to collect their last completions before the process exits anyway.
+constexpr auto kAbortGrace = std::chrono::milliseconds(1000);
 
 unsigned workerCount(const config::Config& config) {
   if (config.global.workers != 0) return config.global.workers;
@@ -212,7 +216,10 @@ void Server::waitForSignals() {
   sigaddset(&set, SIGHUP);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  using Clock = std::chrono::steady_clock;
   bool stopping = false;
+  Clock::time_point stopStart;
+  Clock::time_point giveUp;  // the workers abort before; this catches a bug
   for (;;) {
     timespec poll{0, std::chrono::nanoseconds(kSignalPoll).count()};
     int sig = sigtimedwait(&set, nullptr, &poll);
@@ -222,10 +229,13 @@ void Server::waitForSignals() {
       if (stopping) {
         logWarn("second stop signal: aborting open connections");
         stopWorkers(true);
+        giveUp = std::min(giveUp, Clock::now() + kAbortGrace);
       } else {
         logInfo("{} received: closing listeners, draining for up to {} ms",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT", config_->global.drainTimeout.count());
         stopping = true;
+        stopStart = Clock::now();
+        giveUp = stopStart + config_->global.drainTimeout + kAbortGrace;
         stopWorkers(false);
       }
     }
@@ -233,9 +243,18 @@ void Server::waitForSignals() {
       bool done = true;
       for (auto& w : workers_) done = done && w->finished();
       if (done) break;
+      if (Clock::now() >= giveUp) {
+        // Every session was aborted at the deadline; a worker still running
+        // now is stuck on something that never completes. Exit anyway.
+        logError("workers still running {} ms after the drain deadline; exiting without them",
+                 kAbortGrace.count());
+        std::_Exit(1);
+      }
     }
   }
   for (auto& w : workers_) w->join();
+  logInfo("drained: all connections closed {} ms after the stop signal",
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - stopStart).count());
 }
 
 void Server::stopWorkers(bool abort) {
@@ -244,7 +263,7 @@ void Server::stopWorkers(bool abort) {
     auto drain = config_ ? config_->global.drainTimeout : std::chrono::milliseconds(0);
     w->post([worker = w.get(), drain, abort] {
       worker->beginStop(drain);
-      if (abort) worker->abortAll();
+      if (abort) worker->abortAll("second stop signal");
     });
   }
 }

@@ -71,7 +71,7 @@ void Worker::loop() {
     timers_->advance(now_);
     if (mailbox_->woken()) mailbox_->drain();
     reapFinishedListeners();
-    if (stopping_ && !sessions_.empty() && now_ >= drainDeadline_) abortAll();
+    if (stopping_ && !aborted_ && now_ >= drainDeadline_) abortAll("drain_timeout passed");
     if (stopComplete()) break;
   }
   mailbox_->stop();
@@ -81,7 +81,11 @@ void Worker::loop() {
 std::optional<std::chrono::nanoseconds> Worker::waitBudget() {
   std::chrono::nanoseconds budget = kMaxWait;
   if (auto next = timers_->timeUntilNext(now_, kMaxWait)) budget = std::min(budget, *next);
-  if (stopping_) budget = std::min(budget, std::chrono::nanoseconds(drainDeadline_ - now_));
+  // Until the deadline; after the abort only ops are left to come back, and
+  // waking early would spin.
+  if (stopping_ && !aborted_) {
+    budget = std::min(budget, std::chrono::nanoseconds(drainDeadline_ - now_));
+  }
   return std::max(budget, std::chrono::nanoseconds(0));
 }
 
@@ -157,7 +161,20 @@ void Worker::beginStop(std::chrono::milliseconds drainTimeout) {
   sessions_.forEach([](Session& s) { s.beginDrain(); });
 }
 
-void Worker::abortAll() {
+void Worker::abortAll(std::string_view why) {
+  if (!aborted_ && !sessions_.empty()) {
+    std::string counts;
+    auto count = [&](const ListenerService& service) {
+      if (service.activeSessions() == 0) return;
+      counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", service.name(),
+                            service.activeSessions());
+    };
+    for (const auto& [name, service] : listeners_) count(*service);
+    for (const auto& service : retiring_) count(*service);
+    logWarn("worker {}: {}: aborting {} open connection(s) ({})", index(), why, sessions_.size(),
+            counts);
+  }
+  aborted_ = stopping_;
   sessions_.forEach([](Session& s) { s.abort(); });
 }
 

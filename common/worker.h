@@ -69,8 +69,9 @@ class Worker {
   void removeListener(const std::string& name);
   // Stop accepting, let sessions finish, abort what is left at the deadline.
   void beginStop(std::chrono::milliseconds drainTimeout);
-  // Abort every session now (a second stop signal).
-  void abortAll();
+  // Abort every session now (a second stop signal, or the drain deadline);
+  // `why` goes into the log line with the counts.
+  void abortAll(std::string_view why);
 
   // --- worker thread ---
   unsigned index() const { return options_.index; }
@@ -123,6 +124,7 @@ class Worker {
 
   std::chrono::steady_clock::time_point now_;
   bool stopping_ = false;
+  bool aborted_ = false;  // stopping, and what was left has been aborted
   std::chrono::steady_clock::time_point drainDeadline_;
 };
 

@@ -75,7 +75,7 @@ class UdpService final : public ListenerService, public OpOwner {
 
   // For sessions.
   Worker& worker() { return worker_; }
-  const std::string& name() const { return name_; }
+  const std::string& name() const override { return name_; }
   const std::string& poolName() const { return poolName_; }
   config::Duration idleTimeout() const { return idleTimeout_; }
   ListenerStats::Udp& counters() { return stats_.udp; }

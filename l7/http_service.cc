@@ -18,7 +18,7 @@ HttpService::HttpService(Worker& worker, const config::ListenerConfig& listener,
 
 void HttpService::stopAccepting() {
   AcceptingService::stopAccepting();
-  upstreams_.closeIdle();
+  upstreams_.stop();
 }
 
 bool HttpService::finished() const {

@@ -19,7 +19,8 @@ class HttpService final : public AcceptingService {
  public:
   HttpService(Worker& worker, const config::ListenerConfig& listener, int fd);
 
-  // Also closes the idle upstream connections, and waits for the live ones.
+  // Also stops the upstream pool: idle connections close now, the others
+  // as their exchanges end.
   void stopAccepting() override;
   bool finished() const override;
 

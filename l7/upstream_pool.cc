@@ -24,7 +24,7 @@ UpstreamConn* UpstreamPool::adopt(int fd, const std::string& backend) {
 
 void UpstreamPool::release(UpstreamConn& conn) {
   IdleList& list = idle_[conn.backend()];
-  if (list.size >= options_.maxIdlePerBackend) {
+  if (stopped_ || list.size >= options_.maxIdlePerBackend) {
     conn.close();
     return;
   }
@@ -47,7 +47,8 @@ void UpstreamPool::unlinkIdle(UpstreamConn& conn) {
   --list.size;
 }
 
-void UpstreamPool::closeIdle() {
+void UpstreamPool::stop() {
+  stopped_ = true;
   for (auto& [backend, list] : idle_) {
     while (list.head != nullptr) list.head->close();  // close() unlinks it
   }

@@ -33,10 +33,12 @@ class UpstreamPool {
   UpstreamConn* take(const std::string& backend);
   // Wraps a freshly connected socket (takes the fd); active.
   UpstreamConn* adopt(int fd, const std::string& backend);
-  // The session is done with `conn` and it may carry another request.
+  // The session is done with `conn` and it may carry another request
+  // (closed instead once the pool is stopped).
   void release(UpstreamConn& conn);
-  // Closes every idle connection (listener stopping).
-  void closeIdle();
+  // Closes every idle connection and parks none from now on (listener
+  // draining or removed): live() then falls to 0 as exchanges end.
+  void stop();
 
   size_t live() const { return live_; }
   size_t idleCount(const std::string& backend) const;
@@ -56,6 +58,7 @@ class UpstreamPool {
   UpstreamPoolOptions options_;
   std::unordered_map<std::string, IdleList> idle_;
   size_t live_ = 0;
+  bool stopped_ = false;
 };
 
 }  // namespace ringlb::l7
