@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "common/ascii.h"
+
 namespace ringlb::config {
 namespace {
 
@@ -112,9 +114,7 @@ bool isSafeHeaderValue(std::string_view text) {
 }
 
 std::optional<std::string> parseHostPattern(std::string_view text, std::string* error) {
-  std::string host(text);
-  std::transform(host.begin(), host.end(), host.begin(),
-                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
+  std::string host = toLowerCopy(text);
   std::string_view rest = host;
   if (rest.substr(0, 2) == "*.") rest.remove_prefix(2);
   bool ok = !rest.empty() && rest.size() <= kMaxHostLength && rest.front() != '.' &&

@@ -7,15 +7,10 @@
 #include <charconv>
 #include <cstring>
 
+#include "common/ascii.h"
+
 namespace ringlb::l7 {
 namespace {
-
-std::string toLower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
-  return out;
-}
 
 // Lower-case, without IPv6 brackets or a trailing root dot.
 std::string normalizeHost(std::string_view host) {
@@ -23,7 +18,7 @@ std::string normalizeHost(std::string_view host) {
     host = host.substr(1, host.size() - 2);
   }
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-  return toLower(host);
+  return toLowerCopy(host);
 }
 
 // ::ffff:a.b.c.d stands for a.b.c.d.

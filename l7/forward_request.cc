@@ -5,19 +5,13 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/ascii.h"
 #include "l7/http_types.h"
 
 namespace ringlb::l7 {
 namespace {
 
 constexpr std::string_view kVia = "1.1 ringlb";
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-           return lower(x) == lower(y);
-         });
-}
 
 bool isHostChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||

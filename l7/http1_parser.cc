@@ -3,6 +3,8 @@
 #include <array>
 #include <cstring>
 
+#include "common/ascii.h"
+
 namespace ringlb::http {
 namespace {
 
@@ -59,21 +61,11 @@ std::string_view trimOws(std::string_view s) {
   return s;
 }
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
 // `b` must be lower case.
 bool equalsLower(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != b[i]) return false;
-  }
-  return true;
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
+    if (asciiLower(a[i]) != b[i]) return false;
   }
   return true;
 }
@@ -606,7 +598,7 @@ bool ChunkedDecoder::stepChunkLine(char c) {
     case State::SizeFirst:
     case State::Size: {
       if (is(c, kHex)) {
-        uint64_t digit = static_cast<uint64_t>(c <= '9' ? c - '0' : lower(c) - 'a' + 10);
+        uint64_t digit = static_cast<uint64_t>(c <= '9' ? c - '0' : asciiLower(c) - 'a' + 10);
         size_ = size_ * 16 + digit;  // size_ < 2^60 here, so no wrap
         if (size_ >= kMaxChunkSize) return fail(ParseError::ChunkSizeOverflow);
         state_ = State::Size;

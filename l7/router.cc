@@ -2,15 +2,10 @@
 
 #include <algorithm>
 
+#include "common/ascii.h"
+
 namespace ringlb::l7 {
 namespace {
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool equalsNoCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
-}
 
 std::string_view pathOnly(std::string_view path) {
   size_t q = path.find('?');
@@ -20,7 +15,7 @@ std::string_view pathOnly(std::string_view path) {
 bool headersMatch(const config::RouteConfig& route, std::span<const http::HeaderView> headers) {
   for (const auto& want : route.matchHeaders) {
     bool found = std::any_of(headers.begin(), headers.end(), [&](const http::HeaderView& h) {
-      return equalsNoCase(h.name, want.name) && h.value == want.value;
+      return equalsIgnoreCase(h.name, want.name) && h.value == want.value;
     });
     if (!found) return false;
   }
@@ -42,9 +37,9 @@ bool hostMatches(std::string_view pattern, std::string_view host) {
   if (pattern.size() >= 2 && pattern[0] == '*' && pattern[1] == '.') {
     std::string_view suffix = pattern.substr(1);  // ".example.com"
     return host.size() > suffix.size() &&
-           equalsNoCase(host.substr(host.size() - suffix.size()), suffix);
+           equalsIgnoreCase(host.substr(host.size() - suffix.size()), suffix);
   }
-  return equalsNoCase(pattern, host);
+  return equalsIgnoreCase(pattern, host);
 }
 
 bool routeMatches(const config::RouteConfig& route, const RouteRequest& request) {
@@ -56,7 +51,7 @@ bool routeMatches(const config::RouteConfig& route, const RouteRequest& request)
   }
   if (!route.methods.empty() &&
       std::none_of(route.methods.begin(), route.methods.end(),
-                   [&](const std::string& m) { return equalsNoCase(m, request.method); })) {
+                   [&](const std::string& m) { return equalsIgnoreCase(m, request.method); })) {
     return false;
   }
   return headersMatch(route, request.headers);

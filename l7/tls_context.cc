@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/ascii.h"
 #include "l7/tls_stream.h"
 
 namespace ringlb::l7 {
@@ -20,12 +21,6 @@ constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
 constexpr unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Offers http/1.1 when the client lists it; otherwise goes on without ALPN
 // rather than failing the handshake (an HTTP/1.1 client may offer only h2).
@@ -50,15 +45,15 @@ std::vector<std::string> certificateNames(X509* cert) {
     const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans, i);
     if (gn->type != GEN_DNS) continue;
     const ASN1_IA5STRING* s = gn->d.dNSName;
-    names.push_back(lower({reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                           static_cast<size_t>(ASN1_STRING_length(s))}));
+    names.push_back(toLowerCopy({reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                 static_cast<size_t>(ASN1_STRING_length(s))}));
   }
   GENERAL_NAMES_free(sans);
   if (!names.empty()) return names;
   char cn[256] = {};
   X509_NAME* subject = X509_get_subject_name(cert);
   if (subject != nullptr && X509_NAME_get_text_by_NID(subject, NID_commonName, cn, sizeof cn) > 0) {
-    names.push_back(lower(cn));
+    names.push_back(toLowerCopy(cn));
   }
   return names;
 }
@@ -81,12 +76,7 @@ SSL_CTX* newServerContext() {
 }  // namespace
 
 bool tlsNameMatches(std::string_view pattern, std::string_view host) {
-  auto equal = [](std::string_view a, std::string_view b) {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-      return std::tolower(static_cast<unsigned char>(x)) ==
-             std::tolower(static_cast<unsigned char>(y));
-    });
-  };
+  auto equal = [](std::string_view a, std::string_view b) { return equalsIgnoreCase(a, b); };
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
   if (host.empty()) return false;
   if (!pattern.starts_with("*.")) return equal(pattern, host);

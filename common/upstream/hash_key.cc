@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "common/ascii.h"
+
 namespace ringlb::upstream {
 namespace {
 
@@ -18,17 +20,6 @@ uint64_t load64(const char* p) {
   uint64_t v;
   std::memcpy(&v, p, sizeof v);
   return v;
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = char(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = char(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 std::string_view trimSpaces(std::string_view s) {
