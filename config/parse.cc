@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <utility>
 
+#include "common/ascii.h"
 #include "config/address.h"
 #include "config/duration.h"
 #include "config/schema.h"
@@ -118,10 +119,8 @@ const std::string& str(const toml::node& node) { return node.as_string()->get();
 
 // Headers that carry HTTP framing or connection state: a route may not edit them.
 bool isFramingHeader(std::string_view name) {
-  std::string lower(name);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
-  return lower == "content-length" || lower == "transfer-encoding" || lower == "connection";
+  return equalsIgnoreCase(name, "content-length") || equalsIgnoreCase(name, "transfer-encoding") ||
+         equalsIgnoreCase(name, "connection");
 }
 
 class Parser {
@@ -672,7 +671,16 @@ class Parser {
     if (key == "headers") return assign(r.matchHeaders, headerTable(v, false));
     if (key == "set_request_headers") return assign(r.setRequestHeaders, headerTable(v, true));
     if (key == "set_response_headers") return assign(r.setResponseHeaders, headerTable(v, true));
-    if (key == "remove_request_headers") return assign(r.removeRequestHeaders, headerNames(v));
+    if (key == "remove_request_headers") {
+      auto names = headerNames(v);
+      for (const auto& n : names.value_or(std::vector<std::string>{})) {
+        if (equalsIgnoreCase(n, "host")) {
+          fail(v, path_, "Host is required by HTTP/1.1: use set_request_headers to change it");
+          return false;
+        }
+      }
+      return assign(r.removeRequestHeaders, std::move(names));
+    }
     if (key == "remove_response_headers") return assign(r.removeResponseHeaders, headerNames(v));
     return unhandled(v, key);
   }

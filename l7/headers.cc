@@ -4,15 +4,10 @@
 #include <cctype>
 #include <vector>
 
+#include "common/ascii.h"
+
 namespace ringlb::l7 {
 namespace {
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool equalsNoCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
-}
 
 void appendField(std::string& out, std::string_view name, std::string_view value) {
   out.append(name).append(": ").append(value).append("\r\n");
@@ -20,12 +15,12 @@ void appendField(std::string& out, std::string_view name, std::string_view value
 
 bool namedIn(const std::vector<std::string>& names, std::string_view name) {
   return std::any_of(names.begin(), names.end(),
-                     [&](const std::string& n) { return equalsNoCase(n, name); });
+                     [&](const std::string& n) { return equalsIgnoreCase(n, name); });
 }
 
 bool namedIn(const std::vector<config::HeaderEdit>& edits, std::string_view name) {
   return std::any_of(edits.begin(), edits.end(),
-                     [&](const config::HeaderEdit& e) { return equalsNoCase(e.name, name); });
+                     [&](const config::HeaderEdit& e) { return equalsIgnoreCase(e.name, name); });
 }
 
 // A Forwarded parameter value: a token as is, anything else quoted.
@@ -48,37 +43,51 @@ void appendForwardedValue(std::string& out, std::string_view v) {
 
 // Fields the proxy rewrites itself: never copied from the request.
 bool rewrittenByProxy(std::string_view name) {
-  return equalsNoCase(name, "host") || equalsNoCase(name, "x-forwarded-for") ||
-         equalsNoCase(name, "x-forwarded-proto") || equalsNoCase(name, "x-forwarded-host") ||
-         equalsNoCase(name, "forwarded");
+  return equalsIgnoreCase(name, "host") || equalsIgnoreCase(name, "x-forwarded-for") ||
+         equalsIgnoreCase(name, "x-forwarded-proto") ||
+         equalsIgnoreCase(name, "x-forwarded-host") || equalsIgnoreCase(name, "forwarded");
 }
 
 void appendJoined(std::string& out, const http::MessageHead& head, std::string_view name) {
   for (const auto& h : head.headers) {
-    if (!equalsNoCase(h.name, name) || h.value.empty()) continue;
+    if (!equalsIgnoreCase(h.name, name) || h.value.empty()) continue;
     out.append(h.value).append(", ");
   }
 }
 
-void writeForwardingFields(const http::MessageHead& req, const ForwardInfo& info,
-                           std::string_view host, std::string& out) {
-  out.append("X-Forwarded-For: ");
-  appendJoined(out, req, "x-forwarded-for");
-  out.append(info.clientIp).append("\r\n");
-  appendField(out, "X-Forwarded-Proto", info.proto);
-  appendField(out, "X-Forwarded-Host", host);
-  out.append("Forwarded: ");
-  appendJoined(out, req, "forwarded");
-  out.append("for=");
-  if (info.clientIp.find(':') != std::string_view::npos) {
-    out.append("\"[").append(info.clientIp).append("]\"");
-  } else {
-    out.append(info.clientIp);
+// A route's set_request_headers and remove_request_headers apply to the
+// fields the proxy writes itself too: "set" replaces whoever wrote the first
+// value, so a field never goes out twice.
+bool editedByRoute(const config::RouteConfig* route, std::string_view name) {
+  return route != nullptr &&
+         (namedIn(route->removeRequestHeaders, name) || namedIn(route->setRequestHeaders, name));
+}
+
+void writeForwardingFields(const http::MessageHead& req, const config::RouteConfig* route,
+                           const ForwardInfo& info, std::string_view host, std::string& out) {
+  if (!editedByRoute(route, "x-forwarded-for")) {
+    out.append("X-Forwarded-For: ");
+    appendJoined(out, req, "x-forwarded-for");
+    out.append(info.clientIp).append("\r\n");
   }
-  out.append(";host=");
-  appendForwardedValue(out, host);
-  out.append(";proto=").append(info.proto).append("\r\n");
-  if (req.find("x-request-id") == nullptr) appendField(out, "X-Request-Id", info.requestId);
+  if (!editedByRoute(route, "x-forwarded-proto")) appendField(out, "X-Forwarded-Proto", info.proto);
+  if (!editedByRoute(route, "x-forwarded-host")) appendField(out, "X-Forwarded-Host", host);
+  if (!editedByRoute(route, "forwarded")) {
+    out.append("Forwarded: ");
+    appendJoined(out, req, "forwarded");
+    out.append("for=");
+    if (info.clientIp.find(':') != std::string_view::npos) {
+      out.append("\"[").append(info.clientIp).append("]\"");
+    } else {
+      out.append(info.clientIp);
+    }
+    out.append(";host=");
+    appendForwardedValue(out, host);
+    out.append(";proto=").append(info.proto).append("\r\n");
+  }
+  if (req.find("x-request-id") == nullptr && !editedByRoute(route, "x-request-id")) {
+    appendField(out, "X-Request-Id", info.requestId);
+  }
 }
 
 void writeRequestLine(const http::MessageHead& req, std::string& out) {
@@ -98,18 +107,15 @@ void writeUpstreamRequestHead(const http::MessageHead& req, const config::RouteC
                               const ForwardInfo& info, std::string& out) {
   writeRequestLine(req, out);
   std::string_view host = req.authority.empty() ? info.fallbackHost : req.authority;
-  appendField(out, "Host", host);
+  if (!editedByRoute(route, "host")) appendField(out, "Host", host);
   for (const auto& h : req.headers) {
     bool framing =
-        req.framing == http::BodyFraming::Chunked && equalsNoCase(h.name, "transfer-encoding");
+        req.framing == http::BodyFraming::Chunked && equalsIgnoreCase(h.name, "transfer-encoding");
     if (!framing && (req.isHopByHop(h.name) || rewrittenByProxy(h.name))) continue;
-    if (route != nullptr && (namedIn(route->removeRequestHeaders, h.name) ||
-                             namedIn(route->setRequestHeaders, h.name))) {
-      continue;
-    }
+    if (editedByRoute(route, h.name)) continue;
     appendField(out, h.name, h.value);
   }
-  writeForwardingFields(req, info, host, out);
+  writeForwardingFields(req, route, info, host, out);
   if (req.wantsUpgrade()) {
     appendField(out, "Connection", "upgrade");
     appendField(out, "Upgrade", req.upgrade);
@@ -127,7 +133,7 @@ void writeClientResponseHead(const http::MessageHead& resp, const config::RouteC
   out.append(resp.reason).append("\r\n");
   for (const auto& h : resp.headers) {
     bool framing = resp.framing == http::BodyFraming::Chunked && !options.dechunk &&
-                   equalsNoCase(h.name, "transfer-encoding");
+                   equalsIgnoreCase(h.name, "transfer-encoding");
     if (!framing && resp.isHopByHop(h.name)) continue;
     if (route != nullptr && (namedIn(route->removeResponseHeaders, h.name) ||
                              namedIn(route->setResponseHeaders, h.name))) {

@@ -101,6 +101,38 @@ TEST(RequestHead, RouteRemovesAndSetsFields) {
   EXPECT_TRUE(has(h, "X-Set: new"));
 }
 
+size_t count(const std::string& head, std::string_view name) {
+  size_t n = 0;
+  for (size_t at = head.find(std::string("\r\n") + std::string(name) + ":");
+       at != std::string::npos;
+       at = head.find(std::string("\r\n") + std::string(name) + ":", at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+// Regression: a route setting X-Forwarded-Proto sent it twice (the proxy's
+// "http" and the route's "https"). "set" replaces whoever wrote the first value.
+TEST(RequestHead, RouteSetReplacesTheFieldsTheProxyAddsItself) {
+  config::RouteConfig r;
+  r.setRequestHeaders = {{"X-Forwarded-Proto", "https"}, {"host", "override.example"}};
+  auto h = upstreamHead("GET / HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+  EXPECT_EQ(count(h, "X-Forwarded-Proto"), 1u) << h;
+  EXPECT_TRUE(has(h, "X-Forwarded-Proto: https"));
+  EXPECT_EQ(count(h, "Host") + count(h, "host"), 1u) << h;
+  EXPECT_TRUE(has(h, "host: override.example"));
+  EXPECT_TRUE(has(h, "X-Forwarded-Host: a")) << "the client's host is still reported";
+}
+
+TEST(RequestHead, RouteRemoveDropsAFieldTheProxyWouldAdd) {
+  config::RouteConfig r;
+  r.removeRequestHeaders = {"forwarded", "x-request-id"};
+  auto h = upstreamHead("GET / HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+  EXPECT_EQ(h.find("Forwarded:"), std::string::npos) << h;
+  EXPECT_EQ(h.find("X-Request-Id"), std::string::npos) << h;
+  EXPECT_TRUE(has(h, "X-Forwarded-For: 192.0.2.7"));
+}
+
 std::string clientHead(std::string_view raw, const ResponseHeadOptions& o,
                        const config::RouteConfig* route = nullptr) {
   http::Http1Parser p(http::MessageKind::Response);
