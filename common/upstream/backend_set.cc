@@ -63,8 +63,12 @@ void BackendSet::computeServing() {
     }
     if (!serving_.empty()) {
       servingBackups_ = backups;
-      return;
+      break;
     }
+  }
+  if (servingBackups_ || serving_.empty()) return;
+  for (uint32_t i = 0; i < backends_.size(); ++i) {
+    if (backends_[i].up && backends_[i].backup) standby_.push_back(i);
   }
 }
 

@@ -61,6 +61,9 @@ class BackendSet {
   // primary is up the up backups. Empty when every backend is down.
   std::span<const uint32_t> serving() const { return serving_; }
   bool servingBackups() const { return servingBackups_; }
+  // While primaries serve: the up backups, which a retry may fall back to
+  // once every serving primary failed for that request. Empty otherwise.
+  std::span<const uint32_t> standby() const { return standby_; }
 
   // Hash pools: the Maglev table over serving() (empty otherwise).
   const MaglevTable& maglev() const { return maglev_; }
@@ -76,6 +79,7 @@ class BackendSet {
   Options options_;
   std::vector<Backend> backends_;
   std::vector<uint32_t> serving_;
+  std::vector<uint32_t> standby_;
   bool servingBackups_ = false;
   MaglevTable maglev_;
   std::vector<uint32_t> period_;

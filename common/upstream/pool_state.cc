@@ -71,13 +71,29 @@ PickResult PoolState::acquire(MonoTime now, std::optional<uint64_t> keyHash,
     markTried(*tried);
     in.exclude = &exclude_;
   }
-  const uint32_t index = balancer_->pick(in);
+  uint32_t index = balancer_->pick(in);
+  if (index == kNoBackend && in.exclude != nullptr) {
+    index = pickStandby(exclude_);
+    if (index != kNoBackend) ++counters_.backupFallbacks;
+  }
   if (index == kNoBackend) {
     ++counters_.allTried;
     return {Lease{}, PickFailure::AllTried};
   }
   ++counters_.picks;
   return {start(index), PickFailure::None};
+}
+
+uint32_t PoolState::pickStandby(const IndexMask& exclude) const {
+  uint32_t best = kNoBackend;
+  for (uint32_t i : set_->standby()) {
+    if (exclude.test(i)) continue;
+    if (best == kNoBackend ||
+        compareLoad(active_[i], (*set_)[i].weight, active_[best], (*set_)[best].weight) < 0) {
+      best = i;
+    }
+  }
+  return best;
 }
 
 void PoolState::markTried(const TriedSet& tried) {

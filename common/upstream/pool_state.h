@@ -24,8 +24,8 @@
 namespace ringlb::upstream {
 
 // Why no backend was picked. NoBackendUp: answer 503 (L7) or close the
-// client (L4). AllTried: every serving backend already failed for this
-// session; the retry budget is spent.
+// client (L4). AllTried: every serving backend (and every up backup behind
+// them) already failed for this session; the retry budget is spent.
 enum class PickFailure : uint8_t { None, NoBackendUp, AllTried };
 
 // Per-worker counters, read by the worker's stats export.
@@ -33,6 +33,7 @@ struct PoolCounters {
   uint64_t picks = 0;
   uint64_t noBackendUp = 0;
   uint64_t allTried = 0;
+  uint64_t backupFallbacks = 0;  // retries sent to a backup while primaries were up
 };
 
 // A started connection or request on one backend. Move-only; give it back
@@ -77,7 +78,9 @@ class PoolState {
   void update(std::shared_ptr<const BackendSet> set);
 
   // Pick a backend and count it as started. `keyHash` only matters for hash
-  // pools; `tried` lists backends a retry must avoid. No allocation.
+  // pools; `tried` lists backends a retry must avoid. When every serving
+  // primary was tried, the least loaded up backup not tried yet is taken (as
+  // HAProxy redispatches to a backup). No allocation.
   PickResult acquire(MonoTime now, std::optional<uint64_t> keyHash = std::nullopt,
                      const TriedSet* tried = nullptr);
   // Count the lease's connection or request as ended; empties the lease.
@@ -97,6 +100,7 @@ class PoolState {
 
   void carryOver(const BackendSet& next, std::vector<uint32_t>& ids, std::vector<uint32_t>& active);
   void markTried(const TriedSet& tried);
+  uint32_t pickStandby(const IndexMask& exclude) const;
   Lease start(uint32_t index);
 
   std::shared_ptr<const BackendSet> set_;

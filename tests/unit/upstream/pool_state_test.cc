@@ -73,6 +73,49 @@ TEST_P(EveryAlgorithm, RetryAfterEveryBackendWasTriedFailsWithAllTried) {
   EXPECT_EQ(state.counters().allTried, 1u);
 }
 
+TEST_P(EveryAlgorithm, RetryFallsBackToABackupOnceEveryPrimaryWasTried) {
+  PoolState state(makeSet(GetParam(), {{}, {}, {.backup = true}}), 1);
+  TriedSet tried;
+  for (int i = 0; i < 2; ++i) {
+    PickResult r = state.acquire(MonoTime{}, std::nullopt, &tried);
+    ASSERT_TRUE(r.ok());
+    ASSERT_NE(r.lease.backend().address, addressOf(2)) << "a backup before the primaries";
+    tried.add(r.lease.id());
+    state.release(r.lease);
+  }
+  PickResult backup = state.acquire(MonoTime{}, std::nullopt, &tried);
+  ASSERT_TRUE(backup.ok());
+  EXPECT_EQ(backup.lease.backend().address, addressOf(2));
+  EXPECT_EQ(state.counters().backupFallbacks, 1u);
+  tried.add(backup.lease.id());
+  state.release(backup.lease);
+  EXPECT_EQ(state.acquire(MonoTime{}, std::nullopt, &tried).failure, PickFailure::AllTried);
+}
+
+TEST_P(EveryAlgorithm, RetryNeverFallsBackToADownBackup) {
+  PoolState state(makeSet(GetParam(), {{}, {.backup = true, .up = false}}), 1);
+  TriedSet tried;
+  PickResult r = state.acquire(MonoTime{}, std::nullopt, &tried);
+  tried.add(r.lease.id());
+  state.release(r.lease);
+  EXPECT_EQ(state.acquire(MonoTime{}, std::nullopt, &tried).failure, PickFailure::AllTried);
+}
+
+TEST(PoolState, BackupFallbackTakesTheLeastLoadedBackup) {
+  PoolState state(makeSet(BalanceAlgorithm::RoundRobin, {{}, {.backup = true}, {.backup = true}}),
+                  1);
+  TriedSet tried;
+  PickResult primary = state.acquire(MonoTime{}, std::nullopt, &tried);
+  tried.add(primary.lease.id());
+  PickResult first = state.acquire(MonoTime{}, std::nullopt, &tried);
+  PickResult second = state.acquire(MonoTime{}, std::nullopt, &tried);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_NE(first.lease.backend().address, second.lease.backend().address);
+  state.release(primary.lease);
+  state.release(first.lease);
+  state.release(second.lease);
+}
+
 TEST_P(EveryAlgorithm, AllDownGivesNoBackendUpAndCountsIt) {
   PoolState state(makeSet(GetParam(), {{.up = false}, {.backup = true, .up = false}}), 1);
   PickResult r = state.acquire(MonoTime{});
