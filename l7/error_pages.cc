@@ -35,4 +35,15 @@ std::string errorResponse(uint16_t status) {
       status, reason, body.size(), body);
 }
 
+ErrorCode requestErrorCode(http::ParseError e) {
+  switch (e) {
+    case http::ParseError::RequestLineTooLong: return ErrorCode::UriTooLong;
+    case http::ParseError::HeadersTooLarge:
+    case http::ParseError::TooManyHeaders: return ErrorCode::HeadTooLarge;
+    case http::ParseError::UnknownTransferCoding: return ErrorCode::NotImplemented;
+    case http::ParseError::UnsupportedVersion: return ErrorCode::VersionNotSupported;
+    default: return ErrorCode::BadRequest;
+  }
+}
+
 }  // namespace ringlb::l7

@@ -9,6 +9,9 @@
 #include <string>
 #include <string_view>
 
+#include "common/error.h"
+#include "l7/http_types.h"
+
 namespace ringlb::l7 {
 
 // One line that says what went wrong, ending in "\n".
@@ -16,5 +19,9 @@ std::string_view errorBody(uint16_t status);
 
 // A complete HTTP/1.1 response for `status` (head and body), ready to send.
 std::string errorResponse(uint16_t status);
+
+// What a request head the parser refused means (the status comes from the
+// error table: 400, 414, 431, 501, 505).
+ErrorCode requestErrorCode(http::ParseError e);
 
 }  // namespace ringlb::l7

@@ -138,7 +138,7 @@ void HttpSession::onTimer(Timer& timer) {
         rejectProxyHeader(RejectReason::HeaderTimeout, "no complete PROXY header in time");
       } else if (state_ == State::ReadingHead) {
         if (headStarted_) {
-          reject(408, RejectReason::HeaderTimeout);  // slowloris: the head is too slow
+          fail(makeError(ErrorCode::HeadTimeout));  // slowloris: the head is too slow
         } else {
           close();  // idle keep-alive connection (or one that never spoke)
         }
@@ -158,7 +158,7 @@ void HttpSession::onTimer(Timer& timer) {
         if (connectOp_.inFlight()) worker.ring().cancelOp(cancelConnectOp_, connectOp_);
       } else if (conn_ != nullptr && !respHeadDone_) {
         logDebug("listener {}: backend {} did not answer in time", service_.name(), backendKey_);
-        upstreamFailed(504, false);
+        upstreamFailed(makeError(ErrorCode::ResponseTimeout));
       }
       break;
     case kRearmTimer: clientNeedRearm_ = false; break;
@@ -210,7 +210,7 @@ bool HttpSession::step() {
       if (conn_ != nullptr) pump(req_, conn_->fd());
       if (req_.framingError) {
         req_.framingError = false;
-        reject(400, RejectReason::BadRequest);
+        fail(makeError(ErrorCode::BadRequest));
         return true;
       }
       if (conn_ != nullptr && !respHeadDone_) parseResponseHead();

@@ -44,6 +44,7 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
 #include "common/proxy_protocol.h"
 #include "common/session.h"
 #include "common/stats.h"
@@ -166,9 +167,10 @@ class HttpSession final : public Session, public TimerHandler, public UpstreamHa
   // --- upstream
   void pickAndConnect();
   void onConnect(Op& op);
-  void connectFailed(int err);
+  void connectFailed(Error error);
   void attachConn(UpstreamConn* conn);
-  void upstreamFailed(uint16_t status, bool retryable);
+  void upstreamFailed(Error error);
+  void noteBackendFault(const Error& error);
   void dropUpstream();
   void releaseLease();
   void parseResponseHead();
@@ -197,7 +199,9 @@ class HttpSession final : public Session, public TimerHandler, public UpstreamHa
   void armClientRecv();
   void updateRecvInterest();
   void respondError(uint16_t status);
-  void reject(uint16_t status, RejectReason reason);
+  // Every failure ends here: the error table decides the status (or a plain
+  // close once part of the response went out) and the counter.
+  void fail(Error error);
   void startLingering();
   void touch();
   void logRequest();
@@ -255,6 +259,7 @@ class HttpSession final : public Session, public TimerHandler, public UpstreamHa
   std::vector<upstream::HeaderField> hashFields_;
   std::chrono::steady_clock::time_point requestStart_;
   uint16_t status_ = 0;
+  std::optional<Error> error_;  // why the exchange failed (the last failure)
   uint32_t connectAttempts_ = 0;
   uint64_t respBytes_ = 0;  // bytes received from the backend for this request
   bool headStarted_ = false;

@@ -2,8 +2,6 @@
 // retry policy for connect failures and backends that failed to answer.
 #include <sys/socket.h>
 
-#include <cstring>
-
 #include "common/log.h"
 #include "common/passive_reports.h"
 #include "common/worker.h"
@@ -20,9 +18,14 @@ constexpr auto kLingerTime = std::chrono::seconds(1);
 
 }  // namespace
 
-void HttpSession::reject(uint16_t status, RejectReason reason) {
-  stats_.rejected[static_cast<size_t>(reason)].add();
-  respondError(status);
+void HttpSession::fail(Error error) {
+  error_ = error;
+  if (auto reason = error.rejectReason()) stats_.rejected[static_cast<size_t>(*reason)].add();
+  if (error.status() == 0) {
+    close();  // the response already started: the client must see it cut short
+    return;
+  }
+  respondError(error.status());
 }
 
 void HttpSession::respondError(uint16_t status) {
@@ -57,47 +60,51 @@ void HttpSession::startLingering() {
   worker.timers().schedule(clientTimer_, worker.now() + kLingerTime);
 }
 
-void HttpSession::connectFailed(int err) {
-  logDebug("listener {}: connect to {} failed: {}", service_.name(), backendKey_,
-           std::strerror(err));
+void HttpSession::noteBackendFault(const Error& error) {
+  if (backendStats_ != nullptr) backendStats_->connectFailures.add();
+  reportPassiveFailure(pool_->name, backendKey_, error.name());
+}
+
+void HttpSession::connectFailed(Error error) {
+  logDebug("listener {}: connect to {} failed: {}", service_.name(), backendKey_, error.name());
   if (connectFd_ >= 0) ::close(connectFd_);
   connectFd_ = -1;
   connecting_ = false;
-  if (backendStats_ != nullptr) backendStats_->connectFailures.add();
-  reportPassiveFailure(pool_->name, backendKey_, std::strerror(err));
+  error_ = error;
+  noteBackendFault(error);
   tried_.add(lease_.id());
   releaseLease();
-  if (++connectAttempts_ <= pool_->retries) {
+  // Another primary first, then a backup (PoolState falls back to backups
+  // once every serving primary is in tried_).
+  if (error.retryable && ++connectAttempts_ <= pool_->retries) {
     needUpstream_ = true;
     return;
   }
-  respondError(502);
+  fail(error);
 }
 
-void HttpSession::upstreamFailed(uint16_t status, bool retryable) {
+void HttpSession::upstreamFailed(Error error) {
   bool reused = conn_ != nullptr && conn_->reuses() > 0;
-  if (!reused) {
-    // A stale keep-alive connection is not the backend's fault; anything else is.
-    if (backendStats_ != nullptr) backendStats_->connectFailures.add();
-    reportPassiveFailure(pool_->name, backendKey_,
-                         status == 504 ? "response timeout" : "bad or no response");
-  }
+  // A stale keep-alive connection is not the backend's fault; anything else is.
+  if (!reused) noteBackendFault(error);
   // A reused connection that fails may also be its backend dying (SIGKILL):
   // the retry goes to another backend, unless this one is the only one serving.
   bool others = leasePool_ != nullptr && leasePool_->backends().serving().size() > 1;
   if (lease_ && (!reused || others)) tried_.add(lease_.id());
   dropUpstream();
   releaseLease();
-  bool canRetry = retryable && !retried_ && idempotent_ && !req_.bodyStarted && respBytes_ == 0;
+  bool canRetry =
+      error.retryable && !retried_ && idempotent_ && !req_.bodyStarted && respBytes_ == 0;
   if (canRetry) {
     // A reused keep-alive connection the backend had closed, or a backend that
     // failed before answering: once more, on a fresh connection.
+    error_ = error;
     retried_ = true;
     forceFresh_ = true;
     needUpstream_ = true;
     return;
   }
-  respondError(status);
+  fail(error);
 }
 
 }  // namespace ringlb::l7

@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/passive_reports.h"
 #include "common/worker.h"
+#include "l7/error_pages.h"
 #include "l7/headers.h"
 #include "l7/http_service.h"
 #include "l7/http_session.h"
@@ -17,11 +18,9 @@ void HttpSession::parseRequestHead() {
     std::string_view bytes = frontBytes(req_.in);
     http::ParseResult r = reqParser_.feed(bytes);
     if (r.status == http::ParseStatus::Error) {
-      uint16_t status = http::httpStatusFor(r.error, http::MessageKind::Request);
       logDebug("listener {}: bad request from {}: {}", service_.name(), clientIp_,
                http::errorName(r.error));
-      reject(status,
-             status == 414 || status == 431 ? RejectReason::TooLarge : RejectReason::BadRequest);
+      fail(makeError(requestErrorCode(r.error)));
       return;
     }
     consume(req_.in, r.consumed);
@@ -47,19 +46,19 @@ void HttpSession::startRequest() {
   wantsUpgrade_ = h.wantsUpgrade();
   setRequestFraming(h);
   if (h.method == http::Method::Connect) {
-    respondError(405);
+    fail(makeError(ErrorCode::MethodNotAllowed));
     return;
   }
   RouteMatch match = Router(*listener_).match({h.authority, h.path, h.methodName, h.headers});
   if (!match.found()) {
-    reject(404, RejectReason::NoRoute);
+    fail(makeError(ErrorCode::NoRoute));
     return;
   }
   route_ = match.route;
   pool_ = config_->findPool(*match.pool);
   poolState_ = worker.pool(*match.pool);
   if (pool_ == nullptr || poolState_ == nullptr) {
-    reject(503, RejectReason::NoBackend);
+    fail(makeError(ErrorCode::NoBackendUp));
     return;
   }
   keyHash_ = hashKeyOf(h);
@@ -154,6 +153,7 @@ void HttpSession::resetExchange() {
   tried_.clear();
   keyHash_.reset();
   status_ = 0;
+  error_.reset();
   connectAttempts_ = 0;
   respBytes_ = 0;
   reqHeadBytes_ = 0;

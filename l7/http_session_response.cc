@@ -15,7 +15,7 @@ void HttpSession::parseResponseHead() {
     if (r.status == http::ParseStatus::Error) {
       logDebug("listener {}: bad response from {}: {}", service_.name(), backendKey_,
                http::errorName(r.error));
-      upstreamFailed(502, false);
+      upstreamFailed(makeError(ErrorCode::InvalidResponse));
       return;
     }
     consume(resp_.in, r.consumed);
@@ -32,7 +32,7 @@ void HttpSession::onResponseHead() {
     if (wantsUpgrade_) {
       startTunnel(h);
     } else {
-      upstreamFailed(502, false);  // a switch nobody asked for
+      upstreamFailed(makeError(ErrorCode::InvalidResponse));  // a switch nobody asked for
     }
     return;
   }
@@ -118,8 +118,8 @@ void HttpSession::startTunnel(const http::MessageHead& h) {
 void HttpSession::checkUpstreamEnd() {
   if (conn_ == nullptr || (!upEof_ && upError_ == 0) || !resp_.in.empty()) return;
   if (!respHeadDone_) {
-    // Closed or reset before a complete head: retry when nothing came back.
-    upstreamFailed(502, respBytes_ == 0);
+    // Closed or reset before a complete head: retried when nothing came back.
+    upstreamFailed(makeError(ErrorCode::BackendClosed));
     return;
   }
   if (resp_.bodyDone) return;
@@ -128,7 +128,7 @@ void HttpSession::checkUpstreamEnd() {
     return;
   }
   logDebug("listener {}: backend {} cut the response short", service_.name(), backendKey_);
-  close();  // the client must see the truncation: no clean end
+  fail(makeError(ErrorCode::BackendTruncated));  // no clean end: the client sees the cut
 }
 
 }  // namespace ringlb::l7

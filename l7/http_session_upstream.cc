@@ -16,11 +16,9 @@ void HttpSession::pickAndConnect() {
   auto picked = poolState_->acquire(worker.now(), keyHash_, &tried_);
   if (!picked.ok()) {
     bool noneUp = picked.failure == upstream::PickFailure::NoBackendUp;
-    if (noneUp) {
-      reject(503, RejectReason::NoBackend);
-    } else {
-      respondError(502);
-    }
+    // AllTried: every backend failed this request; its last failure answers.
+    fail(noneUp ? makeError(ErrorCode::NoBackendUp)
+                : error_.value_or(makeError(ErrorCode::ConnectFailed)));
     return;
   }
   lease_ = std::move(picked.lease);
@@ -38,7 +36,7 @@ void HttpSession::pickAndConnect() {
   const config::SocketAddress& address = lease_.backend().resolved;
   int fd = openTcpSocket(address.family());
   if (fd < 0) {
-    connectFailed(-fd);
+    connectFailed(connectError(-fd));
     return;
   }
   setNoDelay(fd);
@@ -58,7 +56,7 @@ void HttpSession::onConnect(Op& op) {
   }
   connecting_ = false;
   if (op.result < 0) {
-    connectFailed(op.result == -ECANCELED ? ETIMEDOUT : -op.result);
+    connectFailed(connectError(op.result == -ECANCELED ? ETIMEDOUT : -op.result));
     return;
   }
   connectTime_ = std::chrono::duration_cast<std::chrono::microseconds>(service_.worker().now() -
