@@ -161,6 +161,8 @@ struct ListenerConfig {
   uint32_t maxHeaderSize = 32 * 1024;
   uint32_t maxRequestLine = 8 * 1024;
   uint32_t maxHeaderFields = 100;
+  // http/forward: larger request bodies get 413; 0 = unlimited.
+  uint64_t maxBodySize = 0;
   SourcePos pos;
 
   // The idle timeout in force: the configured one or the mode's default

@@ -11,6 +11,7 @@
 #include "config/address.h"
 #include "config/duration.h"
 #include "config/schema.h"
+#include "config/size.h"
 #include "config/suggest.h"
 #include "config/values.h"
 
@@ -71,6 +72,7 @@ std::string_view describe(const toml::node& node) {
 bool hasShape(const toml::node& node, ValueType type) {
   switch (type) {
     case ValueType::Integer: return node.is_integer();
+    case ValueType::Size: return node.is_integer() || node.is_string();
     case ValueType::Boolean: return node.is_boolean();
     case ValueType::String:
     case ValueType::DurationString:
@@ -92,6 +94,7 @@ std::string_view expected(ValueType type) {
     case ValueType::Boolean: return "true or false";
     case ValueType::String: return "a string";
     case ValueType::DurationString: return "a duration string like \"2s\"";
+    case ValueType::Size: return "a size: an integer number of bytes or a string like \"100MiB\"";
     case ValueType::Address: return "an address string like \"127.0.0.1:8080\"";
     case ValueType::StringArray: return "an array of strings";
     case ValueType::IntegerArray: return "an array of integers";
@@ -213,6 +216,21 @@ class Parser {
       fail(node, path_, "must be more than 0");
       value.reset();
     }
+    return value;
+  }
+
+  std::optional<uint64_t> size(const toml::node& node) {
+    if (node.is_integer()) {
+      int64_t value = *node.value<int64_t>();
+      if (value < 0 || static_cast<uint64_t>(value) > kMaxSize) {
+        fail(node, path_, fmt::format("must be between 0 and {} bytes (1TiB)", kMaxSize));
+        return std::nullopt;
+      }
+      return static_cast<uint64_t>(value);
+    }
+    std::string error;
+    auto value = parseSize(str(node), &error);
+    if (!value) fail(node, path_, fmt::format("{}: {}", quote(str(node)), error));
     return value;
   }
 
@@ -568,6 +586,7 @@ class Parser {
     }
     if (key == "accept_proxy_protocol") return assign(l.acceptProxyProtocol, v.value<bool>());
     if (key == "max_header_size") return assign(l.maxHeaderSize, integer(v, 1024, 1 << 20));
+    if (key == "max_body_size") return assign(l.maxBodySize, size(v));
     if (key == "max_request_line") return assign(l.maxRequestLine, integer(v, 256, 1 << 20));
     if (key == "max_header_fields") return assign(l.maxHeaderFields, integer(v, 1, 10000));
     return unhandled(v, key);

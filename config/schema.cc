@@ -138,6 +138,12 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
      "http/forward only: the largest header section (field lines) of a request or response in "
      "bytes, 1024..1048576 (a larger request head gets 431).",
      true},
+    {S::Listener, "max_body_size", T::Size, "0",
+     "http/forward only: the largest request body in bytes (`\"100MiB\"`, `\"512KiB\"`, "
+     "`\"10MB\"` or an integer); larger bodies get 413 before any byte reaches a backend when "
+     "Content-Length says so, and a chunked body that crosses it aborts the upstream request. "
+     "0 = unlimited (bodies are streamed, never buffered whole).",
+     false},
     {S::Listener, "max_request_line", T::Integer, "8192",
      "http/forward only: the longest request line (and response status line) in bytes, "
      "256..1048576 (a longer request line gets 414).",
@@ -232,6 +238,7 @@ std::string_view typeName(ValueType type) {
     case T::Boolean: return "boolean";
     case T::String: return "string";
     case T::DurationString: return "duration";
+    case T::Size: return "size";
     case T::Address: return "address";
     case T::StringArray: return "array of strings";
     case T::IntegerArray: return "array of integers";

@@ -32,6 +32,7 @@ enum class ValueType {
   Boolean,
   String,
   DurationString,
+  Size,  // an integer number of bytes or a string with a unit ("100MiB")
   Address,
   StringArray,
   IntegerArray,

@@ -58,6 +58,7 @@ constexpr std::array kModeRules = std::to_array<ModeRule>({
     {"max_header_size", {false, false, true, true}},
     {"max_request_line", {false, false, true, true}},
     {"max_header_fields", {false, false, true, true}},
+    {"max_body_size", {false, false, true, true}},
     {"allow", {false, false, false, true}},
     {"deny", {false, false, false, true}},
     {"connect_ports", {false, false, false, true}},

@@ -208,9 +208,13 @@ bool HttpSession::step() {
         pickAndConnect();
       }
       if (conn_ != nullptr) pump(req_, conn_->fd());
-      if (req_.framingError) {
+      if (req_.framingError || req_.overLimit) {
+        // An over-limit chunked body: the upstream request is aborted (its
+        // connection closed mid-body) and the client gets 413 unless the
+        // response already started.
+        fail(makeError(req_.framingError ? ErrorCode::BadRequest : ErrorCode::BodyTooLarge));
         req_.framingError = false;
-        fail(makeError(ErrorCode::BadRequest));
+        req_.overLimit = false;
         return true;
       }
       if (conn_ != nullptr && !respHeadDone_) parseResponseHead();

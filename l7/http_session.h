@@ -145,6 +145,8 @@ class HttpSession final : public Session, public TimerHandler, public UpstreamHa
     bool bodyDone = true;
     bool bodyStarted = false;  // a body byte was classified for sending
     bool framingError = false;
+    uint64_t bodyLimit = 0;  // chunked payload cap, max_body_size (0 = none)
+    bool overLimit = false;  // the chunked payload crossed bodyLimit
     uint32_t sendable = 0;   // bytes at in.front() classified as body, not yet sent
     uint64_t bodyBytes = 0;  // body (or tunnel) bytes classified so far: the access log
     Op sendOp;

@@ -65,7 +65,7 @@ void HttpSession::pump(Pipe& p, int fd) {
   if (p.sendOp.inFlight() || fd < 0 || state_ == State::Closing) return;
   if (p.headSent < p.head.size()) {
     coalesceBody(p);
-    if (p.framingError) return;
+    if (p.framingError || p.overLimit) return;
     p.sendingHead = true;
     sendToClient(p, fd, p.head.data() + p.headSent, p.head.size() - p.headSent);
     return;
@@ -73,7 +73,7 @@ void HttpSession::pump(Pipe& p, int fd) {
   while (p.sendable == 0 && !p.bodyDone && !p.in.empty()) {
     bool forward = true;
     size_t n = classify(p, frontBytes(p.in), forward);
-    if (p.framingError) return;
+    if (p.framingError || p.overLimit) return;
     if (n == 0) break;
     p.bodyStarted = true;
     p.bodyBytes += n;
@@ -96,7 +96,7 @@ void HttpSession::coalesceBody(Pipe& p) {
     std::string_view bytes = frontBytes(p.in).substr(0, kCoalesceLimit - p.head.size());
     bool forward = true;
     size_t n = classify(p, bytes, forward);
-    if (p.framingError || n == 0) return;
+    if (p.framingError || p.overLimit || n == 0) return;
     p.bodyStarted = true;
     p.bodyBytes += n;
     if (forward) p.head.append(bytes.data(), n);
@@ -128,6 +128,10 @@ size_t HttpSession::classify(Pipe& p, std::string_view avail, bool& forward) {
           return 0;
         }
         if (seg.kind == http::BodySegmentKind::End) break;
+        if (p.bodyLimit != 0 && p.chunked.payloadBytes() > p.bodyLimit) {
+          p.overLimit = true;  // nothing of the crossing chunk goes out
+          return taken;
+        }
         taken += seg.length;
       }
       p.bodyDone = p.chunked.done();

@@ -54,6 +54,11 @@ void HttpSession::startRequest() {
     fail(makeError(ErrorCode::NoRoute));
     return;
   }
+  const uint64_t limit = listener_->maxBodySize;
+  if (limit != 0 && h.framing == http::BodyFraming::ContentLength && h.contentLength > limit) {
+    fail(makeError(ErrorCode::BodyTooLarge));  // before any byte reaches a backend
+    return;
+  }
   route_ = match.route;
   pool_ = config_->findPool(*match.pool);
   poolState_ = worker.pool(*match.pool);
@@ -71,6 +76,8 @@ void HttpSession::startRequest() {
 void HttpSession::setRequestFraming(const http::MessageHead& h) {
   req_.bodyStarted = false;
   req_.dropFraming = false;
+  req_.bodyLimit = listener_->maxBodySize;
+  req_.overLimit = false;
   switch (h.framing) {
     case http::BodyFraming::ContentLength:
       req_.framing = Framing::Length;

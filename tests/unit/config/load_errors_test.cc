@@ -229,6 +229,15 @@ const BrokenCase kCases[] = {
      "7:20: listeners.web.max_request_line: 10 is out of range (256..1048576)"},
     {"MaxHeaderFieldsZero", POOL WEB "max_header_fields = 0\n",
      "7:21: listeners.web.max_header_fields: 0 is out of range (1..10000)"},
+    {"MaxBodySizeUnknownUnit", POOL WEB "max_body_size = \"100 potatoes\"\n",
+     "7:17: listeners.web.max_body_size: \"100 potatoes\": unknown size unit; use B, KB, MB, GB, "
+     "KiB, MiB or GiB"},
+    {"MaxBodySizeNegative", POOL WEB "max_body_size = -1\n",
+     "7:17: listeners.web.max_body_size: must be between 0 and 1099511627776 bytes (1TiB)"},
+    {"MaxBodySizeOnTcp",
+     POOL "[listeners.db]\nbind = \"127.0.0.1:5432\"\nmode = \"tcp\"\npool = \"api\"\n"
+          "max_body_size = \"1MiB\"\n",
+     "7:17: listeners.db.max_body_size: not allowed on a tcp listener (only http, forward)"},
     {"NoListeners", POOL, "1:1: no listeners: define at least one [listeners.NAME] section"},
 
     // --- routes ---
