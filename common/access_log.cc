@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/server.h"
+#include "common/socket.h"
 
 namespace ringlb {
 namespace {
@@ -103,22 +104,115 @@ void appendJsonEscaped(std::string& out, std::string_view s) {
   }
 }
 
-void formatAccessLine(const AccessRecord& r, std::string& out) {
-  out += '{';
-  appendTime(out, r.time);
-  appendField(out, "client", r.client);
-  appendField(out, "listener", r.listener);
+std::string_view accessModeName(AccessMode mode) {
+  switch (mode) {
+    case AccessMode::Http: return "http";
+    case AccessMode::Tcp: return "tcp";
+    case AccessMode::Udp: return "udp";
+    case AccessMode::Forward: return "forward";
+  }
+  return "-";
+}
+
+std::string_view accessEndName(AccessEnd end) {
+  switch (end) {
+    case AccessEnd::None: return "-";
+    case AccessEnd::Closed: return "closed";
+    case AccessEnd::ClientClosed: return "client_closed";
+    case AccessEnd::ClientReset: return "client_reset";
+    case AccessEnd::ClientError: return "client_error";
+    case AccessEnd::BackendReset: return "backend_reset";
+    case AccessEnd::BackendError: return "backend_error";
+    case AccessEnd::BackendUnreachable: return "backend_unreachable";
+    case AccessEnd::NoBackend: return "no_backend";
+    case AccessEnd::ConnectFailed: return "connect_failed";
+    case AccessEnd::ConnectTimeout: return "connect_timeout";
+    case AccessEnd::IdleTimeout: return "idle_timeout";
+    case AccessEnd::Evicted: return "evicted";
+    case AccessEnd::Drained: return "drained";
+    case AccessEnd::DrainAborted: return "drain_aborted";
+    case AccessEnd::BadProxyHeader: return "bad_proxy_header";
+    case AccessEnd::ProxyHeaderTimeout: return "proxy_header_timeout";
+    case AccessEnd::BadRequest: return "bad_request";
+    case AccessEnd::HeaderTimeout: return "header_timeout";
+    case AccessEnd::Denied: return "denied";
+    case AccessEnd::ResolveFailed: return "resolve_failed";
+    case AccessEnd::ResolveTimeout: return "resolve_timeout";
+    case AccessEnd::ResponseTimeout: return "response_timeout";
+    case AccessEnd::BadResponse: return "bad_response";
+  }
+  return "-";
+}
+
+AccessEnd accessEndForError(int err, bool clientSide) {
+  if (isResetError(err)) return clientSide ? AccessEnd::ClientReset : AccessEnd::BackendReset;
+  return clientSide ? AccessEnd::ClientError : AccessEnd::BackendError;
+}
+
+namespace {
+
+void appendBytes(std::string& out, const AccessRecord& r) {
+  fmt::format_to(std::back_inserter(out), ",\"bytes_in\":{},\"bytes_out\":{}", r.bytesIn,
+                 r.bytesOut);
+}
+
+void appendHttpFields(std::string& out, const AccessRecord& r) {
   appendField(out, "route", r.route);
   appendField(out, "pool", r.pool);
   appendField(out, "backend", r.backend);
   appendField(out, "method", r.method);
   appendField(out, "path", r.path);
-  fmt::format_to(std::back_inserter(out), ",\"status\":{},\"bytes_in\":{},\"bytes_out\":{}",
-                 r.status, r.bytesIn, r.bytesOut);
+  fmt::format_to(std::back_inserter(out), ",\"status\":{}", r.status);
+  appendBytes(out, r);
   appendMs(out, "duration_ms", r.duration);
   if (r.upstreamConnect) appendMs(out, "upstream_connect_ms", *r.upstreamConnect);
   if (r.upstreamResponse) appendMs(out, "upstream_response_ms", *r.upstreamResponse);
   appendField(out, "request_id", r.requestId);
+}
+
+void appendTcpFields(std::string& out, const AccessRecord& r) {
+  appendField(out, "pool", r.pool);
+  appendField(out, "backend", r.backend);
+  appendBytes(out, r);
+  appendMs(out, "duration_ms", r.duration);
+  if (r.upstreamConnect) appendMs(out, "upstream_connect_ms", *r.upstreamConnect);
+}
+
+void appendUdpFields(std::string& out, const AccessRecord& r) {
+  appendField(out, "pool", r.pool);
+  appendField(out, "backend", r.backend);
+  fmt::format_to(std::back_inserter(out), ",\"datagrams_in\":{},\"datagrams_out\":{}",
+                 r.datagramsIn, r.datagramsOut);
+  appendBytes(out, r);
+  appendMs(out, "duration_ms", r.duration);
+}
+
+void appendForwardFields(std::string& out, const AccessRecord& r) {
+  appendField(out, "method", r.method);
+  appendField(out, "destination", r.destination);
+  appendField(out, "path", r.path);
+  appendField(out, "backend", r.backend);
+  fmt::format_to(std::back_inserter(out), ",\"status\":{}", r.status);
+  appendBytes(out, r);
+  appendMs(out, "duration_ms", r.duration);
+  if (!r.acl.empty()) appendField(out, "acl", r.acl);
+}
+
+}  // namespace
+
+void formatAccessLine(const AccessRecord& r, std::string& out) {
+  out += '{';
+  appendTime(out, r.time);
+  appendField(out, "client", r.client);
+  appendField(out, "listener", r.listener);
+  appendField(out, "mode", accessModeName(r.mode));
+  switch (r.mode) {
+    case AccessMode::Http: appendHttpFields(out, r); break;
+    case AccessMode::Tcp: appendTcpFields(out, r); break;
+    case AccessMode::Udp: appendUdpFields(out, r); break;
+    case AccessMode::Forward: appendForwardFields(out, r); break;
+  }
+  if (r.mode != AccessMode::Http) appendField(out, "end", accessEndName(r.end));
   out += "}\n";
 }
 
@@ -210,6 +304,13 @@ void AccessLog::append(unsigned index, std::string_view line) {
   std::memcpy(r.data.get() + at, line.data(), first);
   std::memcpy(r.data.get(), line.data() + first, line.size() - first);
   r.head.store(head + line.size(), std::memory_order_release);
+}
+
+void AccessLog::append(unsigned index, const AccessRecord& r, std::string& scratch) {
+  if (!enabled()) return;
+  scratch.clear();
+  formatAccessLine(r, scratch);
+  append(index, scratch);
 }
 
 uint64_t AccessLog::dropped() const {

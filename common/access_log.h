@@ -1,6 +1,8 @@
-// The access log (`global.access_log`): one JSON object per line per request.
+// The access log (`global.access_log`): one JSON object per line: per http
+// request, per tcp and udp session, per forward request or CONNECT tunnel.
 //
-//   formatAccessLine()  record -> JSON line (pure, any thread)
+//   formatAccessLine()  record -> JSON line (pure, any thread); the keys
+//                       depend on the record's mode (docs/observability.md)
 //   AccessLog           per-producer lock-free byte rings drained by one
 //                       writer thread; a full ring drops the line and counts
 //                       it, so a slow disk never blocks a worker
@@ -24,8 +26,50 @@ namespace ringlb {
 
 class ServerExtension;
 
-// What one request line says. Views must outlive formatAccessLine() only.
+// The listener mode that wrote a line: its `mode` key.
+enum class AccessMode : uint8_t { Http, Tcp, Udp, Forward };
+
+// How a tcp/udp session or a forward request ended: the `end` key of those
+// lines (http lines have none). The first cause wins: a session that timed
+// out and was then reset ended by the timeout.
+enum class AccessEnd : uint8_t {
+  None,                // not set ("-")
+  Closed,              // both sides finished normally (an http exchange: the response)
+  ClientClosed,        // forward: the client left before a complete request head
+  ClientReset,         // the client reset the connection (or it died)
+  ClientError,         // another socket error on the client side
+  BackendReset,        // the backend (origin, tunnel end) reset the connection
+  BackendError,        // another socket error on the backend side
+  BackendUnreachable,  // udp: ICMP unreachable from the backend
+  NoBackend,           // no backend available in the pool (or the pool is gone)
+  ConnectFailed,       // the last connect was refused or failed
+  ConnectTimeout,      // the last connect did not finish within connect_timeout
+  IdleTimeout,         // nothing moved either way for idle_timeout
+  Evicted,             // udp: the session table was full; the oldest flow made room
+  Drained,             // udp: the listener stopped (drain, or removed by a reload)
+  DrainAborted,        // still open when drain_timeout passed
+  BadProxyHeader,      // tcp: malformed or missing PROXY protocol header
+  ProxyHeaderTimeout,  // tcp: no complete PROXY header in time
+  BadRequest,          // forward: malformed request or target (400, 414, 431)
+  HeaderTimeout,       // forward: no complete request head within header_timeout (408)
+  Denied,              // forward: refused by the ACL (403)
+  ResolveFailed,       // forward: the destination's name did not resolve (502)
+  ResolveTimeout,      // forward: resolving took longer than the connect window (504)
+  ResponseTimeout,     // forward: no response head within response_timeout (504)
+  BadResponse,         // forward: no valid response head from the origin (502)
+};
+
+std::string_view accessModeName(AccessMode mode);
+// The `end` value ("closed", "client_reset", ...); "-" for None.
+std::string_view accessEndName(AccessEnd end);
+// A socket error `err` (positive errno) on the client side or the backend
+// side as an end reason: *_reset for a reset (isResetError), else *_error.
+AccessEnd accessEndForError(int err, bool clientSide);
+
+// What one line says. Views must outlive formatAccessLine() only. Which
+// fields a mode writes: see formatAccessLine() and docs/observability.md.
 struct AccessRecord {
+  AccessMode mode = AccessMode::Http;
   std::chrono::system_clock::time_point time;
   std::string_view client;  // "ip:port"
   std::string_view listener;
@@ -35,18 +79,35 @@ struct AccessRecord {
   std::string_view method;
   std::string_view path;
   uint16_t status = 0;
-  uint64_t bytesIn = 0;   // request head and body bytes from the client
-  uint64_t bytesOut = 0;  // response bytes sent to the client
+  uint64_t bytesIn = 0;   // bytes from the client (http: request head and body)
+  uint64_t bytesOut = 0;  // bytes sent to the client (http: the response)
   std::chrono::microseconds duration{0};
   std::optional<std::chrono::microseconds> upstreamConnect;
   std::optional<std::chrono::microseconds> upstreamResponse;
   std::string_view requestId;  // "-" when none
+  // tcp, udp, forward.
+  AccessEnd end = AccessEnd::None;
+  // udp: datagrams from the client (forwarded) and sent to the client.
+  uint64_t datagramsIn = 0;
+  uint64_t datagramsOut = 0;
+  // forward: "host:port" as the client named it, and the ACL's verdict
+  // ("" when none was taken: no `acl` key).
+  std::string_view destination;
+  std::string_view acl;
 };
 
 // Appends `s` as a JSON string body (no quotes): quote, backslash and control
 // bytes escaped, invalid UTF-8 replaced by U+FFFD, so any input gives valid JSON.
 void appendJsonEscaped(std::string& out, std::string_view s);
 // Appends one JSON object and a newline. Any thread.
+//   every mode: time, client, listener, mode
+//   http:    route, pool, backend, method, path, status, bytes_in, bytes_out,
+//            duration_ms, [upstream_connect_ms], [upstream_response_ms], request_id
+//   tcp:     pool, backend, bytes_in, bytes_out, duration_ms, [upstream_connect_ms], end
+//   udp:     pool, backend, datagrams_in, datagrams_out, bytes_in, bytes_out,
+//            duration_ms, end
+//   forward: method, destination, path, backend, status, bytes_in, bytes_out,
+//            duration_ms, [acl], end
 void formatAccessLine(const AccessRecord& r, std::string& out);
 
 class AccessLog {
@@ -74,6 +135,9 @@ class AccessLog {
   bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
   // Copies the line into the producer's ring, or drops it when the ring is full.
   void append(unsigned index, std::string_view line);
+  // Formats `r` into `scratch` (cleared first; a warm scratch string keeps its
+  // capacity, so this does not allocate) and appends it.
+  void append(unsigned index, const AccessRecord& r, std::string& scratch);
 
   // Any thread.
   uint64_t dropped() const;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "common/accepting_service.h"
 #include "common/worker.h"
@@ -21,9 +22,14 @@ class TcpService final : public AcceptingService {
     stats().connectionsActive.sub();
     sessionEnded();
   }
+  // The sessions' scratch line for the access log (one worker, one line at a time).
+  std::string& accessLine() { return accessLine_; }
 
  protected:
   void startSession(int fd) override;
+
+ private:
+  std::string accessLine_;
 };
 
 std::unique_ptr<ListenerService> makeTcpService(Worker& worker,

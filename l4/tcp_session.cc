@@ -49,31 +49,36 @@ void TcpSession::start() {
   Worker& worker = service_.worker();
   worker.addSession(*this);
   registered_ = true;
+  start_ = worker.now();
   config_ = worker.config();
   const config::ListenerConfig* listener = nullptr;
   for (const auto& l : config_->listeners) {
     if (l.name == service_.name()) listener = &l;
   }
   if (listener == nullptr) {  // removed by a reload in the meantime
-    close();
+    close(AccessEnd::NoBackend);
     return;
   }
   idleTimeout_ = listener->effectiveIdleTimeout();
   pool_ = config_->findPool(listener->pool);
   poolState_ = worker.pool(listener->pool);
   if (pool_ == nullptr || poolState_ == nullptr) {
-    close();
+    close(AccessEnd::NoBackend);
     return;
   }
   sendProxy_ = listener->proxyProtocol;
   bool hashBySource = pool_->balance == config::BalanceAlgorithm::Hash &&
                       pool_->hashKey.kind == config::HashKeyKind::SourceIp;
-  // Addresses and PROXY state only for the listeners and pools that use them:
-  // a plain tcp session stays small (idle memory per connection).
-  if (hashBySource || sendProxy_ != config::ProxyProtocol::Off || listener->acceptProxyProtocol) {
+  // Addresses and PROXY state only for the listeners and pools that use them
+  // (and the access log): a plain tcp session stays small (idle memory per
+  // connection). The log needs the client's address now: after a reset the
+  // socket no longer knows its peer.
+  bool logging = AccessLog::global().enabled();
+  if (hashBySource || sendProxy_ != config::ProxyProtocol::Off || listener->acceptProxyProtocol ||
+      logging) {
     proxy_ = std::make_unique<ProxyState>();
   }
-  if (hashBySource || sendProxy_ != config::ProxyProtocol::Off) {
+  if (hashBySource || sendProxy_ != config::ProxyProtocol::Off || logging) {
     learnAddresses(sendProxy_ != config::ProxyProtocol::Off);
   }
   if (listener->acceptProxyProtocol) {
@@ -112,9 +117,9 @@ void TcpSession::armHeaderRecv() {
 void TcpSession::onHeaderRecv(Op& op) {
   if (state_ != State::ReadingHeader) return;
   if (op.result <= 0) {
-    rejectHeader(RejectReason::BadRequest, op.result == 0
-                                               ? "closed before the end of the PROXY header"
-                                               : std::strerror(-op.result));
+    rejectHeader(
+        RejectReason::BadRequest, AccessEnd::BadProxyHeader,
+        op.result == 0 ? "closed before the end of the PROXY header" : std::strerror(-op.result));
     return;
   }
   proxy::DecodeResult r = proxy_->reader->received(static_cast<size_t>(op.result));
@@ -123,7 +128,7 @@ void TcpSession::onHeaderRecv(Op& op) {
     return;
   }
   if (r.status == proxy::DecodeStatus::Error) {
-    rejectHeader(RejectReason::BadRequest, r.error);
+    rejectHeader(RejectReason::BadRequest, AccessEnd::BadProxyHeader, r.error);
     return;
   }
   service_.worker().timers().cancel(headerTimer_);
@@ -133,14 +138,15 @@ void TcpSession::onHeaderRecv(Op& op) {
   }
   proxy_->early = proxy_->reader->rest();
   service_.stats().bytesIn.add(proxy_->early.size());
+  bytesIn_ += proxy_->early.size();
   proxy_->reader.reset();
   startConnecting();
 }
 
-void TcpSession::rejectHeader(RejectReason reason, const char* why) {
+void TcpSession::rejectHeader(RejectReason reason, AccessEnd end, const char* why) {
   service_.stats().rejected[static_cast<size_t>(reason)].add();
   logDebug("listener {}: PROXY protocol header rejected: {}", service_.name(), why);
-  close();
+  close(end);
 }
 
 void TcpSession::startConnecting() {
@@ -151,16 +157,16 @@ void TcpSession::startConnecting() {
     std::string_view key = addressBytes(proxy_->client, bytes);
     if (!key.empty()) keyHash_ = upstream::hashBytes(key);
   }
-  connectNext();
+  connectNext(AccessEnd::NoBackend);
 }
 
-void TcpSession::connectNext() {
+void TcpSession::connectNext(AccessEnd ifNone) {
   Worker& worker = service_.worker();
   auto picked = poolState_->acquire(worker.now(), keyHash_, &tried_);
   if (!picked.ok()) {
     service_.stats().rejected[static_cast<size_t>(RejectReason::NoBackend)].add();
     logDebug("listener {}: no backend available in pool {}", service_.name(), pool_->name);
-    close();
+    close(ifNone);
     return;
   }
   lease_ = std::move(picked.lease);
@@ -200,11 +206,12 @@ void TcpSession::connectFailed(int err) {
     upstreamFd_ = -1;
   }
   poolState_->release(lease_);
+  AccessEnd end = err == ETIMEDOUT ? AccessEnd::ConnectTimeout : AccessEnd::ConnectFailed;
   if (attempts_ > pool_->retries) {
-    close();
+    close(end);
     return;
   }
-  connectNext();
+  connectNext(end);  // with no other backend left, the session ends by this failure
 }
 
 void TcpSession::startProxying() {
@@ -212,9 +219,9 @@ void TcpSession::startProxying() {
   reportPassiveSuccess(pool_->name, backendAddress_.text);
   state_ = State::Proxying;
   backendStats_->requests.add();
-  backendStats_->connectTime.observe(static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(service_.worker().now() - connectStart_)
-          .count()));
+  connectTime_ = std::chrono::duration_cast<std::chrono::microseconds>(service_.worker().now() -
+                                                                       connectStart_);
+  backendStats_->connectTime.observe(static_cast<uint64_t>(connectTime_->count()));
   touch();
   if (proxy_) {
     // Built per connection, so a retry on another backend sends it again.
@@ -247,7 +254,7 @@ void TcpSession::onPrefixSent(Op& op) {
   if (state_ == State::Closing) return;
   if (op.result < 0) {
     if (isResetError(-op.result)) resetOnClose(clientFd_);
-    close();
+    close(accessEndForError(-op.result, false));
     return;
   }
   touch();
@@ -304,7 +311,10 @@ void TcpSession::onRecv(Direction& d, Op& op) {
       return;
     }
     d.queue.push(op.bufferId(), d.armedBulk, static_cast<uint32_t>(op.result));
-    if (d.clientSide) service_.stats().bytesIn.add(static_cast<uint64_t>(op.result));
+    if (d.clientSide) {
+      service_.stats().bytesIn.add(static_cast<uint64_t>(op.result));
+      bytesIn_ += static_cast<uint64_t>(op.result);
+    }
     touch();
     if (!d.sendOp.inFlight()) sendQueued(d);
     noteRecvSize(d, op);
@@ -338,7 +348,7 @@ void TcpSession::onRecv(Direction& d, Op& op) {
     return;
   }
   if (isResetError(-op.result)) resetOnClose(toFd(d));
-  close();
+  close(accessEndForError(-op.result, d.clientSide));  // an error on `from`
 }
 
 void TcpSession::noteRecvSize(Direction& d, Op& op) {
@@ -365,10 +375,13 @@ void TcpSession::onSend(Direction& d, Op& op) {
   if (state_ == State::Closing) return;
   if (op.result < 0) {
     if (isResetError(-op.result)) resetOnClose(fromFd(d));
-    close();
+    close(accessEndForError(-op.result, !d.clientSide));  // an error on `to`
     return;
   }
-  if (!d.clientSide) service_.stats().bytesOut.add(static_cast<uint64_t>(op.result));
+  if (!d.clientSide) {
+    service_.stats().bytesOut.add(static_cast<uint64_t>(op.result));
+    bytesOut_ += static_cast<uint64_t>(op.result);
+  }
   d.queue.consume(service_.worker(), static_cast<size_t>(op.result));
   touch();
   if (d.queued() > 0) sendQueued(d);
@@ -386,7 +399,36 @@ void TcpSession::maybeShutdown(Direction& d) {
   // Half-close: the peer learns that no more data comes, the other
   // direction keeps flowing.
   ::shutdown(toFd(d), SHUT_WR);
-  if (up_.shutDown && down_.shutDown) close();
+  if (up_.shutDown && down_.shutDown) close(AccessEnd::Closed);
+}
+
+void TcpSession::logAccess() {
+  AccessLog& log = AccessLog::global();
+  if (!log.enabled()) return;
+  Worker& worker = service_.worker();
+  sockaddr_storage peer{};
+  const sockaddr_storage* client = proxy_ ? &proxy_->client : &peer;
+  if (client->ss_family == 0) {  // not learnt at start (the log was off then)
+    socklen_t len = sizeof peer;
+    if (getpeername(clientFd_, reinterpret_cast<sockaddr*>(&peer), &len) != 0) peer = {};
+    client = &peer;
+  }
+  std::array<char, kAddressTextSize> clientText;
+  std::array<char, kAddressTextSize> backendText;
+  AccessRecord r;
+  r.mode = AccessMode::Tcp;
+  r.time = std::chrono::system_clock::now();
+  r.client = formatAddress(reinterpret_cast<const sockaddr*>(client), clientText);
+  r.listener = service_.name();
+  r.pool = pool_ != nullptr ? std::string_view(pool_->name) : "-";
+  r.backend =
+      formatAddress(backendAddress_.length > 0 ? backendAddress_.sa() : nullptr, backendText);
+  r.bytesIn = bytesIn_;
+  r.bytesOut = bytesOut_;
+  r.duration = std::chrono::duration_cast<std::chrono::microseconds>(worker.now() - start_);
+  r.upstreamConnect = connectTime_;
+  r.end = end_;
+  log.append(worker.index(), r, service_.accessLine());
 }
 
 void TcpSession::touch() { lastActivity_ = service_.worker().now(); }
@@ -400,7 +442,7 @@ void TcpSession::onTimer(Timer& timer) {
     case kIdleTimer:
       if (state_ != State::Proxying) break;
       if (worker.now() - lastActivity_ >= idleTimeout_) {
-        close();
+        close(AccessEnd::IdleTimeout);
         maybeFree();
       } else {
         worker.timers().schedule(idleTimer_, lastActivity_ + idleTimeout_);
@@ -413,7 +455,8 @@ void TcpSession::onTimer(Timer& timer) {
       break;
     case kHeaderTimer:
       if (state_ != State::ReadingHeader) break;
-      rejectHeader(RejectReason::HeaderTimeout, "no complete PROXY header in time");
+      rejectHeader(RejectReason::HeaderTimeout, AccessEnd::ProxyHeaderTimeout,
+                   "no complete PROXY header in time");
       maybeFree();
       break;
     default: break;
@@ -422,13 +465,14 @@ void TcpSession::onTimer(Timer& timer) {
 
 void TcpSession::abort() {
   if (state_ == State::Closing) return;
-  close();
+  close(AccessEnd::DrainAborted);
   maybeFree();
 }
 
-void TcpSession::close() {
+void TcpSession::close(AccessEnd why) {
   if (state_ == State::Closing) return;
   state_ = State::Closing;
+  end_ = why;
   Worker& worker = service_.worker();
   worker.timers().cancel(connectTimer_);
   worker.timers().cancel(idleTimer_);
@@ -446,6 +490,7 @@ void TcpSession::maybeFree() {
   for (Direction* d : {&up_, &down_}) {
     d->queue.clear(worker);
   }
+  logAccess();  // before the client socket closes: it may have to ask for its peer
   if (clientFd_ >= 0) worker.ring().closeDetached(clientFd_);
   if (upstreamFd_ >= 0) worker.ring().closeDetached(upstreamFd_);
   if (lease_) {

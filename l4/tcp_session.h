@@ -19,6 +19,10 @@
 // EOF becomes shutdown(SHUT_WR) on the other side once everything before it
 // was sent (half-close); a reset is passed on as a reset.
 //
+// With the access log on, the session writes one line when it is freed
+// (logAccess): the client, the backend, bytes each way, and the first cause
+// that closed it (AccessEnd: closed, client_reset, connect_failed, ...).
+//
 // Worker thread only. The session deletes itself once closed with no op in
 // flight.
 #pragma once
@@ -33,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "common/access_log.h"
 #include "common/proxy_protocol.h"
 #include "common/send_queue.h"
 #include "common/session.h"
@@ -105,12 +110,13 @@ class TcpSession final : public Session, public TimerHandler {
   void readProxyHeader();
   void armHeaderRecv();
   void onHeaderRecv(Op& op);
-  void rejectHeader(RejectReason reason, const char* why);
+  void rejectHeader(RejectReason reason, AccessEnd end, const char* why);
   void sendPrefix();
   void onPrefixSent(Op& op);
 
   void startConnecting();
-  void connectNext();
+  // `ifNone`: how the session ends when no backend is left to try.
+  void connectNext(AccessEnd ifNone);
   void onConnect(Op& op);
   void connectFailed(int err);
   void startProxying();
@@ -121,8 +127,9 @@ class TcpSession final : public Session, public TimerHandler {
   void maybeResume(Direction& d);
   void noteRecvSize(Direction& d, Op& op);
   void maybeShutdown(Direction& d);
-  void close();
+  void close(AccessEnd why);
   void maybeFree();
+  void logAccess();
   void touch();
 
   TcpService& service_;
@@ -153,9 +160,17 @@ class TcpSession final : public Session, public TimerHandler {
   config::Duration idleTimeout_{};
   bool registered_ = false;
 
+  // For the access log.
+  AccessEnd end_ = AccessEnd::None;
+  std::chrono::steady_clock::time_point start_;
+  uint64_t bytesIn_ = 0;   // received from the client (with PROXY-header early data)
+  uint64_t bytesOut_ = 0;  // sent to the client
+  std::optional<std::chrono::microseconds> connectTime_;  // of the connect that worked
+
   // The client and the address it connected to (the socket's, or what an
   // accepted PROXY header said; family 0 when unknown), and the PROXY header
-  // work. Allocated only for listeners and pools that use them.
+  // work. Allocated only for listeners and pools that use them, and for the
+  // access log's client address while the log is on.
   struct ProxyState {
     sockaddr_storage client{};
     sockaddr_storage local{};

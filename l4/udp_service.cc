@@ -48,7 +48,7 @@ void UdpService::armPoll() {
 void UdpService::stopAccepting() {
   if (stopped_) return;
   stopped_ = true;
-  table_.forEach([](UdpFlowEntry& e) { static_cast<UdpSession&>(e).close(); });
+  table_.forEach([](UdpFlowEntry& e) { static_cast<UdpSession&>(e).close(AccessEnd::Drained); });
   if (pollOp_.inFlight()) worker_.ring().cancelOp(cancelOp_, pollOp_);
   if (opsInFlight() == 0) {
     ::close(fd_);
@@ -125,7 +125,7 @@ void UdpService::onDatagram(const sockaddr* from, socklen_t fromLen, std::span<c
     // The backend refused an earlier datagram (ICMP): give this one a fresh
     // session, which may pick another backend.
     stats_.udp.icmpErrors.add();
-    session->close();
+    session->close(AccessEnd::BackendUnreachable);
     session = newSession(*key, from, fromLen);
     rc = session == nullptr ? -ENOTCONN : session->forward(data);
   }
@@ -140,14 +140,14 @@ UdpSession* UdpService::newSession(const UdpFlowKey& key, const sockaddr* from, 
 bool UdpService::makeRoom() {
   if (table_.full()) {
     stats_.udp.evictions.add();
-    static_cast<UdpSession*>(table_.lruVictim())->close();
+    static_cast<UdpSession*>(table_.lruVictim())->close(AccessEnd::Evicted);
   }
   if (!worker_.atConnectionLimit()) return true;
   // The worker is full (sessions being freed still count until their last
   // CQE): evict so that a later datagram finds room, and drop this one.
   if (UdpFlowEntry* victim = table_.lruVictim()) {
     stats_.udp.evictions.add();
-    static_cast<UdpSession*>(victim)->close();
+    static_cast<UdpSession*>(victim)->close(AccessEnd::Evicted);
   }
   return false;
 }

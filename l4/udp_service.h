@@ -87,6 +87,8 @@ class UdpService final : public ListenerService, public OpOwner {
   int listenerFd() const { return stopped_ ? -1 : fd_; }
   void sessionStarted() { ++active_; }
   void sessionEnded() { --active_; }
+  // The sessions' scratch line for the access log (one worker, one line at a time).
+  std::string& accessLine() { return accessLine_; }
 
  private:
   void armPoll();
@@ -105,6 +107,7 @@ class UdpService final : public ListenerService, public OpOwner {
   UdpSessionTable table_;
   std::unique_ptr<char[]> scratch_;
   ListenerStats& stats_;
+  std::string accessLine_;
   Op pollOp_{this, OpKind::Recv};     // multishot POLLIN on the listener socket
   Op continueOp_{this, OpKind::Nop};  // resumes a drain that hit its budget
   Op cancelOp_{this, OpKind::Cancel};

@@ -4,10 +4,12 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 
 #include "common/log.h"
+#include "common/socket.h"
 #include "common/upstream/hash_key.h"
 #include "common/worker.h"
 #include "l4/udp_service.h"
@@ -87,6 +89,7 @@ void UdpSession::start() {
   Worker& worker = service_.worker();
   worker.addSession(*this);
   service_.sessionStarted();
+  start_ = worker.now();
   service_.table().insert(*this);
   service_.counters().sessionsCreated.add();
   service_.stats().connectionsAccepted.add();
@@ -108,6 +111,8 @@ int UdpSession::forward(std::span<const char> datagram) {
   if (closing_) return -ESHUTDOWN;
   ssize_t n = ::send(fd_, datagram.data(), datagram.size(), MSG_DONTWAIT);
   if (n < 0) return -errno;
+  ++datagramsIn_;
+  bytesIn_ += datagram.size();
   touch();
   service_.table().touch(*this);
   return 0;
@@ -115,7 +120,7 @@ int UdpSession::forward(std::span<const char> datagram) {
 
 void UdpSession::onCompletion(Op& op) {
   if (&op == &pollOp_) {
-    if (!closing_ && op.result < 0) close();
+    if (!closing_ && op.result < 0) close(AccessEnd::BackendError);
     if (!closing_ && op.result > 0) drainReplies();
     // The kernel may end a multishot poll (e.g. CQ overflow): re-arm it.
     if (!closing_ && !op.hasMore()) armPoll();
@@ -135,10 +140,11 @@ void UdpSession::drainReplies() {
       if (errno == EINTR) continue;
       // An ICMP error (port unreachable...) from the backend: the flow is
       // dead; the client's next datagram opens a new session.
-      if (isIcmpError(errno)) service_.counters().icmpErrors.add();
+      int err = errno;
+      if (isIcmpError(err)) service_.counters().icmpErrors.add();
       logDebug("listener {}: backend {} answered with an error: {}", service_.name(),
-               lease_ ? lease_.backend().resolved.text : std::string("?"), std::strerror(errno));
-      close();
+               lease_ ? lease_.backend().resolved.text : std::string("?"), std::strerror(err));
+      close(isIcmpError(err) ? AccessEnd::BackendUnreachable : AccessEnd::BackendError);
       return;
     }
     if (static_cast<size_t>(n) > buf.size()) {
@@ -155,6 +161,8 @@ void UdpSession::drainReplies() {
     }
     service_.stats().datagramsOut.add();
     service_.stats().bytesOut.add(static_cast<uint64_t>(n));
+    ++datagramsOut_;
+    bytesOut_ += static_cast<uint64_t>(n);
     touch();
     service_.table().touch(*this);
   }
@@ -168,7 +176,7 @@ bool UdpSession::closeIfIdle() {
   if (closing_) return true;
   if (service_.worker().now() - lastActivity_ < service_.idleTimeout()) return false;
   service_.counters().idleExpiries.add();
-  close();
+  close(AccessEnd::IdleTimeout);
   return true;
 }
 
@@ -177,9 +185,10 @@ void UdpSession::onTimer(Timer&) {
   service_.worker().timers().schedule(idleTimer_, lastActivity_ + service_.idleTimeout());
 }
 
-void UdpSession::close() {
+void UdpSession::close(AccessEnd why) {
   if (closing_) return;
   closing_ = true;
+  end_ = why;
   Worker& worker = service_.worker();
   service_.table().remove(*this);
   worker.timers().cancel(idleTimer_);
@@ -192,11 +201,34 @@ void UdpSession::close() {
 
 void UdpSession::maybeFree() {
   if (!closing_ || opsInFlight() != 0) return;
+  logAccess();  // while the lease (the backend's address) is held
   ::close(fd_);
   pool_.release(lease_);
   service_.worker().removeSession(*this);
   service_.sessionEnded();
   delete this;
+}
+
+void UdpSession::logAccess() {
+  AccessLog& log = AccessLog::global();
+  if (!log.enabled()) return;
+  Worker& worker = service_.worker();
+  std::array<char, kAddressTextSize> clientText;
+  std::array<char, kAddressTextSize> backendText;
+  AccessRecord r;
+  r.mode = AccessMode::Udp;
+  r.time = std::chrono::system_clock::now();
+  r.client = formatAddress(reinterpret_cast<const sockaddr*>(&client_), clientText);
+  r.listener = service_.name();
+  r.pool = service_.poolName();
+  r.backend = formatAddress(lease_ ? lease_.backend().resolved.sa() : nullptr, backendText);
+  r.datagramsIn = datagramsIn_;
+  r.datagramsOut = datagramsOut_;
+  r.bytesIn = bytesIn_;
+  r.bytesOut = bytesOut_;
+  r.duration = std::chrono::duration_cast<std::chrono::microseconds>(worker.now() - start_);
+  r.end = end_;
+  log.append(worker.index(), r, service_.accessLine());
 }
 
 }  // namespace ringlb::l4

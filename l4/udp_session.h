@@ -10,6 +10,10 @@
 // the client's address. Activity only stamps a time: the idle timer checks
 // it lazily when it fires.
 //
+// With the access log on, the session writes one line when it is freed
+// (logAccess): datagrams and bytes each way and why it ended (idle_timeout,
+// evicted, backend_unreachable, drained, ...).
+//
 // Worker thread only. close() leaves the table at once; the object frees
 // itself from a completion once no op is in flight, never inside close(), so
 // a caller may still touch it after close() within the same handler.
@@ -20,6 +24,7 @@
 #include <chrono>
 #include <span>
 
+#include "common/access_log.h"
 #include "common/session.h"
 #include "common/timer_wheel.h"
 #include "common/upstream/pool_state.h"
@@ -40,7 +45,8 @@ class UdpSession final : public Session, public UdpFlowEntry, public TimerHandle
   // Sends one client datagram to the backend: 0 or -errno (-ECONNREFUSED:
   // the backend answered an earlier datagram with ICMP unreachable).
   int forward(std::span<const char> datagram);
-  void close();
+  // Ends the session; `why` is its access log `end` (the first one counts).
+  void close(AccessEnd why);
   bool closing() const { return closing_; }
   // Ends the session, counted as an idle expiry, when it has been silent for
   // idle_timeout: a datagram dispatched before the due timer must not revive
@@ -48,8 +54,8 @@ class UdpSession final : public Session, public UdpFlowEntry, public TimerHandle
   bool closeIfIdle();
 
   // Session: UDP has no request in progress, so a drain ends it now.
-  void beginDrain() override { close(); }
-  void abort() override { close(); }
+  void beginDrain() override { close(AccessEnd::Drained); }
+  void abort() override { close(AccessEnd::DrainAborted); }
   // OpOwner
   void onCompletion(Op& op) override;
   // TimerHandler
@@ -65,6 +71,7 @@ class UdpSession final : public Session, public UdpFlowEntry, public TimerHandle
   void drainReplies();
   void touch();
   void maybeFree();
+  void logAccess();
 
   UdpService& service_;
   sockaddr_storage client_{};
@@ -78,6 +85,14 @@ class UdpSession final : public Session, public UdpFlowEntry, public TimerHandle
   Op continueOp_{this, OpKind::Nop};  // resumes a drain; also defers the free
   Op cancelOp_{this, OpKind::Cancel};
   Timer idleTimer_{*this};
+
+  // For the access log.
+  AccessEnd end_ = AccessEnd::None;
+  std::chrono::steady_clock::time_point start_;
+  uint64_t datagramsIn_ = 0;   // client datagrams sent to the backend
+  uint64_t datagramsOut_ = 0;  // replies sent to the client
+  uint64_t bytesIn_ = 0;
+  uint64_t bytesOut_ = 0;
 };
 
 }  // namespace ringlb::l4

@@ -46,6 +46,8 @@ class ForwardService final : public AcceptingService {
     stats().connectionsActive.sub();
     sessionEnded();
   }
+  // The sessions' scratch line for the access log (one worker, one line at a time).
+  std::string& accessLine() { return accessLine_; }
 
  protected:
   void startSession(int fd) override;
@@ -56,6 +58,7 @@ class ForwardService final : public AcceptingService {
   std::shared_ptr<const config::Config> seenConfig_;
   std::shared_ptr<const ForwardSettings> settings_;
   std::unique_ptr<ForwardResolver> resolver_;
+  std::string accessLine_;
 };
 
 std::unique_ptr<ListenerService> makeForwardService(Worker& worker,

@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -37,6 +39,14 @@ RejectReason reasonFor(uint16_t status) {
   return status == 414 || status == 431 ? RejectReason::TooLarge : RejectReason::BadRequest;
 }
 
+AccessEnd endFor(RejectReason reason) {
+  switch (reason) {
+    case RejectReason::Denied: return AccessEnd::Denied;
+    case RejectReason::HeaderTimeout: return AccessEnd::HeaderTimeout;
+    default: return AccessEnd::BadRequest;
+  }
+}
+
 }  // namespace
 
 ForwardSession::ForwardSession(ForwardService& service, int clientFd)
@@ -48,6 +58,11 @@ void ForwardSession::start() {
   Worker& worker = service_.worker();
   worker.addSession(*this);
   registered_ = true;
+  start_ = worker.now();
+  if (AccessLog::global().enabled()) {  // now: after a reset the socket forgets its peer
+    socklen_t len = sizeof client_;
+    if (getpeername(clientFd_, reinterpret_cast<sockaddr*>(&client_), &len) != 0) client_ = {};
+  }
   settings_ = service_.settings();
   parser_ = std::make_unique<http::Http1Parser>(http::MessageKind::Request, settings_->limits);
   headBuf_ = std::make_unique<char[]>(kHeadChunk);
@@ -65,11 +80,12 @@ void ForwardSession::onHeadRecv(Op& op) {
   if (op.result <= 0) {  // gone before a whole head: nobody to answer
     if (headBytes_ > 0)
       service_.stats().rejected[static_cast<size_t>(RejectReason::BadRequest)].add();
-    close();
+    close(op.result == 0 ? AccessEnd::ClientClosed : accessEndForError(-op.result, true));
     return;
   }
   auto n = static_cast<size_t>(op.result);
   headBytes_ += n;
+  bytesIn_ += n;
   service_.stats().bytesIn.add(n);
   std::string_view input(headBuf_.get(), n);
   http::ParseResult r = parser_->feed(input);
@@ -90,6 +106,7 @@ void ForwardSession::onHeadRecv(Op& op) {
 void ForwardSession::onHead(std::string_view rest) {
   const http::MessageHead& head = parser_->head();
   method_ = head.method;
+  noteRequest(head);
   if (head.method == http::Method::Connect) {
     auto dest = parseAuthority(head.authority, 0);
     if (!dest) {
@@ -118,19 +135,28 @@ void ForwardSession::onHead(std::string_view rest) {
   startConnect(*dest, false);
 }
 
+void ForwardSession::noteRequest(const http::MessageHead& head) {
+  if (!AccessLog::global().enabled()) return;
+  // Copies: the parser and its buffer go before the session ends.
+  logMethod_.assign(head.methodName);
+  logPath_.assign(head.path.empty() ? head.target : head.path);
+}
+
 void ForwardSession::startConnect(const Destination& dest, bool isConnect) {
   parser_.reset();  // its views are no longer needed; frees the head buffer
   headBuf_.reset();
   dest_ = dest;
   const ForwardAcl& acl = settings_->acl;
   if (auto refused = acl.refuseEarly(dest.host, dest.port, isConnect)) {
-    reject(403, RejectReason::Denied, refused->reason);
+    aclVerdict_ = std::move(refused->reason);
+    reject(403, RejectReason::Denied, aclVerdict_);
     return;
   }
   if (IpAddress::parse(dest.host)) {
     AclVerdict v = acl.check(dest.host, nullptr, dest.port, isConnect);
+    aclVerdict_ = std::move(v.reason);
     if (!v.allowed) {
-      reject(403, RejectReason::Denied, v.reason);
+      reject(403, RejectReason::Denied, aclVerdict_);
       return;
     }
     sockaddr_storage addr{};
@@ -160,13 +186,17 @@ void ForwardSession::onResolved(const ResolveJob& job) {
     auto ip = job.ok() ? IpAddress::fromSockaddr(reinterpret_cast<const sockaddr*>(&job.address))
                        : std::nullopt;
     if (!ip) {
-      fail(502, fmt::format("cannot resolve {}: {}", dest_.host,
-                            job.ok() ? "unsupported address" : job.error));
-    } else if (AclVerdict v = settings_->acl.check(dest_.host, &*ip, dest_.port, tunnel_);
-               !v.allowed) {
-      reject(403, RejectReason::Denied, v.reason);
+      fail(502, AccessEnd::ResolveFailed,
+           fmt::format("cannot resolve {}: {}", dest_.host,
+                       job.ok() ? "unsupported address" : job.error));
     } else {
-      onResolvedAddress(reinterpret_cast<const sockaddr*>(&job.address), job.length);
+      AclVerdict v = settings_->acl.check(dest_.host, &*ip, dest_.port, tunnel_);
+      aclVerdict_ = std::move(v.reason);
+      if (!v.allowed) {
+        reject(403, RejectReason::Denied, aclVerdict_);
+      } else {
+        onResolvedAddress(reinterpret_cast<const sockaddr*>(&job.address), job.length);
+      }
     }
   }
   maybeFree();  // called from the mailbox, not from onCompletion()
@@ -178,7 +208,8 @@ void ForwardSession::onResolvedAddress(const sockaddr* addr, socklen_t length) {
   upstreamLength_ = length;
   upstreamFd_ = openTcpSocket(addr->sa_family);
   if (upstreamFd_ < 0) {
-    fail(502, fmt::format("cannot open a socket: {}", std::strerror(-upstreamFd_)));
+    fail(502, AccessEnd::ConnectFailed,
+         fmt::format("cannot open a socket: {}", std::strerror(-upstreamFd_)));
     return;
   }
   Worker& worker = service_.worker();
@@ -191,10 +222,12 @@ void ForwardSession::onConnect(Op& op) {
   service_.worker().timers().cancel(connectTimer_);
   if (state_ != State::Connecting) return;
   if (op.result == -ECANCELED) {
-    fail(504, fmt::format("connecting to {}:{} timed out", dest_.host, dest_.port));
+    fail(504, AccessEnd::ConnectTimeout,
+         fmt::format("connecting to {}:{} timed out", dest_.host, dest_.port));
   } else if (op.result < 0) {
-    fail(502, fmt::format("cannot connect to {}:{}: {}", dest_.host, dest_.port,
-                          std::strerror(-op.result)));
+    fail(502, AccessEnd::ConnectFailed,
+         fmt::format("cannot connect to {}:{}: {}", dest_.host, dest_.port,
+                     std::strerror(-op.result)));
   } else {
     startProxying();
   }
@@ -209,6 +242,7 @@ void ForwardSession::startProxying() {
   if (tunnel_) {
     down_.queue.setPrefix("HTTP/1.1 200 Connection established\r\n\r\n");
     service_.stats().countRequest(200);
+    status_ = 200;
   } else {
     parser_ = std::make_unique<http::Http1Parser>(http::MessageKind::Response, settings_->limits);
     parser_->setRequestMethod(method_);
@@ -223,14 +257,15 @@ void ForwardSession::startProxying() {
 
 void ForwardSession::reject(uint16_t status, RejectReason reason, std::string_view detail) {
   service_.stats().rejected[static_cast<size_t>(reason)].add();
-  fail(status, detail);
+  fail(status, endFor(reason), detail);
 }
 
-void ForwardSession::fail(uint16_t status, std::string_view detail) {
+void ForwardSession::fail(uint16_t status, AccessEnd end, std::string_view detail) {
   service_.stats().countRequest(status);
   logDebug("listener {}: {} {}", service_.name(), status, detail);
+  status_ = status;
   reply_ = proxyResponse(status, detail);
-  close();
+  close(end);
 }
 
 void ForwardSession::onCompletion(Op& op) {
@@ -258,20 +293,21 @@ void ForwardSession::onTimer(Timer& timer) {
       break;
     case kConnectTimer:
       if (state_ == State::Resolving) {
-        fail(504, fmt::format("resolving {} timed out", dest_.host));
+        fail(504, AccessEnd::ResolveTimeout, fmt::format("resolving {} timed out", dest_.host));
       } else if (connectOp_.inFlight()) {
         worker.ring().cancelOp(cancelConnectOp_, connectOp_);
       }
       break;
     case kResponseTimer:
       if (state_ == State::Proxying && !responseHeadDone_) {
-        fail(504, "the origin sent no response head within response_timeout");
+        fail(504, AccessEnd::ResponseTimeout,
+             "the origin sent no response head within response_timeout");
       }
       break;
     case kIdleTimer:
       if (state_ != State::Proxying) break;
       if (worker.now() - lastActivity_ >= settings_->idleTimeout) {
-        close();
+        close(AccessEnd::IdleTimeout);
       } else {
         worker.timers().schedule(idleTimer_, lastActivity_ + settings_->idleTimeout);
       }
@@ -293,7 +329,7 @@ void ForwardSession::beginDrain() {
   draining_ = true;
   // A connection that has not started a request yet has nothing to finish.
   if (state_ == State::ReadingHead && headBytes_ == 0) {
-    close();
+    close(AccessEnd::Drained);  // no request: no access log line
     maybeFree();
   }
 }
@@ -306,13 +342,14 @@ void ForwardSession::abort() {
     return;
   }
   reply_.clear();
-  close();
+  close(AccessEnd::DrainAborted);
   maybeFree();
 }
 
-void ForwardSession::close() {
+void ForwardSession::close(AccessEnd why) {
   if (state_ == State::Closing) return;
   state_ = State::Closing;
+  end_ = why;
   Worker& worker = service_.worker();
   for (Timer* t : {&headerTimer_, &connectTimer_, &responseTimer_, &idleTimer_, &rearmTimer_}) {
     worker.timers().cancel(*t);
@@ -337,6 +374,7 @@ void ForwardSession::maybeFree() {
   }
   worker.timers().cancel(replyTimer_);
   for (Direction* d : {&up_, &down_}) d->queue.clear(worker);
+  logAccess();
   if (clientFd_ >= 0) worker.ring().closeDetached(clientFd_);
   if (upstreamFd_ >= 0) worker.ring().closeDetached(upstreamFd_);
   if (registered_) worker.removeSession(*this);
@@ -356,6 +394,7 @@ void ForwardSession::onReplySent(Op& op) {
     return;
   }
   service_.stats().bytesOut.add(static_cast<uint64_t>(op.result));
+  bytesOut_ += static_cast<uint64_t>(op.result);
   replySent_ += static_cast<size_t>(op.result);
   if (replySent_ < reply_.size()) {
     sendReply();
@@ -363,6 +402,41 @@ void ForwardSession::onReplySent(Op& op) {
   }
   replyDone_ = true;
   ::shutdown(clientFd_, SHUT_WR);
+}
+
+void ForwardSession::logAccess() {
+  AccessLog& log = AccessLog::global();
+  if (!log.enabled() || headBytes_ == 0) return;  // no request, no line
+  Worker& worker = service_.worker();
+  std::array<char, kAddressTextSize> clientText;
+  std::array<char, kAddressTextSize> backendText;
+  char destination[320];
+  size_t destinationLength = 0;
+  if (!dest_.host.empty()) {
+    bool v6 = dest_.host.find(':') != std::string::npos;
+    auto r = fmt::format_to_n(destination, sizeof destination, "{}{}{}:{}", v6 ? "[" : "",
+                              dest_.host, v6 ? "]" : "", dest_.port);
+    destinationLength = std::min(r.size, sizeof destination);
+  }
+  AccessRecord r;
+  r.mode = AccessMode::Forward;
+  r.time = std::chrono::system_clock::now();
+  r.client = formatAddress(
+      client_.ss_family != 0 ? reinterpret_cast<const sockaddr*>(&client_) : nullptr, clientText);
+  r.listener = service_.name();
+  r.method = logMethod_;
+  r.destination = {destination, destinationLength};
+  r.path = logPath_;
+  r.backend = formatAddress(
+      upstreamLength_ > 0 ? reinterpret_cast<const sockaddr*>(&upstreamAddress_) : nullptr,
+      backendText);
+  r.status = status_;
+  r.bytesIn = bytesIn_;
+  r.bytesOut = bytesOut_;
+  r.duration = std::chrono::duration_cast<std::chrono::microseconds>(worker.now() - start_);
+  r.acl = aclVerdict_;
+  r.end = end_;
+  log.append(worker.index(), r, service_.accessLine());
 }
 
 }  // namespace ringlb::l7

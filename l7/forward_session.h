@@ -19,6 +19,12 @@
 // recv cancelled past kMaxQueuedBuffers. A direction may start with a prefix
 // (a head we wrote) sent before its received bytes.
 //
+// With the access log on, a connection that sent any request byte writes one
+// line when it is freed (logAccess): the request (method, destination,
+// path), the status the client got (200 for a tunnel, the origin's, or ours),
+// bytes each way, the ACL's verdict and why it ended (closed, denied,
+// connect_timeout, ...).
+//
 // Worker thread only. Deletes itself once closed with no op in flight.
 #pragma once
 
@@ -31,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "common/access_log.h"
 #include "common/send_queue.h"
 #include "common/session.h"
 #include "common/stats.h"
@@ -99,12 +106,15 @@ class ForwardSession final : public Session, public TimerHandler, public Resolve
   void armHeadRecv();
   void onHeadRecv(Op& op);
   void onHead(std::string_view rest);
+  void noteRequest(const http::MessageHead& head);
   void startConnect(const Destination& dest, bool isConnect);
   void onResolvedAddress(const sockaddr* addr, socklen_t length);
   void onConnect(Op& op);
   void startProxying();
+  // A refusal by the request or the ACL (counted by `reason`), or a failure
+  // further on: either way `status` with `detail` is the reply.
   void reject(uint16_t status, RejectReason reason, std::string_view detail);
-  void fail(uint16_t status, std::string_view detail);
+  void fail(uint16_t status, AccessEnd end, std::string_view detail);
 
   // The pump (forward_session_pump.cc).
   int fromFd(const Direction& d) const { return d.clientSide ? clientFd_ : upstreamFd_; }
@@ -120,8 +130,9 @@ class ForwardSession final : public Session, public TimerHandler, public Resolve
   void touch();
 
   // Ending (forward_session.cc).
-  void close();
+  void close(AccessEnd why);
   void maybeFree();
+  void logAccess();
   void sendReply();
   void onReplySent(Op& op);
 
@@ -164,6 +175,17 @@ class ForwardSession final : public Session, public TimerHandler, public Resolve
   size_t replySent_ = 0;
   bool replyDone_ = false;
   bool registered_ = false;
+
+  // For the access log (the strings only filled while it is on).
+  AccessEnd end_ = AccessEnd::None;
+  uint16_t status_ = 0;  // sent to the client; 0 before any
+  std::chrono::steady_clock::time_point start_;
+  uint64_t bytesIn_ = 0;       // from the client: head, body, tunnel bytes
+  uint64_t bytesOut_ = 0;      // to the client: reply, response, tunnel bytes
+  sockaddr_storage client_{};  // family 0 until learnt
+  std::string logMethod_;
+  std::string logPath_;
+  std::string aclVerdict_;  // why the ACL allowed or refused; empty when not asked
 };
 
 }  // namespace ringlb::l7

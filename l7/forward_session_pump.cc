@@ -39,7 +39,10 @@ void ForwardSession::onRecv(Direction& d, Op& op) {
       buffers.recycle(op.bufferId());
       return;
     }
-    if (d.clientSide) service_.stats().bytesIn.add(static_cast<uint64_t>(op.result));
+    if (d.clientSide) {
+      service_.stats().bytesIn.add(static_cast<uint64_t>(op.result));
+      bytesIn_ += static_cast<uint64_t>(op.result);
+    }
     touch();
     if (!d.clientSide && !tunnel_ && !responseHeadDone_) {
       if (!takeResponseHead(d, op)) return;
@@ -60,7 +63,7 @@ void ForwardSession::onRecv(Direction& d, Op& op) {
   if (state_ == State::Closing) return;
   if (!d.clientSide && !tunnel_ && !responseHeadDone_ && op.result != -ENOBUFS &&
       op.result != -ECANCELED) {
-    fail(502, "the origin closed the connection without a response");
+    fail(502, AccessEnd::BadResponse, "the origin closed the connection without a response");
     return;
   }
   if (op.result == 0) {
@@ -75,7 +78,7 @@ void ForwardSession::onRecv(Direction& d, Op& op) {
     maybeResume(d);  // the queue may have drained before this CQE
   } else {
     if (isResetError(-op.result)) resetOnClose(toFd(d));
-    close();
+    close(accessEndForError(-op.result, d.clientSide));  // an error on `from`
   }
 }
 
@@ -92,7 +95,7 @@ bool ForwardSession::takeResponseHead(Direction& d, Op& op) {
     http::ParseResult r = parser_->feed({data + offset, length - offset});
     if (r.status == http::ParseStatus::Error) {
       buffers.recycle(op.bufferId());
-      fail(502,
+      fail(502, AccessEnd::BadResponse,
            fmt::format("the origin sent an invalid response head ({})", http::errorName(r.error)));
       return false;
     }
@@ -107,6 +110,7 @@ bool ForwardSession::takeResponseHead(Direction& d, Op& op) {
     responseHeadDone_ = true;
     service_.worker().timers().cancel(responseTimer_);
     service_.stats().countRequest(head.status);
+    status_ = head.status;
     d.queue.setPrefix(clientResponseHead(head));
     parser_.reset();
     break;
@@ -135,10 +139,13 @@ void ForwardSession::onSend(Direction& d, Op& op) {
       return;
     }
     if (isResetError(-op.result)) resetOnClose(fromFd(d));
-    close();
+    close(accessEndForError(-op.result, !d.clientSide));  // an error on `to`
     return;
   }
-  if (!d.clientSide) service_.stats().bytesOut.add(static_cast<uint64_t>(op.result));
+  if (!d.clientSide) {
+    service_.stats().bytesOut.add(static_cast<uint64_t>(op.result));
+    bytesOut_ += static_cast<uint64_t>(op.result);
+  }
   d.queue.consume(service_.worker(), static_cast<size_t>(op.result));
   touch();
   if (d.pending()) sendQueued(d);
@@ -156,7 +163,7 @@ void ForwardSession::maybeShutdown(Direction& d) {
   // Half-close: the peer learns that no more data comes; the other
   // direction keeps flowing. An http exchange ends with the response.
   ::shutdown(toFd(d), SHUT_WR);
-  if ((up_.shutDown || !tunnel_) && down_.shutDown) close();
+  if ((up_.shutDown || !tunnel_) && down_.shutDown) close(AccessEnd::Closed);
 }
 
 void ForwardSession::touch() { lastActivity_ = service_.worker().now(); }

@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace ringlb {
@@ -36,6 +38,68 @@ AccessRecord sampleRecord() {
   r.duration = 1500us;
   r.requestId = "abc";
   return r;
+}
+
+AccessRecord tcpRecord() {
+  AccessRecord r;
+  r.mode = AccessMode::Tcp;
+  r.time = std::chrono::system_clock::time_point(1'700'000'000'123ms);
+  r.client = "127.0.0.1:4242";
+  r.listener = "db";
+  r.pool = "pg";
+  r.backend = "127.0.0.1:5432";
+  r.bytesIn = 100;
+  r.bytesOut = 2000;
+  r.duration = 12500us;
+  r.upstreamConnect = 300us;
+  r.end = AccessEnd::Closed;
+  return r;
+}
+
+AccessRecord udpRecord() {
+  AccessRecord r;
+  r.mode = AccessMode::Udp;
+  r.time = std::chrono::system_clock::time_point(1'700'000'000'123ms);
+  r.client = "127.0.0.1:4242";
+  r.listener = "dns";
+  r.pool = "resolvers";
+  r.backend = "127.0.0.1:5353";
+  r.datagramsIn = 3;
+  r.datagramsOut = 2;
+  r.bytesIn = 90;
+  r.bytesOut = 400;
+  r.duration = 30'000'000us;
+  r.end = AccessEnd::IdleTimeout;
+  return r;
+}
+
+AccessRecord forwardRecord() {
+  AccessRecord r;
+  r.mode = AccessMode::Forward;
+  r.time = std::chrono::system_clock::time_point(1'700'000'000'123ms);
+  r.client = "127.0.0.1:4242";
+  r.listener = "egress";
+  r.method = "CONNECT";
+  r.destination = "api.example.com:443";
+  r.path = "api.example.com:443";
+  r.backend = "192.0.2.7:443";
+  r.status = 200;
+  r.bytesIn = 1200;
+  r.bytesOut = 5000;
+  r.duration = 2000us;
+  r.acl = "allowed by \"*.example.com\"";
+  r.end = AccessEnd::Closed;
+  return r;
+}
+
+std::string lineOf(const AccessRecord& r) {
+  std::string line;
+  formatAccessLine(r, line);
+  return line;
+}
+
+bool hasKey(const std::string& line, std::string_view key) {
+  return line.find("\"" + std::string(key) + "\":") != std::string::npos;
 }
 
 std::string readAll(const std::string& path) {
@@ -72,7 +136,7 @@ TEST(AccessLogFormat, WritesEveryFieldOnOneLine) {
   formatAccessLine(sampleRecord(), line);
   EXPECT_EQ(line,
             "{\"time\":\"2023-11-14T22:13:20.123Z\",\"client\":\"127.0.0.1:4242\","
-            "\"listener\":\"web\",\"route\":\"routes[0]\",\"pool\":\"api\","
+            "\"listener\":\"web\",\"mode\":\"http\",\"route\":\"routes[0]\",\"pool\":\"api\","
             "\"backend\":\"127.0.0.1:9001\",\"method\":\"GET\",\"path\":\"/a?b=1\","
             "\"status\":200,\"bytes_in\":78,\"bytes_out\":1234,\"duration_ms\":1.500,"
             "\"request_id\":\"abc\"}\n");
@@ -107,6 +171,106 @@ TEST(AccessLogFormat, HostilePathCannotBreakTheLine) {
   EXPECT_NE(line.find("\"path\":\"/\\\"}\\n{\\\"status\\\":1\""), std::string::npos) << line;
 }
 
+TEST(AccessLogFormat, HttpIsTheDefaultModeAndHasNoEndKey) {
+  std::string line = lineOf(sampleRecord());
+  EXPECT_NE(line.find("\"mode\":\"http\""), std::string::npos) << line;
+  EXPECT_FALSE(hasKey(line, "end")) << line;
+}
+
+TEST(AccessLogFormat, TcpLineHasPoolBackendBytesConnectTimeAndEnd) {
+  EXPECT_EQ(lineOf(tcpRecord()),
+            "{\"time\":\"2023-11-14T22:13:20.123Z\",\"client\":\"127.0.0.1:4242\","
+            "\"listener\":\"db\",\"mode\":\"tcp\",\"pool\":\"pg\",\"backend\":\"127.0.0.1:5432\","
+            "\"bytes_in\":100,\"bytes_out\":2000,\"duration_ms\":12.500,"
+            "\"upstream_connect_ms\":0.300,\"end\":\"closed\"}\n");
+}
+
+TEST(AccessLogFormat, TcpLineHasNoHttpKeys) {
+  std::string line = lineOf(tcpRecord());
+  for (std::string_view key : {"route", "method", "path", "status", "request_id", "destination"}) {
+    EXPECT_FALSE(hasKey(line, key)) << key << " in " << line;
+  }
+}
+
+TEST(AccessLogFormat, TcpSessionThatNeverConnectedHasNoConnectTimeAndADashBackend) {
+  AccessRecord r = tcpRecord();
+  r.backend = "";
+  r.upstreamConnect.reset();
+  r.end = AccessEnd::NoBackend;
+  std::string line = lineOf(r);
+  EXPECT_NE(line.find("\"backend\":\"-\""), std::string::npos) << line;
+  EXPECT_FALSE(hasKey(line, "upstream_connect_ms")) << line;
+  EXPECT_NE(line.find("\"end\":\"no_backend\"}"), std::string::npos) << line;
+}
+
+TEST(AccessLogFormat, UdpLineCountsDatagramsAndBytesEachWay) {
+  EXPECT_EQ(lineOf(udpRecord()),
+            "{\"time\":\"2023-11-14T22:13:20.123Z\",\"client\":\"127.0.0.1:4242\","
+            "\"listener\":\"dns\",\"mode\":\"udp\",\"pool\":\"resolvers\","
+            "\"backend\":\"127.0.0.1:5353\",\"datagrams_in\":3,\"datagrams_out\":2,"
+            "\"bytes_in\":90,\"bytes_out\":400,\"duration_ms\":30000.000,"
+            "\"end\":\"idle_timeout\"}\n");
+}
+
+TEST(AccessLogFormat, ForwardLineHasDestinationStatusAclAndEnd) {
+  EXPECT_EQ(lineOf(forwardRecord()),
+            "{\"time\":\"2023-11-14T22:13:20.123Z\",\"client\":\"127.0.0.1:4242\","
+            "\"listener\":\"egress\",\"mode\":\"forward\",\"method\":\"CONNECT\","
+            "\"destination\":\"api.example.com:443\",\"path\":\"api.example.com:443\","
+            "\"backend\":\"192.0.2.7:443\",\"status\":200,\"bytes_in\":1200,\"bytes_out\":5000,"
+            "\"duration_ms\":2.000,\"acl\":\"allowed by \\\"*.example.com\\\"\","
+            "\"end\":\"closed\"}\n");
+}
+
+TEST(AccessLogFormat, ForwardLineWithoutAnAclDecisionHasNoAclKey) {
+  AccessRecord r = forwardRecord();
+  r.acl = "";
+  r.method = "";
+  r.destination = "";
+  r.status = 400;
+  r.end = AccessEnd::BadRequest;
+  std::string line = lineOf(r);
+  EXPECT_FALSE(hasKey(line, "acl")) << line;
+  EXPECT_NE(line.find("\"method\":\"-\",\"destination\":\"-\""), std::string::npos) << line;
+  EXPECT_NE(line.find("\"status\":400"), std::string::npos) << line;
+}
+
+TEST(AccessLogFormat, EveryEndReasonHasItsOwnSnakeCaseName) {
+  std::set<std::string_view> names;
+  for (int e = static_cast<int>(AccessEnd::Closed); e <= static_cast<int>(AccessEnd::BadResponse);
+       ++e) {
+    std::string_view name = accessEndName(static_cast<AccessEnd>(e));
+    EXPECT_NE(name, "-") << e;
+    EXPECT_EQ(name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_"), std::string_view::npos)
+        << name;
+    EXPECT_TRUE(names.insert(name).second) << name << " twice";
+  }
+  EXPECT_EQ(accessEndName(AccessEnd::None), "-");
+}
+
+TEST(AccessLogFormat, ResetsAndOtherSocketErrorsNameTheirSide) {
+  EXPECT_EQ(accessEndForError(ECONNRESET, true), AccessEnd::ClientReset);
+  EXPECT_EQ(accessEndForError(EPIPE, false), AccessEnd::BackendReset);
+  EXPECT_EQ(accessEndForError(EHOSTUNREACH, true), AccessEnd::ClientError);
+  EXPECT_EQ(accessEndForError(EHOSTUNREACH, false), AccessEnd::BackendError);
+}
+
+TEST(AccessLogFormat, HostileForwardFieldsCannotBreakTheLine) {
+  AccessRecord r = forwardRecord();
+  r.path = "/\"}\n{\"status\":1";
+  r.destination = "a\"b:80";
+  std::string line = lineOf(r);
+  EXPECT_EQ(line.find('\n'), line.size() - 1) << line;
+  EXPECT_NE(line.find("\"destination\":\"a\\\"b:80\""), std::string::npos) << line;
+}
+
+TEST(AccessLogRecord, NothingIsFormattedWhileTheLogIsOff) {
+  AccessLog log;  // never opened: off
+  std::string scratch;
+  log.append(0, tcpRecord(), scratch);
+  EXPECT_TRUE(scratch.empty());
+}
+
 class AccessLogFile : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -130,6 +294,16 @@ TEST_F(AccessLogFile, AppendedLinesReachTheFile) {
   std::string text = readAll(path_);
   EXPECT_NE(text.find("one\n"), std::string::npos);
   EXPECT_NE(text.find("two\n"), std::string::npos);
+}
+
+TEST_F(AccessLogFile, ARecordIsFormattedIntoTheScratchLineAndWritten) {
+  AccessLog log;
+  ASSERT_EQ(log.open(path_, 1), "");
+  std::string scratch = "left over from the previous line";
+  log.append(0, udpRecord(), scratch);
+  log.flush();
+  EXPECT_EQ(scratch, lineOf(udpRecord()));
+  EXPECT_EQ(readAll(path_), lineOf(udpRecord()));
 }
 
 TEST_F(AccessLogFile, ALineThatDoesNotFitIsDroppedAndCounted) {
