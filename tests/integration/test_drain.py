@@ -157,10 +157,14 @@ class Stop:
         if code is None:
             cpu = self.lb.cpu_seconds() - self.cpu
             wall = time.monotonic() - self.sent
-            MEASURED.append((label, f"still running after {t:.2f}s"))
+            before = self.lb.cpu_seconds()
+            time.sleep(0.5)  # a diagnostic sample of what it does now, not synchronisation
+            now = (self.lb.cpu_seconds() - before) / 0.5
+            MEASURED.append((label, f"still running after {t:.2f}s, {100 * now:.0f}% CPU"))
             tail = "\n".join(self.lb.stderr().splitlines()[-15:])
             raise AssertionError(f"{label}: still running {t:.2f}s later (bound {bound:.1f}s), "
-                                 f"{100 * cpu / wall:.0f}% CPU since SIGTERM; log tail:\n{tail}")
+                                 f"{100 * cpu / wall:.0f}% CPU since SIGTERM, {100 * now:.0f}% "
+                                 f"in the last 0.5 s; log tail:\n{tail}")
         print(f"{label}: exit after {t:.2f}s (code {code})", flush=True)
         MEASURED.append((label, f"exit after {t:.2f}s, code {code}"))
         assert t <= bound, f"{label}: exit after {t:.2f}s > {bound:.1f}s\n{self.lb.stderr()}"
