@@ -22,9 +22,10 @@ def parse_args():
     return parser.parse_args()
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+def free_port(host="127.0.0.1"):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -85,12 +86,339 @@ class Ringlb:
             self.proc.wait()
             raise AssertionError("ringlb did not exit after SIGTERM:\n" + self.stderr())
 
+    def signal(self, sig):
+        """Sends sig (e.g. signal.SIGTERM) and returns the monotonic time it was sent."""
+        sent = time.monotonic()
+        self.proc.send_signal(sig)
+        return sent
+
+    def wait_log(self, text, timeout=5.0):
+        """Polls stderr until it contains text (e.g. "SIGTERM received")."""
+        wait_until(lambda: text in self.stderr(), timeout=timeout, what=f"{text!r} in ringlb's log")
+
+    def wait_exit(self, timeout):
+        """Waits up to timeout seconds; returns the exit code, or None if it still runs."""
+        try:
+            return self.proc.wait(timeout=max(timeout, 0))
+        except subprocess.TimeoutExpired:
+            return None
+
+    def cpu_seconds(self):
+        """User + system CPU time the process used so far (from /proc)."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_bytes(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
     def close(self):
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
         self.dir.cleanup()
+
+
+def start_ringlb(binary, config_text, ports=(), host="127.0.0.1", timeout=10.0):
+    """Starts ringlb and polls host:port for each port; fails at once with its
+    stderr if the process exits during start-up (a rejected config, say)."""
+    lb = Ringlb(binary, config_text)
+    deadline = time.monotonic() + timeout
+    try:
+        for port in ports:
+            while True:
+                if lb.proc.poll() is not None:
+                    raise AssertionError(f"ringlb exited with {lb.proc.returncode} at start-up:\n"
+                                         + lb.stderr())
+                try:
+                    with socket.create_connection((host, port), timeout=0.5):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"nothing listens on {host}:{port} after {timeout}s:\n"
+                                             + lb.stderr()) from None
+                    time.sleep(0.02)
+    except BaseException:
+        lb.close()
+        raise
+    return lb
+
+
+def is_sanitized(binary):
+    """True for an AddressSanitizer build: it is 2-3x slower and needs memory
+    headroom, so bounds on time and RSS are widened for it."""
+    import mmap
+    with open(binary, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        return m.find(b"__asan_init") != -1
+
+
+def metrics_text(admin_port, timeout=5.0):
+    """GET /metrics on the admin listener; returns the body as text."""
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=timeout) as r:
+        return r.read().decode()
+
+
+class HttpRequest:
+    """One request as a backend read it: headers keep their order and
+    repetitions; complete is False when the connection ended inside the body."""
+
+    def __init__(self, method, target, headers):
+        self.method, self.target, self.headers = method, target, headers
+        self.body = b""
+        self.complete = False
+
+    def values(self, name):
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def header(self, name, default=None):
+        found = self.values(name)
+        return found[0] if found else default
+
+
+def read_http_request(rfile, on_body=None):
+    """Reads one HTTP/1.1 request from a socket file (makefile("rb")).
+    Returns None on EOF before a request line. The body (Content-Length or
+    chunked) is kept unless on_body is given, which then gets each piece."""
+    line = rfile.readline(65536)
+    if not line:
+        return None
+    method, target, _ = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
+    headers = []
+    while True:
+        h = rfile.readline(65536)
+        if h in (b"\r\n", b"\n", b""):
+            break
+        k, v = h.decode("latin-1").split(":", 1)
+        headers.append((k.strip(), v.strip()))
+    req = HttpRequest(method, target, headers)
+    pieces = []
+    take = on_body or pieces.append
+    if (req.header("transfer-encoding") or "").lower() == "chunked":
+        while True:
+            size_line = rfile.readline(1024)
+            if not size_line.strip():
+                break  # EOF inside the body
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                rfile.readline(1024)
+                req.complete = True
+                break
+            data = rfile.read(size)
+            take(data)
+            if len(data) < size or rfile.readline(1024) != b"\r\n":
+                break
+    else:
+        left = int(req.header("content-length") or 0)
+        while left > 0:
+            data = rfile.read1(min(left, 1 << 20))
+            if not data:
+                break
+            take(data)
+            left -= len(data)
+        req.complete = left == 0
+    req.body = b"".join(pieces)
+    return req
+
+
+class HttpResponse:
+    """What a client read: status (None if no head came), headers, body,
+    received (body bytes seen, kept in body or not), complete (the framing's
+    end was seen), closed (EOF or reset seen), timed_out (nothing more came
+    before the deadline)."""
+
+    def __init__(self):
+        self.status, self.headers, self.head = None, [], b""
+        self.body, self.rest, self.received = b"", b"", 0
+        self.complete = self.closed = self.timed_out = False
+
+    def header(self, name, default=None):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return default
+
+    def __repr__(self):
+        return (f"<response status={self.status} received={self.received} complete={self.complete} "
+                f"closed={self.closed} timed_out={self.timed_out} head={self.head[:200]!r}>")
+
+
+class _ResponseStream:
+    """The socket side of read_http_response: recv with a deadline that notes
+    EOF, reset and timeout in the response instead of raising."""
+
+    def __init__(self, sock, resp, timeout, buf):
+        self.sock, self.resp, self.buf = sock, resp, buf
+        self.deadline = time.monotonic() + timeout
+
+    def more(self):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            self.resp.timed_out = True
+            return False
+        self.sock.settimeout(left)
+        try:
+            data = self.sock.recv(262144)
+        except socket.timeout:
+            self.resp.timed_out = True
+            return False
+        except OSError:
+            data = b""
+        if not data:
+            self.resp.closed = True
+            return False
+        self.buf += data
+        return True
+
+    def until(self, marker):
+        while marker not in self.buf:
+            if not self.more():
+                return False
+        return True
+
+    def at_least(self, n):
+        while len(self.buf) < n:
+            if not self.more():
+                return False
+        return True
+
+
+def read_http_response(sock, timeout=10.0, buf=b"", keep_body=True, head_only=False):
+    """Reads one response (Content-Length, chunked, or up to EOF) from a raw
+    socket within timeout seconds. Never raises on EOF, reset or timeout: it
+    records them in the returned HttpResponse. Interim 1xx responses are
+    returned like any other. keep_body=False only counts body bytes;
+    head_only=True reads no body (answers to HEAD, or CONNECT's 2xx)."""
+    resp = HttpResponse()
+    st = _ResponseStream(sock, resp, timeout, buf)
+    body = []
+
+    def take(data):
+        resp.received += len(data)
+        if keep_body:
+            body.append(data)
+
+    def finish(complete):
+        resp.complete = complete
+        resp.body = b"".join(body)
+        return resp
+
+    if not st.until(b"\r\n\r\n"):
+        resp.rest = st.buf
+        return resp
+    head, st.buf = st.buf.split(b"\r\n\r\n", 1)
+    resp.head = head
+    lines = head.decode("latin-1").split("\r\n")
+    resp.status = int(lines[0].split(" ")[1])
+    for line in lines[1:]:
+        k, v = line.split(":", 1)
+        resp.headers.append((k.strip(), v.strip()))
+    if head_only or 100 <= resp.status < 200 or resp.status in (204, 304):
+        resp.rest = st.buf
+        return finish(True)
+    if (resp.header("transfer-encoding") or "").lower() == "chunked":
+        while True:
+            if not st.until(b"\r\n"):
+                return finish(False)
+            size_line, st.buf = st.buf.split(b"\r\n", 1)
+            size = int(size_line.split(b";")[0], 16)
+            if not st.at_least(size + 2):
+                take(st.buf[:size])
+                return finish(False)
+            if size == 0:
+                resp.rest = st.buf[2:]
+                return finish(True)
+            take(st.buf[:size])
+            st.buf = st.buf[size + 2:]
+    length = resp.header("content-length")
+    if length is None:  # delimited by the end of the connection
+        while st.more():
+            take(st.buf)
+            st.buf = b""
+        take(st.buf)
+        return finish(resp.closed)
+    length = int(length)
+    while True:
+        piece = st.buf[:length - resp.received]
+        take(piece)
+        st.buf = st.buf[len(piece):]
+        if resp.received >= length:
+            resp.rest = st.buf
+            return finish(True)
+        if not st.more():
+            return finish(False)
+
+
+class ScriptedServer:
+    """A TCP backend that runs script(conn, rfile, server) in a thread per
+    accepted connection. Counts connections; host may be "::1"."""
+
+    def __init__(self, script, host="127.0.0.1", backlog=128):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        self.sock.listen(backlog)
+        self.host, self.port = host, self.sock.getsockname()[1]
+        self.script = script
+        self.lock = threading.Lock()
+        self.connections = 0
+        self.notes = []  # whatever scripts record, in order
+        self.changed = threading.Condition(self.lock)
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    @property
+    def address(self):
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def _accept_loop(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+                self.changed.notify_all()
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        rfile = conn.makefile("rb")
+        try:
+            self.script(conn, rfile, self)
+        except OSError:
+            pass
+        finally:
+            rfile.close()
+            conn.close()
+
+    def note(self, item):
+        with self.lock:
+            self.notes.append(item)
+            self.changed.notify_all()
+
+    def wait_notes(self, predicate, timeout=10.0, what="the backend"):
+        """Waits until predicate(notes) is true; returns a copy of the notes."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while not predicate(self.notes):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out waiting for {what}; notes: {self.notes[-5:]}")
+                self.changed.wait(left)
+            return list(self.notes)
+
+    def stop(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
 
 
 class EchoServer:
