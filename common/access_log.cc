@@ -140,6 +140,7 @@ std::string_view accessEndName(AccessEnd end) {
     case AccessEnd::ResolveTimeout: return "resolve_timeout";
     case AccessEnd::ResponseTimeout: return "response_timeout";
     case AccessEnd::BadResponse: return "bad_response";
+    case AccessEnd::BodyTooLarge: return "body_too_large";
   }
   return "-";
 }

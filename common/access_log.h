@@ -57,6 +57,7 @@ enum class AccessEnd : uint8_t {
   ResolveTimeout,      // forward: resolving took longer than the connect window (504)
   ResponseTimeout,     // forward: no response head within response_timeout (504)
   BadResponse,         // forward: no valid response head from the origin (502)
+  BodyTooLarge,        // forward: the request body is over max_body_size (413)
 };
 
 std::string_view accessModeName(AccessMode mode);

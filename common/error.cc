@@ -38,6 +38,7 @@ constexpr std::array kTable = {
     Entry{ErrorCode::ConnectTimeout, "connect_timeout", 504, S::Backend, true, std::nullopt},
     Entry{ErrorCode::ConnectFailed, "connect_failed", 502, S::Backend, true, std::nullopt},
     Entry{ErrorCode::ResolveFailed, "resolve_failed", 502, S::Backend, false, std::nullopt},
+    Entry{ErrorCode::ResolveTimeout, "resolve_timeout", 504, S::Backend, false, std::nullopt},
     Entry{ErrorCode::ResponseTimeout, "response_timeout", 504, S::Backend, false, std::nullopt},
     Entry{ErrorCode::InvalidResponse, "invalid_response", 502, S::Backend, false, std::nullopt},
     Entry{ErrorCode::BackendClosed, "backend_closed", 502, S::Backend, true, std::nullopt},
@@ -65,7 +66,7 @@ std::optional<RejectReason> Error::rejectReason() const { return entry(code).rej
 
 bool Error::backendFault() const {
   return source == ErrorSource::Backend && code != ErrorCode::NoBackendUp &&
-         code != ErrorCode::ResolveFailed;
+         code != ErrorCode::ResolveFailed && code != ErrorCode::ResolveTimeout;
 }
 
 Error makeError(ErrorCode code) {

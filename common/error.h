@@ -35,6 +35,7 @@ enum class ErrorCode : uint8_t {
   ConnectTimeout,  // the TCP handshake did not finish within connect_timeout
   ConnectFailed,   // any other connect error (unreachable, no socket)
   ResolveFailed,   // forward proxy: the destination name did not resolve
+  ResolveTimeout,  // forward proxy: resolving took longer than the connect window
   // The backend's answer.
   ResponseTimeout,   // no response head within response_timeout
   InvalidResponse,   // a response the parser refused, or a 101 nobody asked for

@@ -18,6 +18,7 @@ std::shared_ptr<const ForwardSettings> ForwardService::build(
   s->limits.maxRequestLine = listener.maxRequestLine;
   s->limits.maxHeaderBytes = listener.maxHeaderSize;
   s->limits.maxHeaderCount = listener.maxHeaderFields;
+  s->maxBodySize = listener.maxBodySize;
   s->headerTimeout = listener.headerTimeout;
   s->responseTimeout = listener.responseTimeout;
   s->connectTimeout = std::min(kMaxConnectTimeout, listener.responseTimeout);

@@ -27,6 +27,7 @@ struct ForwardSettings {
   config::Duration responseTimeout{};
   config::Duration connectTimeout{};
   config::Duration idleTimeout{};
+  uint64_t maxBodySize = 0;  // 0 = unlimited
 };
 
 class ForwardService final : public AcceptingService {

@@ -10,9 +10,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/error.h"
 #include "common/log.h"
 #include "common/socket.h"
 #include "common/worker.h"
+#include "l7/error_pages.h"
 #include "l7/forward_service.h"
 
 namespace ringlb::l7 {
@@ -33,10 +35,6 @@ bool literalAddress(const Destination& d, sockaddr_storage& out, socklen_t& leng
   length = list->ai_addrlen;
   freeaddrinfo(list);
   return true;
-}
-
-RejectReason reasonFor(uint16_t status) {
-  return status == 414 || status == 431 ? RejectReason::TooLarge : RejectReason::BadRequest;
 }
 
 AccessEnd endFor(RejectReason reason) {
@@ -94,8 +92,7 @@ void ForwardSession::onHeadRecv(Op& op) {
     return;
   }
   if (r.status == http::ParseStatus::Error) {
-    uint16_t status = http::httpStatusFor(r.error, http::MessageKind::Request);
-    reject(status, reasonFor(status),
+    reject(requestErrorCode(r.error),
            fmt::format("malformed request ({})", http::errorName(r.error)));
     return;
   }
@@ -110,7 +107,7 @@ void ForwardSession::onHead(std::string_view rest) {
   if (head.method == http::Method::Connect) {
     auto dest = parseAuthority(head.authority, 0);
     if (!dest) {
-      reject(400, RejectReason::BadRequest, "CONNECT needs a target of the form host:port");
+      reject(ErrorCode::BadRequest, "CONNECT needs a target of the form host:port");
       return;
     }
     tunnel_ = true;
@@ -119,7 +116,7 @@ void ForwardSession::onHead(std::string_view rest) {
     return;
   }
   if (head.targetForm != http::TargetForm::Absolute) {
-    reject(400, RejectReason::BadRequest,
+    reject(ErrorCode::BadRequest,
            "this is a forward proxy: send CONNECT host:port or an absolute URI "
            "(GET http://host/path)");
     return;
@@ -127,12 +124,42 @@ void ForwardSession::onHead(std::string_view rest) {
   std::string why;
   auto dest = absoluteTarget(head, &why);
   if (!dest) {
-    reject(400, RejectReason::BadRequest, why);
+    reject(ErrorCode::BadRequest, why);
     return;
   }
+  const uint64_t limit = settings_->maxBodySize;
+  if (limit != 0 && head.framing == http::BodyFraming::ContentLength &&
+      head.contentLength > limit) {
+    bodyTooLarge();  // before anything reaches the origin
+    return;
+  }
+  if (limit != 0 && head.framing == http::BodyFraming::Chunked) {
+    requestBody_.emplace(head, settings_->limits);
+  }
   early_ = originRequestHead(head, *dest);
+  if (!withinBodyLimit(rest)) return;
   early_.append(rest);
   startConnect(*dest, false);
+}
+
+bool ForwardSession::withinBodyLimit(std::string_view bytes) {
+  if (!requestBody_) return true;
+  requestBody_->take(bytes);
+  if (requestBody_->payloadBytes() <= settings_->maxBodySize) return true;
+  bodyTooLarge();
+  return false;
+}
+
+void ForwardSession::bodyTooLarge() {
+  const Error error = makeError(ErrorCode::BodyTooLarge);
+  if (responseHeadDone_) {
+    close(AccessEnd::BodyTooLarge);  // the response started: only a reset is left
+    return;
+  }
+  service_.stats().rejected[static_cast<size_t>(*error.rejectReason())].add();
+  fail(error.code, AccessEnd::BodyTooLarge,
+       fmt::format("the request body is larger than max_body_size ({} bytes)",
+                   settings_->maxBodySize));
 }
 
 void ForwardSession::noteRequest(const http::MessageHead& head) {
@@ -149,20 +176,20 @@ void ForwardSession::startConnect(const Destination& dest, bool isConnect) {
   const ForwardAcl& acl = settings_->acl;
   if (auto refused = acl.refuseEarly(dest.host, dest.port, isConnect)) {
     aclVerdict_ = std::move(refused->reason);
-    reject(403, RejectReason::Denied, aclVerdict_);
+    reject(ErrorCode::Denied, aclVerdict_);
     return;
   }
   if (IpAddress::parse(dest.host)) {
     AclVerdict v = acl.check(dest.host, nullptr, dest.port, isConnect);
     aclVerdict_ = std::move(v.reason);
     if (!v.allowed) {
-      reject(403, RejectReason::Denied, aclVerdict_);
+      reject(ErrorCode::Denied, aclVerdict_);
       return;
     }
     sockaddr_storage addr{};
     socklen_t length = 0;
     if (!literalAddress(dest, addr, length)) {
-      reject(400, RejectReason::BadRequest, "unusable IP address");
+      reject(ErrorCode::BadRequest, "unusable IP address");
       return;
     }
     onResolvedAddress(reinterpret_cast<const sockaddr*>(&addr), length);
@@ -186,14 +213,14 @@ void ForwardSession::onResolved(const ResolveJob& job) {
     auto ip = job.ok() ? IpAddress::fromSockaddr(reinterpret_cast<const sockaddr*>(&job.address))
                        : std::nullopt;
     if (!ip) {
-      fail(502, AccessEnd::ResolveFailed,
+      fail(ErrorCode::ResolveFailed, AccessEnd::ResolveFailed,
            fmt::format("cannot resolve {}: {}", dest_.host,
                        job.ok() ? "unsupported address" : job.error));
     } else {
       AclVerdict v = settings_->acl.check(dest_.host, &*ip, dest_.port, tunnel_);
       aclVerdict_ = std::move(v.reason);
       if (!v.allowed) {
-        reject(403, RejectReason::Denied, aclVerdict_);
+        reject(ErrorCode::Denied, aclVerdict_);
       } else {
         onResolvedAddress(reinterpret_cast<const sockaddr*>(&job.address), job.length);
       }
@@ -208,7 +235,7 @@ void ForwardSession::onResolvedAddress(const sockaddr* addr, socklen_t length) {
   upstreamLength_ = length;
   upstreamFd_ = openTcpSocket(addr->sa_family);
   if (upstreamFd_ < 0) {
-    fail(502, AccessEnd::ConnectFailed,
+    fail(ErrorCode::ConnectFailed, AccessEnd::ConnectFailed,
          fmt::format("cannot open a socket: {}", std::strerror(-upstreamFd_)));
     return;
   }
@@ -222,10 +249,10 @@ void ForwardSession::onConnect(Op& op) {
   service_.worker().timers().cancel(connectTimer_);
   if (state_ != State::Connecting) return;
   if (op.result == -ECANCELED) {
-    fail(504, AccessEnd::ConnectTimeout,
+    fail(ErrorCode::ConnectTimeout, AccessEnd::ConnectTimeout,
          fmt::format("connecting to {}:{} timed out", dest_.host, dest_.port));
   } else if (op.result < 0) {
-    fail(502, AccessEnd::ConnectFailed,
+    fail(connectError(-op.result).code, AccessEnd::ConnectFailed,
          fmt::format("cannot connect to {}:{}: {}", dest_.host, dest_.port,
                      std::strerror(-op.result)));
   } else {
@@ -255,12 +282,14 @@ void ForwardSession::startProxying() {
   worker.timers().schedule(idleTimer_, lastActivity_ + settings_->idleTimeout);
 }
 
-void ForwardSession::reject(uint16_t status, RejectReason reason, std::string_view detail) {
+void ForwardSession::reject(ErrorCode code, std::string_view detail) {
+  RejectReason reason = makeError(code).rejectReason().value_or(RejectReason::Other);
   service_.stats().rejected[static_cast<size_t>(reason)].add();
-  fail(status, endFor(reason), detail);
+  fail(code, endFor(reason), detail);
 }
 
-void ForwardSession::fail(uint16_t status, AccessEnd end, std::string_view detail) {
+void ForwardSession::fail(ErrorCode code, AccessEnd end, std::string_view detail) {
+  const uint16_t status = makeError(code).status();
   service_.stats().countRequest(status);
   logDebug("listener {}: {} {}", service_.name(), status, detail);
   status_ = status;
@@ -288,19 +317,20 @@ void ForwardSession::onTimer(Timer& timer) {
   switch (timer.id()) {
     case kHeaderTimer:
       if (state_ == State::ReadingHead) {
-        reject(408, RejectReason::HeaderTimeout, "the request head did not arrive in time");
+        reject(ErrorCode::HeadTimeout, "the request head did not arrive in time");
       }
       break;
     case kConnectTimer:
       if (state_ == State::Resolving) {
-        fail(504, AccessEnd::ResolveTimeout, fmt::format("resolving {} timed out", dest_.host));
+        fail(ErrorCode::ResolveTimeout, AccessEnd::ResolveTimeout,
+             fmt::format("resolving {} timed out", dest_.host));
       } else if (connectOp_.inFlight()) {
         worker.ring().cancelOp(cancelConnectOp_, connectOp_);
       }
       break;
     case kResponseTimer:
       if (state_ == State::Proxying && !responseHeadDone_) {
-        fail(504, AccessEnd::ResponseTimeout,
+        fail(ErrorCode::ResponseTimeout, AccessEnd::ResponseTimeout,
              "the origin sent no response head within response_timeout");
       }
       break;

@@ -34,14 +34,17 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/access_log.h"
+#include "common/error.h"
 #include "common/send_queue.h"
 #include "common/session.h"
 #include "common/stats.h"
 #include "common/timer_wheel.h"
+#include "l7/body_end.h"
 #include "l7/forward_request.h"
 #include "l7/forward_resolver.h"
 #include "l7/http1_parser.h"
@@ -111,10 +114,15 @@ class ForwardSession final : public Session, public TimerHandler, public Resolve
   void onResolvedAddress(const sockaddr* addr, socklen_t length);
   void onConnect(Op& op);
   void startProxying();
-  // A refusal by the request or the ACL (counted by `reason`), or a failure
-  // further on: either way `status` with `detail` is the reply.
-  void reject(uint16_t status, RejectReason reason, std::string_view detail);
-  void fail(uint16_t status, AccessEnd end, std::string_view detail);
+  // A refusal by the request or the ACL (counted by its rejection reason),
+  // or a failure further on: either way the error table's status for `code`
+  // with `detail` is the reply.
+  void reject(ErrorCode code, std::string_view detail);
+  void fail(ErrorCode code, AccessEnd end, std::string_view detail);
+  // max_body_size on an absolute-URI request: false (and the session ended)
+  // when `bytes` of the request body take it over the limit.
+  bool withinBodyLimit(std::string_view bytes);
+  void bodyTooLarge();
 
   // The pump (forward_session_pump.cc).
   int fromFd(const Direction& d) const { return d.clientSide ? clientFd_ : upstreamFd_; }
@@ -123,6 +131,7 @@ class ForwardSession final : public Session, public TimerHandler, public Resolve
   void armRecv(Direction& d);
   void onRecv(Direction& d, Op& op);
   bool takeResponseHead(Direction& d, Op& op);
+  void takeResponseBody(Direction& d, uint16_t id, uint32_t length, uint32_t offset);
   void onSend(Direction& d, Op& op);
   void sendQueued(Direction& d);
   void maybeResume(Direction& d);
@@ -148,6 +157,11 @@ class ForwardSession final : public Session, public TimerHandler, public Resolve
   std::unique_ptr<http::Http1Parser> parser_;  // request head, then response head
   http::Method method_ = http::Method::Get;
   bool responseHeadDone_ = false;
+  // A chunked request body under max_body_size: counts its payload.
+  std::optional<BodyEnd> requestBody_;
+  // The response body after its head: the exchange ends where it ends, even
+  // when the origin keeps the connection open.
+  std::optional<BodyEnd> responseBody_;
   std::string early_;  // what goes upstream first: rewritten head + early client bytes
   Destination dest_;
   std::shared_ptr<ResolveJob> resolveJob_;

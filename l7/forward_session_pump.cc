@@ -42,10 +42,17 @@ void ForwardSession::onRecv(Direction& d, Op& op) {
     if (d.clientSide) {
       service_.stats().bytesIn.add(static_cast<uint64_t>(op.result));
       bytesIn_ += static_cast<uint64_t>(op.result);
+      if (!tunnel_ &&
+          !withinBodyLimit({buffers.data(op.bufferId()), static_cast<size_t>(op.result)})) {
+        buffers.recycle(op.bufferId());  // nothing of the crossing chunk goes out
+        return;
+      }
     }
     touch();
     if (!d.clientSide && !tunnel_ && !responseHeadDone_) {
       if (!takeResponseHead(d, op)) return;
+    } else if (!d.clientSide && responseBody_) {
+      takeResponseBody(d, op.bufferId(), static_cast<uint32_t>(op.result), 0);
     } else {
       d.queue.push(op.bufferId(), false, static_cast<uint32_t>(op.result));
     }
@@ -63,7 +70,8 @@ void ForwardSession::onRecv(Direction& d, Op& op) {
   if (state_ == State::Closing) return;
   if (!d.clientSide && !tunnel_ && !responseHeadDone_ && op.result != -ENOBUFS &&
       op.result != -ECANCELED) {
-    fail(502, AccessEnd::BadResponse, "the origin closed the connection without a response");
+    fail(ErrorCode::BackendClosed, AccessEnd::BadResponse,
+         "the origin closed the connection without a response");
     return;
   }
   if (op.result == 0) {
@@ -95,7 +103,7 @@ bool ForwardSession::takeResponseHead(Direction& d, Op& op) {
     http::ParseResult r = parser_->feed({data + offset, length - offset});
     if (r.status == http::ParseStatus::Error) {
       buffers.recycle(op.bufferId());
-      fail(502, AccessEnd::BadResponse,
+      fail(ErrorCode::InvalidResponse, AccessEnd::BadResponse,
            fmt::format("the origin sent an invalid response head ({})", http::errorName(r.error)));
       return false;
     }
@@ -112,16 +120,35 @@ bool ForwardSession::takeResponseHead(Direction& d, Op& op) {
     service_.stats().countRequest(head.status);
     status_ = head.status;
     d.queue.setPrefix(clientResponseHead(head));
+    responseBody_.emplace(head, settings_->limits);
     parser_.reset();
     break;
   }
-  if (offset < length) {
-    d.queue.push(op.bufferId(), false, static_cast<uint32_t>(length),
-                 static_cast<uint32_t>(offset));
+  if (responseBody_) {
+    takeResponseBody(d, op.bufferId(), static_cast<uint32_t>(length),
+                     static_cast<uint32_t>(offset));
   } else {
-    buffers.recycle(op.bufferId());
+    buffers.recycle(op.bufferId());  // all of it was (interim) head
   }
   return true;
+}
+
+// Queues the body bytes of buffer `id` [offset, length) for the client and
+// drops what follows the body's end. Once the body is complete the exchange
+// is over: the origin's side counts as closed.
+void ForwardSession::takeResponseBody(Direction& d, uint16_t id, uint32_t length, uint32_t offset) {
+  BufferRing& buffers = service_.worker().buffers();
+  auto body = static_cast<uint32_t>(
+      responseBody_->take({buffers.data(id) + offset, static_cast<size_t>(length - offset)}));
+  if (body > 0) {
+    d.queue.push(id, false, offset + body, offset);
+  } else {
+    buffers.recycle(id);
+  }
+  if (!responseBody_->done() || d.eof) return;
+  d.eof = true;
+  if (d.recvOp.inFlight()) service_.worker().ring().cancelOp(d.cancelOp, d.recvOp);
+  maybeShutdown(d);
 }
 
 void ForwardSession::sendQueued(Direction& d) {
