@@ -48,12 +48,23 @@ void UdpService::armPoll() {
 void UdpService::stopAccepting() {
   if (stopped_) return;
   stopped_ = true;
-  table_.forEach([](UdpFlowEntry& e) { static_cast<UdpSession&>(e).close(AccessEnd::Drained); });
+  // Sessions whose last datagram is unanswered wait for the reply; the
+  // socket stays open (not read) until the last of them ends.
+  table_.forEach([](UdpFlowEntry& e) { static_cast<UdpSession&>(e).beginDrain(); });
   if (pollOp_.inFlight()) worker_.ring().cancelOp(cancelOp_, pollOp_);
-  if (opsInFlight() == 0) {
+  closeWhenDone();
+}
+
+void UdpService::closeWhenDone() {
+  if (stopped_ && opsInFlight() == 0 && active_ == 0 && fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;
   }
+}
+
+void UdpService::sessionEnded() {
+  --active_;
+  closeWhenDone();
 }
 
 bool UdpService::finished() const { return stopped_ && opsInFlight() == 0 && active_ == 0; }
@@ -71,10 +82,7 @@ void UdpService::onCompletion(Op& op) {
   } else if (&op == &continueOp_ && !stopped_) {
     drain();
   }
-  if (stopped_ && opsInFlight() == 0 && fd_ >= 0) {
-    ::close(fd_);
-    fd_ = -1;
-  }
+  closeWhenDone();
 }
 
 void UdpService::drain() {

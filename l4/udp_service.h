@@ -65,8 +65,9 @@ class UdpService final : public ListenerService, public OpOwner {
 
   // ListenerService
   void start() override;
-  // Ends every session now (UDP has no request in progress) and closes the
-  // socket once its poll is cancelled.
+  // Stops reading; sessions end now, or once the reply their last datagram
+  // waits for is relayed (UdpSession::beginDrain). The socket closes once
+  // the last session ended and the poll is cancelled.
   void stopAccepting() override;
   bool finished() const override;
   size_t activeSessions() const override { return active_; }
@@ -83,15 +84,16 @@ class UdpService final : public ListenerService, public OpOwner {
   UdpSessionTable& table() { return table_; }
   // Shared by every flow of this service; valid only within one handler.
   std::span<char> scratch() { return {scratch_.get(), kScratchSize}; }
-  // -1 once stopped.
-  int listenerFd() const { return stopped_ ? -1 : fd_; }
+  // For replies; open until the last session of a stopped service ended.
+  int listenerFd() const { return fd_; }
   void sessionStarted() { ++active_; }
-  void sessionEnded() { --active_; }
+  void sessionEnded();
   // The sessions' scratch line for the access log (one worker, one line at a time).
   std::string& accessLine() { return accessLine_; }
 
  private:
   void armPoll();
+  void closeWhenDone();
   void drain();
   void onDatagram(const sockaddr* from, socklen_t fromLen, std::span<const char> data);
   UdpSession* newSession(const UdpFlowKey& key, const sockaddr* from, socklen_t fromLen);

@@ -113,6 +113,7 @@ int UdpSession::forward(std::span<const char> datagram) {
   if (n < 0) return -errno;
   ++datagramsIn_;
   bytesIn_ += datagram.size();
+  awaitingReply_ = true;
   touch();
   service_.table().touch(*this);
   return 0;
@@ -165,6 +166,11 @@ void UdpSession::drainReplies() {
     bytesOut_ += static_cast<uint64_t>(n);
     touch();
     service_.table().touch(*this);
+    awaitingReply_ = false;
+    if (draining_) {
+      close(AccessEnd::Drained);  // the answer the drain waited for
+      return;
+    }
   }
   // Budget spent with data maybe left: carry on after other sockets had a turn.
   if (!continueOp_.inFlight()) service_.worker().ring().nop(continueOp_);
@@ -180,7 +186,22 @@ bool UdpSession::closeIfIdle() {
   return true;
 }
 
+void UdpSession::beginDrain() {
+  if (closing_ || draining_) return;
+  if (!awaitingReply_) {
+    close(AccessEnd::Drained);
+    return;
+  }
+  draining_ = true;
+  Worker& worker = service_.worker();
+  worker.timers().schedule(idleTimer_, worker.now() + kDrainReplyWait);
+}
+
 void UdpSession::onTimer(Timer&) {
+  if (draining_) {
+    close(AccessEnd::Drained);  // no reply came in time
+    return;
+  }
   if (closeIfIdle()) return;
   service_.worker().timers().schedule(idleTimer_, lastActivity_ + service_.idleTimeout());
 }

@@ -54,7 +54,10 @@ class UdpSession final : public Session, public UdpFlowEntry, public TimerHandle
   bool closeIfIdle();
 
   // Session: UDP has no request in progress, so a drain ends it now.
-  void beginDrain() override { close(AccessEnd::Drained); }
+  // Session. A drain ends a session at once unless its last datagram is
+  // still unanswered: then it waits for that reply (relayed from the
+  // listener socket, which stays open for sending) up to kDrainReplyWait.
+  void beginDrain() override;
   void abort() override { close(AccessEnd::DrainAborted); }
   // OpOwner
   void onCompletion(Op& op) override;
@@ -62,6 +65,8 @@ class UdpSession final : public Session, public UdpFlowEntry, public TimerHandle
   void onTimer(Timer& timer) override;
 
  private:
+  static constexpr auto kDrainReplyWait = std::chrono::seconds(2);
+
   UdpSession(UdpService& service, const UdpFlowKey& key, const sockaddr* client,
              socklen_t clientLen, int fd, upstream::PoolState& pool, upstream::Lease lease);
   ~UdpSession() override = default;
@@ -80,6 +85,8 @@ class UdpSession final : public Session, public UdpFlowEntry, public TimerHandle
   upstream::PoolState& pool_;
   upstream::Lease lease_;
   bool closing_ = false;
+  bool awaitingReply_ = false;  // a datagram went to the backend after its last reply
+  bool draining_ = false;
   std::chrono::steady_clock::time_point lastActivity_;
   Op pollOp_{this, OpKind::Recv};     // multishot POLLIN on the upstream socket
   Op continueOp_{this, OpKind::Nop};  // resumes a drain; also defers the free
