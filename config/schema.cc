@@ -46,8 +46,9 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
     {S::Pool, "connect_timeout", T::DurationString, "\"2s\"",
      "Time allowed for a backend connect; more than 0.", false},
     {S::Pool, "retries", T::Integer, "2",
-     "0..16: other backends tried after a failed connect (and, for http, an idempotent "
-     "request that failed before any response byte).",
+     "0..16: other backends tried after a failed connect (refused or timed out: another "
+     "primary first, then an up backup) and, for http, once more for an idempotent request that "
+     "failed before any response byte. Statuses: docs/errors.md.",
      false},
     {S::Pool, "backends", T::BackendArray, "required",
      "Non-empty list; each entry is `\"ADDR\"` or `{ address = \"ADDR\", weight = N, backup = "
@@ -73,7 +74,10 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
     {S::Backend, "address", T::Address, "required",
      "`IP:PORT`, `[IPv6]:PORT` or `hostname:PORT`; port 1..65535.", false},
     {S::Backend, "weight", T::Integer, "1", "1..256; relative share of new connections.", false},
-    {S::Backend, "backup", T::Boolean, "false", "Used only when no primary backend is up.", false},
+    {S::Backend, "backup", T::Boolean, "false",
+     "Serves when no primary backend is up; also the retry target of a request whose every up "
+     "primary failed to connect.",
+     false},
 
     {S::Health, "check", T::String, "\"tcp\"",
      "`tcp` (connect succeeds) | `http` (GET `path`, status in `expect_status`).", false},
