@@ -33,9 +33,11 @@ def read_proxy_header(rfile):
         body = rfile.read(struct.unpack("!H", head[14:16])[0])
         family = head[13] >> 4
         if family == 1 and len(body) >= 12:  # AF_INET: src, dst, src port, dst port
-            return f"{socket.inet_ntop(socket.AF_INET, body[0:4])}:{struct.unpack('!H', body[8:10])[0]}"
+            port = struct.unpack("!H", body[8:10])[0]
+            return f"{socket.inet_ntop(socket.AF_INET, body[0:4])}:{port}"
         if family == 2 and len(body) >= 36:  # AF_INET6
-            return f"[{socket.inet_ntop(socket.AF_INET6, body[0:16])}]:{struct.unpack('!H', body[32:34])[0]}"
+            port = struct.unpack("!H", body[32:34])[0]
+            return f"[{socket.inet_ntop(socket.AF_INET6, body[0:16])}]:{port}"
     return ""
 
 
