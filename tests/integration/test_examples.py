@@ -130,6 +130,14 @@ def port_taken(port, kind):
     return False
 
 
+def accepts(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def taken_ports(plan):
     tcp, udp = plan.listen_ports()
     btcp, budp = plan.backend_ports()
@@ -215,14 +223,18 @@ def run_example(path):
                     return skip(plan, out.strip())
                 raise AssertionError(f"backends.py exited: {out}")
         proc, log = procs.start("ringlb", [ARGS.ringlb, "run", "-c", plan.rel])
-        wait_until(lambda: proc.poll() is not None or " started: " in procs.text(log),
+        # Started: it says so (at log_level info or debug), or every TCP port accepts (UDP
+        # listeners have nothing to poll), or it exited.
+        tcp_ports = sorted(plan.listen_ports()[0])
+        wait_until(lambda: proc.poll() is not None or " started: " in procs.text(log)
+                   or (tcp_ports and all(accepts(p) for p in tcp_ports)),
                    what=f"ringlb started on {plan.rel}")
         if proc.poll() is not None:
             out = procs.text(log)
             if "in use" in out:
                 return skip(plan, out.strip())
             raise AssertionError(f"ringlb run -c {plan.rel} exited: {out}")
-        for port in sorted(plan.listen_ports()[0]):
+        for port in tcp_ports:
             wait_for_port(port)
         for cmd in plan.tries:
             shell = re.sub(r"^curl ", "curl --fail --silent --show-error --max-time 5 ", cmd)
