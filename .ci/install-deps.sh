@@ -1,26 +1,37 @@
 #!/usr/bin/env bash
-# Installs every package ringlb needs to build, test and benchmark on Debian 12.
-# Idempotent: packages already present are skipped, and apt-get runs only when
-# something is missing. Usage: scripts/install-deps.sh [--bench]
+# Installs the Debian 12 packages ringlb needs. Idempotent: packages already
+# present are skipped, and apt-get runs only when something is missing.
+# Usage: .ci/install-deps.sh [--build-only | --bench]
+#   (none)        build, test and fuzz: everything .ci/test-suite.sh needs
+#   --build-only  just configure and build (the README's demo command), and curl
+#                 to try the demo
+#   --bench       everything, plus what bench/compare runs (NGINX, HAProxy, wrk)
 set -euo pipefail
 
+# The default configure (RINGLB_TESTS and RINGLB_BENCH on) looks for GoogleTest,
+# Google Benchmark and python3 (the integration tests' interpreter), so they are
+# build packages even when only the ringlb target is built; python3 also runs
+# examples/backends.py.
 build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   liburing-dev libssl-dev libtomlplusplus-dev libcli11-dev libfmt-dev
   libre2-dev libc-ares-dev zlib1g-dev libnghttp2-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-14-dev clang-format
+  libgtest-dev libgmock-dev libbenchmark-dev python3
+  curl
 )
 test_pkgs=(
-  curl openssl python3 procps iproute2 nftables netcat-openbsd
+  clang libclang-rt-14-dev clang-format
+  openssl procps iproute2 nftables netcat-openbsd
   python3-prometheus-client chromium
 )
 bench_pkgs=(nginx-light libnginx-mod-stream haproxy wrk gnuplot-nox util-linux)
 
-wanted=("${build_pkgs[@]}" "${test_pkgs[@]}")
-if [[ "${1:-}" == "--bench" ]]; then
-  wanted+=("${bench_pkgs[@]}")
-fi
+case "${1:-}" in
+  "") wanted=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+  --build-only) wanted=("${build_pkgs[@]}") ;;
+  --bench) wanted=("${build_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  *) echo "usage: $0 [--build-only | --bench]" >&2; exit 2 ;;
+esac
 
 missing=()
 for pkg in "${wanted[@]}"; do
