@@ -169,6 +169,7 @@ void appendHttpFields(std::string& out, const AccessRecord& r) {
   if (r.upstreamConnect) appendMs(out, "upstream_connect_ms", *r.upstreamConnect);
   if (r.upstreamResponse) appendMs(out, "upstream_response_ms", *r.upstreamResponse);
   appendField(out, "request_id", r.requestId);
+  if (!r.error.empty()) appendField(out, "error", r.error);
 }
 
 void appendTcpFields(std::string& out, const AccessRecord& r) {

@@ -86,6 +86,7 @@ struct AccessRecord {
   std::optional<std::chrono::microseconds> upstreamConnect;
   std::optional<std::chrono::microseconds> upstreamResponse;
   std::string_view requestId;  // "-" when none
+  std::string_view error;      // http: the failure's name (docs/errors.md); "" when none
   // tcp, udp, forward.
   AccessEnd end = AccessEnd::None;
   // udp: datagrams from the client (forwarded) and sent to the client.

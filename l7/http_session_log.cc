@@ -37,6 +37,7 @@ void HttpSession::logRequest() {
   r.upstreamConnect = connectTime_;
   r.upstreamResponse = responseTime_;
   r.requestId = requestId_.empty() ? std::string_view("-") : requestId_;
+  if (error_) r.error = error_->name();
   std::string& line = service_.accessLine();
   line.clear();
   formatAccessLine(r, line);

@@ -118,6 +118,14 @@ def test_rejected_request_is_logged_with_its_status_and_no_backend():
     assert b" 400 " in raw(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
     entry = wait_for_lines(before + 1)[-1]
     assert entry["status"] == 400 and entry["backend"] == "-", entry
+    assert entry["error"] == "bad_request", entry
+
+
+def test_a_successful_request_has_no_error_key():
+    before = len(lines())
+    assert get("/fine") == 200
+    entry = wait_for_lines(before + 1)[-1]
+    assert "error" not in entry, entry
 
 
 def test_hostile_targets_still_give_valid_json():

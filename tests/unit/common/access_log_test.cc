@@ -153,6 +153,16 @@ TEST(AccessLogFormat, UpstreamTimesAppearOnlyWhenKnown) {
       << line;
 }
 
+TEST(AccessLogFormat, AFailedExchangeNamesItsError) {
+  AccessRecord r = sampleRecord();
+  EXPECT_FALSE(hasKey(lineOf(r), "error"));
+  r.status = 504;
+  r.error = "connect_timeout";
+  EXPECT_NE(lineOf(r).find(",\"request_id\":\"abc\",\"error\":\"connect_timeout\"}"),
+            std::string::npos)
+      << lineOf(r);
+}
+
 TEST(AccessLogFormat, EmptyFieldsBecomeDashes) {
   AccessRecord r = sampleRecord();
   r.method = "";
