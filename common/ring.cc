@@ -3,10 +3,25 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+
+// liburing 2.3 predates these (kernel 6.12): the feature bit, and the
+// getevents field that liburing still calls `pad`.
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT (1U << 15)
+#endif
 
 namespace ringlb {
 namespace {
+
+__kernel_timespec toTimespec(std::chrono::nanoseconds timeout) {
+  auto ns = timeout.count() < 0 ? 0 : timeout.count();
+  __kernel_timespec ts{};
+  ts.tv_sec = ns / 1'000'000'000;
+  ts.tv_nsec = ns % 1'000'000'000;
+  return ts;
+}
 
 constexpr unsigned kFastFlags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
 constexpr unsigned kFallbackFlags = IORING_SETUP_COOP_TASKRUN;
@@ -62,6 +77,7 @@ void Ring::probeFeatures(unsigned setupFlags) {
   features_.singleIssuer = setupFlags & IORING_SETUP_SINGLE_ISSUER;
   features_.deferTaskrun = setupFlags & IORING_SETUP_DEFER_TASKRUN;
   features_.extArg = ring_.features & IORING_FEAT_EXT_ARG;
+  features_.minTimeout = ring_.features & IORING_FEAT_MIN_TIMEOUT;
   io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
   if (probe == nullptr) return;
   // There is no probe for op flags: IORING_OP_SOCKET came with multishot
@@ -156,20 +172,51 @@ size_t Ring::run(bool wait, std::optional<std::chrono::nanoseconds> timeout) {
   return dispatch();
 }
 
-void Ring::enter(bool wait, std::optional<std::chrono::nanoseconds> timeout) {
+void Ring::enter(bool wait, std::optional<std::chrono::nanoseconds> timeout, WaitBatch batch) {
   if (!wait) {
     // With DEFER_TASKRUN completions appear only when we enter the kernel.
     io_uring_submit_and_get_events(&ring_);
+  } else if (batch.completions > 1 && features_.minTimeout) {
+    enterBatched(timeout, batch);
   } else if (timeout) {
-    auto ns = timeout->count() < 0 ? 0 : timeout->count();
-    __kernel_timespec ts{};
-    ts.tv_sec = ns / 1'000'000'000;
-    ts.tv_nsec = ns % 1'000'000'000;
+    __kernel_timespec ts = toTimespec(*timeout);
     io_uring_cqe* cqe = nullptr;
     io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);  // -ETIME is fine
   } else {
     io_uring_submit_and_wait(&ring_, 1);
   }
+}
+
+// One io_uring_enter that submits what is queued and waits as `batch` says.
+// liburing 2.3 cannot pass min_wait_usec, so this fills the extended
+// argument itself (the kernel ABI, struct io_uring_getevents_arg).
+void Ring::enterBatched(std::optional<std::chrono::nanoseconds> timeout, WaitBatch batch) {
+  __kernel_timespec ts{};
+  io_uring_getevents_arg arg{};
+  arg.sigmask = 0;
+  arg.sigmask_sz = _NSIG / 8;
+  arg.pad = static_cast<uint32_t>(batch.minWait.count());  // min_wait_usec since 6.12
+  if (timeout) {
+    ts = toTimespec(*timeout);
+    arg.ts = reinterpret_cast<uint64_t>(&ts);
+  }
+  unsigned toSubmit = flushSubmissions();
+  // -ETIME, -EINTR and a short submit need nothing here: the loop carries on.
+  io_uring_enter2(ring_.ring_fd, toSubmit, batch.completions,
+                  IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, reinterpret_cast<sigset_t*>(&arg),
+                  sizeof arg);
+}
+
+// Publishes the SQEs prepared since the last submit to the kernel (the SQ
+// tail store that io_uring_submit does first); returns how many wait.
+unsigned Ring::flushSubmissions() {
+  io_uring_sq* sq = &ring_.sq;
+  unsigned tail = sq->sqe_tail;
+  if (sq->sqe_head != tail) {
+    sq->sqe_head = tail;
+    io_uring_smp_store_release(sq->ktail, tail);
+  }
+  return tail - *sq->khead;
 }
 
 size_t Ring::dispatch() {

@@ -63,11 +63,11 @@ void Worker::threadMain(std::promise<std::string> ready) {
 void Worker::loop() {
   mailbox_->start();
   for (;;) {
-    ring_->enter(/*wait=*/true, waitBudget());
+    ring_->enter(/*wait=*/true, waitBudget(), waitPolicy_.next());
     // The clock is read after waking and before any handler runs: a handler
     // stamping "now" must not see the time from before a long sleep.
     now_ = Clock::now();
-    ring_->dispatch();
+    waitPolicy_.record(ring_->dispatch(), now_);
     timers_->advance(now_);
     if (mailbox_->woken()) mailbox_->drain();
     reapFinishedListeners();

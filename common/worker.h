@@ -23,6 +23,7 @@
 #include "common/session.h"
 #include "common/timer_wheel.h"
 #include "common/upstream/pool_state.h"
+#include "common/wait_policy.h"
 #include "config/model.h"
 
 namespace ringlb {
@@ -123,6 +124,7 @@ class Worker {
   std::atomic<bool> finished_{false};
 
   std::chrono::steady_clock::time_point now_;
+  WaitPolicy waitPolicy_;
   bool stopping_ = false;
   bool aborted_ = false;  // stopping, and what was left has been aborted
   std::chrono::steady_clock::time_point drainDeadline_;

@@ -71,6 +71,42 @@ TEST(Ring, NopCompletesOnItsOpAndClearsTheInFlightCount) {
   EXPECT_FALSE(op.inFlight());
 }
 
+TEST(Ring, ABatchedWaitSubmitsAndReturnsOnceTheBatchIsReady) {
+  Ring ring(64);
+  ASSERT_TRUE(ring.features().minTimeout) << "kernel 6.12+ expected on this machine";
+  Recorder owner;
+  std::vector<std::unique_ptr<Op>> ops;
+  for (int i = 0; i < 4; ++i) {
+    ops.push_back(std::make_unique<Op>(&owner, OpKind::Nop));
+    ring.nop(*ops.back());
+  }
+  auto start = std::chrono::steady_clock::now();
+  ring.enter(true, std::chrono::seconds(5), {4, std::chrono::microseconds(100000)});
+  EXPECT_EQ(ring.dispatch(), 4u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(90))
+      << "four ready completions satisfy a batch of four without waiting out minWait";
+}
+
+TEST(Ring, ABatchedWaitReturnsWithFewerOnceMinWaitPassed) {
+  Ring ring(64);
+  Recorder owner;
+  Op op(&owner, OpKind::Nop);
+  ring.nop(op);
+  auto start = std::chrono::steady_clock::now();
+  ring.enter(true, std::chrono::seconds(5), {16, std::chrono::microseconds(20000)});
+  auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(ring.dispatch(), 1u);
+  EXPECT_LT(waited, std::chrono::seconds(2)) << "the 5 s timeout must not be reached";
+}
+
+TEST(Ring, ABatchedWaitWithNothingToDoEndsAtItsTimeout) {
+  Ring ring(64);
+  auto start = std::chrono::steady_clock::now();
+  ring.enter(true, std::chrono::milliseconds(30), {16, std::chrono::microseconds(50)});
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(25));
+  EXPECT_EQ(ring.dispatch(), 0u);
+}
+
 TEST(Ring, GetSqeSubmitsWhenTheQueueIsFullInsteadOfFailing) {
   Ring ring(4);  // SQ of 4 entries
   Recorder owner;
