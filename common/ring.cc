@@ -250,6 +250,7 @@ void Ring::dispatchOne(const Completion& c) {
     --op.pending;
     --op.owner->opsInFlight_;
   }
+  if (c.result == -ENOBUFS) ++buffersExhausted_;
   op.result = c.result;
   op.flags = c.flags;
   op.owner->onCompletion(op);

@@ -102,6 +102,9 @@ class Ring {
   void submit();
 
   uint64_t completionsDispatched() const { return dispatched_; }
+  // Receives that found their provided-buffer ring empty (-ENOBUFS); each
+  // owner re-arms after a pause.
+  uint64_t buffersExhausted() const { return buffersExhausted_; }
 
  private:
   struct Completion {
@@ -120,6 +123,7 @@ class Ring {
   RingFeatures features_;
   std::vector<Completion> ready_;
   uint64_t dispatched_ = 0;
+  uint64_t buffersExhausted_ = 0;
 };
 
 // Describes an io_uring setup failure (errno from io_uring_queue_init) in one

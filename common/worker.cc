@@ -63,11 +63,17 @@ void Worker::threadMain(std::promise<std::string> ready) {
 void Worker::loop() {
   mailbox_->start();
   for (;;) {
-    ring_->enter(/*wait=*/true, waitBudget(), waitPolicy_.next());
+    WaitBatch batch = waitPolicy_.next();
+    ring_->enter(/*wait=*/true, waitBudget(), batch);
     // The clock is read after waking and before any handler runs: a handler
     // stamping "now" must not see the time from before a long sleep.
     now_ = Clock::now();
-    waitPolicy_.record(ring_->dispatch(), now_);
+    size_t completions = ring_->dispatch();
+    waitPolicy_.record(completions, now_);
+    counters_.wakeups.add();
+    if (batch.completions > 1) counters_.batchedWaits.add();
+    counters_.completions.add(completions);
+    counters_.buffersExhausted.set(ring_->buffersExhausted());
     timers_->advance(now_);
     if (mailbox_->woken()) mailbox_->drain();
     reapFinishedListeners();

@@ -21,6 +21,7 @@
 #include "common/mailbox.h"
 #include "common/ring.h"
 #include "common/session.h"
+#include "common/stats.h"
 #include "common/timer_wheel.h"
 #include "common/upstream/pool_state.h"
 #include "common/wait_policy.h"
@@ -43,6 +44,14 @@ struct WorkerOptions {
   // until used.
   uint16_t bulkBufferCount = 64;
   uint32_t bulkBufferSize = 512 * 1024;
+};
+
+// The event loop's own counters (single writer: the worker; any thread reads).
+struct WorkerCounters {
+  Counter wakeups;           // waits for completions (io_uring_enter calls that wait)
+  Counter batchedWaits;      // of which batched (WaitPolicy busy)
+  Counter completions;       // CQEs dispatched
+  Counter buffersExhausted;  // receives that found the provided buffers used up
 };
 
 class Worker {
@@ -97,6 +106,7 @@ class Worker {
   bool finished() const { return finished_.load(std::memory_order_acquire); }
   // Any thread (relaxed; for status only).
   size_t activeConnections() const { return activeConnections_.load(std::memory_order_relaxed); }
+  const WorkerCounters& counters() const { return counters_; }
 
  private:
   void threadMain(std::promise<std::string> ready);
@@ -121,6 +131,7 @@ class Worker {
   std::vector<std::unique_ptr<ListenerService>> retiring_;  // stopped, sessions draining
   SessionList sessions_;
   std::atomic<size_t> activeConnections_{0};
+  WorkerCounters counters_;
   std::atomic<bool> finished_{false};
 
   std::chrono::steady_clock::time_point now_;

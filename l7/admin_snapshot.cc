@@ -173,7 +173,10 @@ AdminSnapshot collectAdminSnapshot(const config::Config& config,
     if (it != backendIndex.end()) addBackendStats(*it->second, s);
   });
   for (size_t i = 0; i < workers.size(); ++i) {
-    snap.workers.push_back({static_cast<unsigned>(i), workers[i]->activeConnections()});
+    const WorkerCounters& c = workers[i]->counters();
+    snap.workers.push_back({static_cast<unsigned>(i), workers[i]->activeConnections(),
+                            c.wakeups.get(), c.batchedWaits.get(), c.completions.get(),
+                            c.buffersExhausted.get()});
   }
   snap.reloadsOk = registry.reloadsOk.get();
   snap.reloadsFailed = registry.reloadsFailed.get();

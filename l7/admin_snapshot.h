@@ -98,6 +98,10 @@ struct PoolView {
 struct WorkerView {
   unsigned index = 0;
   uint64_t activeConnections = 0;
+  uint64_t wakeups = 0;
+  uint64_t batchedWaits = 0;
+  uint64_t completions = 0;
+  uint64_t buffersExhausted = 0;
 };
 
 struct AdminSnapshot {

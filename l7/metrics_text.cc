@@ -67,6 +67,35 @@ class Writer {
   std::string& out_;
 };
 
+// The event loops: how often they wake and how much each wake-up carries
+// (completions / wakeups), and provided-buffer exhaustion.
+void writeWorkerCounters(Writer& w, const AdminSnapshot& snap) {
+  struct Family {
+    const char* name;
+    const char* help;
+    uint64_t WorkerView::*field;
+  };
+  static constexpr Family kFamilies[] = {
+      {"ringlb_worker_wakeups_total", "Waits of a worker's event loop for completions.",
+       &WorkerView::wakeups},
+      {"ringlb_worker_batched_waits_total",
+       "Of the waits, those that batched completions (min-wait, under load).",
+       &WorkerView::batchedWaits},
+      {"ringlb_worker_completions_total", "io_uring completions a worker handled.",
+       &WorkerView::completions},
+      {"ringlb_recv_buffers_exhausted_total",
+       "Receives that found the worker's provided buffers used up (-ENOBUFS); each is re-armed "
+       "after 2 ms.",
+       &WorkerView::buffersExhausted},
+  };
+  for (const Family& f : kFamilies) {
+    w.family(f.name, "counter", f.help);
+    for (const auto& worker : snap.workers) {
+      w.sample(f.name, {{"worker", std::to_string(worker.index)}}, worker.*f.field);
+    }
+  }
+}
+
 void writeProcess(Writer& w, const AdminSnapshot& snap) {
   w.family("ringlb_start_time_seconds", "gauge", "Start time of the process since the Unix epoch.");
   const auto start = std::chrono::duration<double>(snap.startTime.time_since_epoch()).count();
@@ -76,6 +105,7 @@ void writeProcess(Writer& w, const AdminSnapshot& snap) {
   w.family("ringlb_reloads_total", "counter", "Config reloads by result (ok, failed).");
   w.sample("ringlb_reloads_total", {{"result", "ok"}}, snap.reloadsOk);
   w.sample("ringlb_reloads_total", {{"result", "failed"}}, snap.reloadsFailed);
+  writeWorkerCounters(w, snap);
   w.family("ringlb_access_log_dropped_total", "counter",
            "Access-log lines dropped because the writer fell behind (a worker never waits).");
   w.sample("ringlb_access_log_dropped_total", {}, snap.accessLogDropped);

@@ -81,6 +81,14 @@ TEST(AdminMetricsTest, ReloadsAreCountedByResult) {
   EXPECT_TRUE(hasLine(text, R"(ringlb_reloads_total{result="failed"} 1)"));
 }
 
+TEST(AdminMetricsTest, EventLoopCountersArePerWorker) {
+  std::string text = renderMetrics(sampleSnapshot());
+  EXPECT_TRUE(hasLine(text, R"(ringlb_worker_wakeups_total{worker="0"} 100)"));
+  EXPECT_TRUE(hasLine(text, R"(ringlb_worker_batched_waits_total{worker="0"} 40)"));
+  EXPECT_TRUE(hasLine(text, R"(ringlb_worker_completions_total{worker="1"} 200)"));
+  EXPECT_TRUE(hasLine(text, R"(ringlb_recv_buffers_exhausted_total{worker="1"} 7)"));
+}
+
 TEST(AdminMetricsTest, HealthProbesAreCountedByResult) {
   std::string text = renderMetrics(sampleSnapshot());
   EXPECT_TRUE(hasLine(
