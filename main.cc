@@ -14,7 +14,7 @@
 #include "l7/admin.h"
 #include "l7/demo.h"
 #include "l7/forward_service.h"
-#include "l7/http_service.h"
+#include "l7/http/http_service.h"
 
 namespace {
 

@@ -11,7 +11,30 @@ AcceptingService::AcceptingService(Worker& worker, const config::ListenerConfig&
       name_(listener.name),
       limit_(std::max(1u, listener.maxConnections / worker.workerCount())),
       acceptor_(worker.ring(), fd, *this),
-      stats_(StatsRegistry::instance().listener(listener.name, worker.index())) {}
+      stats_(StatsRegistry::instance().listener(listener.name, worker.index())) {
+  // Load the certificates now rather than on the first connection.
+  if (listener.tls && worker.config()) tlsContext(worker.config(), listener);
+}
+
+std::shared_ptr<tls::TlsContext> AcceptingService::tlsContext(
+    const std::shared_ptr<const config::Config>& config, const config::ListenerConfig& listener) {
+  bool sameSnapshot = !tlsBuiltFor_.owner_before(config) && !config.owner_before(tlsBuiltFor_);
+  if (sameSnapshot || !listener.tls) return tls_;
+  // A reload re-reads the files (renewed certificates); if they no longer
+  // load, the previous ones stay in force.
+  tlsBuiltFor_ = config;
+  std::string error;
+  // Only http listeners speak HTTP/1.1 inside: a tcp listener offers no ALPN.
+  auto built = tls::TlsContext::build(*listener.tls, listener.mode == config::ListenerMode::Http,
+                                      &error);
+  if (built) {
+    tls_ = std::move(built);
+  } else {
+    logError("listener {}: TLS: {}{}", name_, error,
+             tls_ ? "; the previous certificates stay in use" : "; refusing connections");
+  }
+  return tls_;
+}
 
 void AcceptingService::start() { acceptor_.start(); }
 

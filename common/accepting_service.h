@@ -13,6 +13,7 @@
 #include "common/acceptor.h"
 #include "common/listener_service.h"
 #include "common/stats.h"
+#include "common/tls/tls_context.h"
 #include "common/worker.h"
 
 namespace ringlb {
@@ -43,6 +44,12 @@ class AcceptingService : public ListenerService, public AcceptHandler {
   BackendStats& backendStats(const std::string& pool, const std::string& address);
   // A session of this listener has ended (and freed itself).
   void sessionEnded() { --active_; }
+  // The TLS set-up of this listener as configured in `config` (the session's
+  // snapshot), built once per config snapshot (a reload re-reads the files).
+  // Null when the certificates never loaded: the session must then refuse
+  // the connection.
+  std::shared_ptr<tls::TlsContext> tlsContext(const std::shared_ptr<const config::Config>& config,
+                                              const config::ListenerConfig& listener);
 
  protected:
   // Starts a session that owns `fd` and deletes itself when done.
@@ -56,6 +63,8 @@ class AcceptingService : public ListenerService, public AcceptHandler {
   ListenerStats& stats_;
   size_t active_ = 0;
   std::unordered_map<std::string, std::unordered_map<std::string, BackendStats*>> backendStats_;
+  std::shared_ptr<tls::TlsContext> tls_;
+  std::weak_ptr<const config::Config> tlsBuiltFor_;  // the snapshot tls_ was (re)built for
 };
 
 }  // namespace ringlb

@@ -8,6 +8,8 @@
 #include <cassert>
 #include <cstdint>
 
+#include "common/deletable.h"
+
 namespace ringlb {
 
 enum class OpKind : uint8_t {
@@ -49,9 +51,9 @@ struct Op {
 
 // Owns ops and receives their completions. An owner must not be destroyed
 // while opsInFlight() != 0: cancel, then wait for every CQE.
-class OpOwner {
+class OpOwner : public Deletable {
  public:
-  virtual ~OpOwner();
+  ~OpOwner() override;
   virtual void onCompletion(Op& op) = 0;
   uint32_t opsInFlight() const { return opsInFlight_; }
 

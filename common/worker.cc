@@ -42,6 +42,7 @@ void Worker::threadMain(std::promise<std::string> ready) {
     mailbox_.emplace(*ring_);
     now_ = Clock::now();
     timers_.emplace(now_);
+    io_.emplace(IoContext{*ring_, BufferStore{*buffers_, *bulkBuffers_, blocks_}, *timers_, now_});
   } catch (const RingSetupError& e) {
     ready.set_value(e.what());
     return;
@@ -49,8 +50,10 @@ void Worker::threadMain(std::promise<std::string> ready) {
   ready.set_value("");
   loop();
   // Tear down in reverse order, after every op has completed.
+  freeDeferred();
   listeners_.clear();
   retiring_.clear();
+  io_.reset();  // refers to the rings and timers below
   timers_.reset();
   // The mailbox stays until ~Worker: other threads may still post to a
   // finished worker (the task is dropped), and posting needs no ring.
@@ -76,6 +79,7 @@ void Worker::loop() {
     counters_.buffersExhausted.set(ring_->buffersExhausted());
     timers_->advance(now_);
     if (mailbox_->woken()) mailbox_->drain();
+    freeDeferred();
     reapFinishedListeners();
     if (stopping_ && !aborted_ && now_ >= drainDeadline_) abortAll("drain_timeout passed");
     if (stopComplete()) break;
@@ -194,6 +198,15 @@ void Worker::removeSession(Session& s) {
   activeConnections_.store(sessions_.size(), std::memory_order_relaxed);
   if (!stopping_) {
     for (auto& [name, service] : listeners_) service->resumeAccepting();
+  }
+}
+
+void Worker::freeDeferred() {
+  // A destructor may defer more (a session freeing what it owns).
+  while (!deferred_.empty()) {
+    std::vector<Deletable*> batch;
+    batch.swap(deferred_);
+    for (Deletable* owner : batch) delete owner;
   }
 }
 

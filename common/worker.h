@@ -17,6 +17,9 @@
 #include <vector>
 
 #include "common/buffer_ring.h"
+#include "common/byte_queue.h"
+#include "common/deletable.h"
+#include "common/io_context.h"
 #include "common/listener_service.h"
 #include "common/mailbox.h"
 #include "common/ring.h"
@@ -90,6 +93,13 @@ class Worker {
   BufferRing& buffers() { return *buffers_; }
   BufferRing& bulkBuffers() { return *bulkBuffers_; }
   BufferRing& buffers(bool bulk) { return bulk ? *bulkBuffers_ : *buffers_; }
+  // What streams use: the ring, buffers, timers and clock of this worker.
+  IoContext& io() { return *io_; }
+  const BufferStore& bufferStore() const { return io_->store; }
+  // Deletes `owner` after the current batch of completions, timers and
+  // mailbox tasks: an owner may ask for it from inside a callback of an
+  // object it owns. It must have no op in flight by then.
+  void deferDelete(Deletable* owner) { deferred_.push_back(owner); }
   TimerWheel& timers() { return *timers_; }
   const std::shared_ptr<const config::Config>& config() const { return config_; }
   std::chrono::steady_clock::time_point now() const { return now_; }
@@ -112,6 +122,7 @@ class Worker {
   void threadMain(std::promise<std::string> ready);
   void loop();
   void reapFinishedListeners();
+  void freeDeferred();
   bool stopComplete() const;
   std::optional<std::chrono::nanoseconds> waitBudget();
 
@@ -122,6 +133,9 @@ class Worker {
   std::optional<Ring> ring_;
   std::optional<BufferRing> buffers_;
   std::optional<BufferRing> bulkBuffers_;
+  BlockPool blocks_;
+  std::optional<IoContext> io_;
+  std::vector<Deletable*> deferred_;
   std::optional<Mailbox> mailbox_;
   std::optional<TimerWheel> timers_;
   std::shared_ptr<const config::Config> config_;

@@ -119,8 +119,8 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
     {S::Listener, "response_timeout", T::DurationString, "\"30s\"",
      "http/forward only: the backend's response head must arrive within this (else 504).", false},
     {S::Listener, "tls", T::Table, "none",
-     "http only: terminate TLS on this listener (docs/tls.md). Refused on tcp listeners until they "
-     "terminate TLS.",
+     "http and tcp: terminate TLS on this listener (docs/tls.md); a tcp listener passes the "
+     "decrypted bytes to plaintext backends.",
      false},
     {S::Listener, "routes", T::TableArray, "none",
      "http only: routing rules, first match wins, then `pool`.", false},

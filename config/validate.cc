@@ -197,7 +197,6 @@ class Validator {
     if (sources_.valid(path + ".mode")) {
       checkModeKeys(listener, path);
       checkNeedsPool(listener, path);
-      checkTlsSupported(listener, path);
     }
     checkPoolReference(path + ".pool", listener.pool, listener.pos);
     for (size_t i = 0; i < listener.routes.size(); ++i) {
@@ -219,13 +218,6 @@ class Validator {
   }
 
   // Refused rather than served in plaintext: only http listeners terminate TLS so far.
-  void checkTlsSupported(const ListenerConfig& listener, const std::string& path) {
-    if (listener.mode == ListenerMode::Tcp && sources_.present(path + ".tls")) {
-      error(path + ".tls", listener.pos,
-            "TLS on a tcp listener is not supported yet (only http listeners terminate TLS)");
-    }
-  }
-
   void checkNeedsPool(const ListenerConfig& listener, const std::string& path) {
     bool hasPool = sources_.present(path + ".pool");
     if ((listener.mode == ListenerMode::Tcp || listener.mode == ListenerMode::Udp) && !hasPool) {

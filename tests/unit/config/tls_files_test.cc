@@ -5,12 +5,12 @@
 #include <fstream>
 
 #include "config/load.h"
-#include "tests/unit/l7/tls_test_pki.h"
+#include "tests/unit/common/tls_test_pki.h"
 
 namespace ringlb::config {
 namespace {
 
-using l7::testing::TempPki;
+using tls::testing::TempPki;
 
 TEST(CertificatePair, AMatchingPairIsGood) {
   TempPki pki;

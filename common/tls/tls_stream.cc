@@ -1,10 +1,10 @@
-#include "l7/tls_stream.h"
+#include "common/tls/tls_stream.h"
 
 #include <openssl/err.h>
 
 #include <climits>
 
-namespace ringlb::l7 {
+namespace ringlb::tls {
 
 std::string takeOpenSslError(std::string_view fallback) {
   unsigned long code = ERR_get_error();
@@ -139,4 +139,4 @@ std::string_view TlsStream::alpn() const {
   return {reinterpret_cast<const char*>(data), len};
 }
 
-}  // namespace ringlb::l7
+}  // namespace ringlb::tls

@@ -21,7 +21,7 @@
 #include <string>
 #include <string_view>
 
-namespace ringlb::l7 {
+namespace ringlb::tls {
 
 enum class TlsStatus : uint8_t {
   Ok,         // progress was made (handshake finished, bytes read or written)
@@ -86,4 +86,4 @@ class TlsStream {
 // clears), or `fallback` when the queue is empty.
 std::string takeOpenSslError(std::string_view fallback);
 
-}  // namespace ringlb::l7
+}  // namespace ringlb::tls

@@ -20,12 +20,14 @@
 
 #include "config/model.h"
 
-namespace ringlb::l7 {
+namespace ringlb::tls {
 
 class TlsContext {
  public:
   // Null with `error` set ("cannot load certificate FILE: REASON", ...).
-  static std::shared_ptr<TlsContext> build(const config::TlsConfig& tls, std::string* error);
+  // `http`: offer ALPN "http/1.1" (http listeners; a tcp listener offers none).
+  static std::shared_ptr<TlsContext> build(const config::TlsConfig& tls, bool http,
+                                           std::string* error);
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;
@@ -44,7 +46,7 @@ class TlsContext {
     std::vector<std::string> names;
   };
   TlsContext() = default;
-  bool add(const config::CertificateConfig& cert, std::string* error);
+  bool add(const config::CertificateConfig& cert, bool http, std::string* error);
   static int onServerName(SSL* ssl, int* alert, void* arg);
 
   std::vector<Cert> certs_;
@@ -54,4 +56,4 @@ class TlsContext {
 // without case): equal, or "*.suffix" for exactly one extra leading label.
 bool tlsNameMatches(std::string_view pattern, std::string_view host);
 
-}  // namespace ringlb::l7
+}  // namespace ringlb::tls

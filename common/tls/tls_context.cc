@@ -1,4 +1,4 @@
-#include "l7/tls_context.h"
+#include "common/tls/tls_context.h"
 
 #include <fmt/format.h>
 #include <openssl/err.h>
@@ -8,9 +8,9 @@
 #include <cctype>
 
 #include "common/ascii.h"
-#include "l7/tls_stream.h"
+#include "common/tls/tls_stream.h"
 
-namespace ringlb::l7 {
+namespace ringlb::tls {
 namespace {
 
 // TLS 1.2 suites with forward secrecy and AEAD only (TLS 1.3 keeps OpenSSL's
@@ -58,7 +58,7 @@ std::vector<std::string> certificateNames(X509* cert) {
   return names;
 }
 
-SSL_CTX* newServerContext() {
+SSL_CTX* newServerContext(bool http) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr) return nullptr;
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -68,7 +68,7 @@ SSL_CTX* newServerContext() {
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);  // idle connections hold no record buffer
   // Resumption by stateless tickets only: no server-side cache shared by connections.
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, nullptr);
+  if (http) SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, nullptr);
   SSL_CTX_set_default_passwd_cb(ctx, noPassword);
   return ctx;
 }
@@ -86,10 +86,11 @@ bool tlsNameMatches(std::string_view pattern, std::string_view host) {
   return label.find('.') == std::string_view::npos && equal(host.substr(label.size()), suffix);
 }
 
-std::shared_ptr<TlsContext> TlsContext::build(const config::TlsConfig& tls, std::string* error) {
+std::shared_ptr<TlsContext> TlsContext::build(const config::TlsConfig& tls, bool http,
+                                              std::string* error) {
   std::shared_ptr<TlsContext> context(new TlsContext());
   for (const auto& cert : tls.certificates) {
-    if (!context->add(cert, error)) return nullptr;
+    if (!context->add(cert, http, error)) return nullptr;
   }
   if (context->certs_.empty()) {
     *error = "no certificate";
@@ -98,9 +99,9 @@ std::shared_ptr<TlsContext> TlsContext::build(const config::TlsConfig& tls, std:
   return context;
 }
 
-bool TlsContext::add(const config::CertificateConfig& cert, std::string* error) {
+bool TlsContext::add(const config::CertificateConfig& cert, bool http, std::string* error) {
   ERR_clear_error();
-  SSL_CTX* ctx = newServerContext();
+  SSL_CTX* ctx = newServerContext(http);
   if (ctx == nullptr) {
     *error = "cannot create a TLS context: " + takeOpenSslError("out of memory");
     return false;
@@ -153,4 +154,4 @@ int TlsContext::onServerName(SSL* ssl, int*, void* arg) {
   return SSL_TLSEXT_ERR_OK;
 }
 
-}  // namespace ringlb::l7
+}  // namespace ringlb::tls

@@ -14,7 +14,7 @@
 
 #include "config/model.h"
 
-namespace ringlb::l7::testing {
+namespace ringlb::tls::testing {
 
 class TempPki {
  public:
@@ -76,4 +76,4 @@ class TempPki {
   long serial_ = 0;
 };
 
-}  // namespace ringlb::l7::testing
+}  // namespace ringlb::tls::testing

@@ -1,0 +1,94 @@
+#include "l7/http/backend_connection.h"
+
+#include <cassert>
+
+#include "common/socket.h"
+#include "l7/http/connection_pool.h"
+
+namespace ringlb::l7 {
+
+BackendConnection::BackendConnection(ConnectionPool& pool, IoContext& io, std::string key)
+    : pool_(pool), stream_(io, *this), key_(std::move(key)) {}
+
+BackendConnection::~BackendConnection() = default;
+
+void BackendConnection::connect(const config::SocketAddress& address, config::Duration timeout,
+                                BackendUser& user) {
+  user_ = &user;
+  state_ = State::Connecting;
+  int fd = openTcpSocket(address.family());
+  if (fd < 0) {
+    // No socket (descriptor limit): reported like a failed connect, from a
+    // completion so that the user is not re-entered.
+    stream_.failSoon(-fd);
+    return;
+  }
+  setNoDelay(fd);
+  stream_.connect(fd, address.sa(), address.length);
+  IoContext& io = stream_.io();
+  io.timers.schedule(timer_, io.now + timeout);
+}
+
+void BackendConnection::attach(BackendUser& user) {
+  if (state_ == State::Idle) ++reuses_;
+  state_ = State::Attached;
+  user_ = &user;
+  stream_.io().timers.cancel(timer_);
+}
+
+void BackendConnection::release() {
+  if (state_ != State::Attached) return;
+  user_ = nullptr;
+  pool_.park(*this);
+}
+
+void BackendConnection::makeIdle(std::chrono::milliseconds idleTimeout) {
+  state_ = State::Idle;
+  stream_.limitBy(nullptr);
+  stream_.startReceiving();  // a parked connection must stay silent: any event closes it
+  IoContext& io = stream_.io();
+  io.timers.schedule(timer_, io.now + idleTimeout);
+}
+
+void BackendConnection::close() {
+  if (state_ == State::Closing) return;
+  if (state_ == State::Idle) pool_.unlinkIdle(*this);
+  state_ = State::Closing;
+  user_ = nullptr;
+  stream_.io().timers.cancel(timer_);
+  stream_.close();
+  maybeFree();
+}
+
+void BackendConnection::onStreamEvent(Stream&, StreamEvent event) {
+  if (event == StreamEvent::Connected) {
+    stream_.io().timers.cancel(timer_);
+    connectedAt_ = stream_.io().now;
+    state_ = State::Attached;
+  }
+  if (state_ == State::Closing) {
+    if (event == StreamEvent::Closed) maybeFree();
+    return;
+  }
+  if (state_ == State::Idle) {
+    close();  // data, EOF or an error on a parked connection: it is done
+    return;
+  }
+  if (user_ != nullptr) user_->onBackendEvent(*this, event);
+}
+
+void BackendConnection::onTimer(Timer&) {
+  if (state_ == State::Connecting) {
+    stream_.abandonConnect();  // Error(ETIMEDOUT) follows
+  } else if (state_ == State::Idle) {
+    close();
+  }
+}
+
+void BackendConnection::maybeFree() {
+  if (state_ != State::Closing || !stream_.closed() || !stream_.idle() || freed_) return;
+  freed_ = true;
+  pool_.free(*this);
+}
+
+}  // namespace ringlb::l7

@@ -1,0 +1,160 @@
+// Exchange: one request and its response, all of its state in one object
+// that a client connection creates per request and destroys when it ended
+// (so every field starts fresh: nothing is reset by hand).
+//
+//   Routing ──route + backend──▶ Waiting (connect or keep-alive connection)
+//     ──head and body sent──▶ Responding ──body relayed──▶ done()
+//   any failure ──▶ failed(): the Error decides the status (or a reset)
+//   101 Switching Protocols ──▶ upgraded(): the connection becomes a tunnel
+//
+// Phases in order: route, body limit, pick a backend (retries: another
+// primary, then a backup; a dead keep-alive connection once more), write
+// the upstream head, relay the request body, parse the response head (1xx
+// relayed or dropped), write the client head (response edits), relay the
+// response body, log. The connection drives it: step() after every event
+// does whatever can be done now; events come in through onBackendEvent()
+// and onResponseTimeout().
+//
+// Worker thread only. The connection (ExchangeContext) outlives the
+// exchange; the exchange releases or closes its backend connection and
+// lease when it ends or is destroyed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "common/stream.h"
+#include "common/upstream/hash_key.h"
+#include "common/upstream/pool_state.h"
+#include "config/model.h"
+#include "l7/http/backend_connection.h"
+#include "l7/http/body_relay.h"
+#include "l7/http1_parser.h"
+
+namespace ringlb {
+struct BackendStats;
+}  // namespace ringlb
+
+namespace ringlb::l7 {
+
+class ConnectionPool;
+
+class HttpService;
+
+// The client connection, as its exchange sees it. It is the BackendUser of
+// the exchange's backend connections and passes their events on.
+class ExchangeOwner : public BackendUser {
+ public:
+  // Arms the response timeout for `at`, or disarms it (time_point{}).
+  virtual void setResponseDeadline(std::chrono::steady_clock::time_point at) = 0;
+};
+
+// What an exchange needs from its client connection; outlives the exchange.
+struct ExchangeContext {
+  HttpService& service;
+  ExchangeOwner& owner;
+  const config::Config& config;  // the connection's snapshot
+  const config::ListenerConfig& listener;
+  Stream& client;
+  http::Http1Parser& responseParser;
+  std::string_view clientIp;    // "192.0.2.1" (X-Forwarded-For, hashing)
+  std::string_view clientAddr;  // "192.0.2.1:5000" (the access log)
+  bool tls = false;             // X-Forwarded-Proto
+  bool draining = false;        // the listener is stopping: the last exchange
+  uint64_t headBytes = 0;       // the request head's size on the wire
+};
+
+class Exchange {
+ public:
+  // `head` is the request head just parsed (the request parser's: valid for
+  // the whole exchange).
+  Exchange(ExchangeContext& context, const http::MessageHead& head);
+  // A request refused before routing (a bad or slow head): failed() at once.
+  Exchange(ExchangeContext& context, const http::MessageHead& head, Error rejected);
+  ~Exchange();
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  // Does whatever can be done now; call after every event.
+  void step();
+  void onBackendEvent(BackendConnection& conn, StreamEvent event);
+  void onResponseTimeout();
+
+  bool done() const { return done_; }
+  const std::optional<Error>& failed() const { return failure_; }
+  bool upgraded() const { return upgraded_; }
+  // A final response head went to the client (an error page can no longer).
+  bool responseStarted() const { return responseStarted_; }
+  // The client connection may carry another request afterwards.
+  bool keepAlive() const { return keepAlive_; }
+  // The request body was read to its end (nothing of it is left unread).
+  bool requestComplete() const { return requestBody_.done(); }
+
+  // For a tunnel after 101: the backend connection, handed over.
+  BackendConnection* takeConnection();
+  // Gives the lease back and records the exchange in the stats and the access log.
+  void finish(uint16_t statusSent, uint64_t bytesSent);
+  uint16_t status() const { return status_; }
+
+ private:
+  void route();
+  void pick();
+  void startAttempt(BackendConnection* conn);
+  void connectFailed(int err);
+  void backendFailed(Error error);
+  void fail(Error error);
+  void sendRequest();
+  void parseResponseHead();
+  void onResponseHead();
+  void startTunnel();
+  void checkBackendEnd();
+  void dropBackend(bool reusable);
+  void releaseLease();
+  std::optional<uint64_t> hashKey();
+  void noteBackendFault(const Error& error);
+  void logAccess(uint16_t status, uint64_t bytesSent);
+
+  ExchangeContext& context_;
+  const http::MessageHead& head_;
+  // Routing.
+  const config::RouteConfig* route_ = nullptr;
+  const config::PoolConfig* pool_ = nullptr;
+  upstream::PoolState* poolState_ = nullptr;
+  upstream::Lease lease_;
+  upstream::PoolState* leasePool_ = nullptr;
+  BackendStats* backendStats_ = nullptr;
+  std::string backendKey_;
+  upstream::TriedSet tried_;
+  std::optional<uint64_t> keyHash_;
+  uint32_t connectAttempts_ = 0;
+  bool retried_ = false;  // the once-more after a failed reused connection
+  // The backend.
+  BackendConnection* conn_ = nullptr;
+  std::string upstreamHead_;  // kept for a retry
+  BodyRelay requestBody_;
+  BodyRelay responseBody_;
+  std::optional<Error> failure_;
+  std::optional<Error> lastError_;  // the failure a retry may still make up for
+  uint16_t status_ = 0;
+  uint64_t backendBytesAtStart_ = 0;  // what the stream had received before this attempt
+  bool waiting_ = false;              // a backend is being connected or taken
+  bool responseStarted_ = false;
+  bool responseHeadDone_ = false;
+  bool backendKeepAlive_ = false;
+  bool keepAlive_ = true;
+  bool upgraded_ = false;
+  bool done_ = false;
+  bool finished_ = false;
+  // The access log.
+  std::string requestId_;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point attemptStart_;
+  std::optional<std::chrono::microseconds> connectTime_;
+  std::optional<std::chrono::microseconds> responseTime_;
+};
+
+}  // namespace ringlb::l7

@@ -1,0 +1,443 @@
+#include "l7/http/http_connection.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "common/log.h"
+#include "common/socket.h"
+#include "common/tls/tls_stream.h"
+#include "common/worker.h"
+#include "l7/error_pages.h"
+#include "l7/http/http_service.h"
+
+namespace ringlb::l7 {
+namespace {
+
+// After an error page: how long unread client bytes are drained before the
+// close, so that the client reads the answer rather than a reset.
+constexpr auto kLingerTime = std::chrono::seconds(1);
+
+}  // namespace
+
+HttpConnection::HttpConnection(HttpService& service, int clientFd)
+    : service_(service),
+      client_(service.worker().io(), *this),
+      requestParser_(http::MessageKind::Request),
+      responseParser_(http::MessageKind::Response) {
+  client_.adopt(clientFd);
+}
+
+HttpConnection::~HttpConnection() = default;
+
+void HttpConnection::start() {
+  Worker& worker = service_.worker();
+  worker.addSession(*this);
+  registered_ = true;
+  service_.stats().connectionsActive.add();
+  client_.countInto(&service_.stats().bytesIn, &service_.stats().bytesOut);
+  sockaddr_storage peer{};  // TCP_NODELAY: inherited from the listener
+  socklen_t len = sizeof peer;
+  if (getpeername(client_.fd(), reinterpret_cast<sockaddr*>(&peer), &len) != 0) peer = {};
+  setClientAddress(peer);
+  if (!loadListener()) {
+    close(false);
+    maybeFree();
+    return;
+  }
+  if (listener_->tls) {
+    tlsContext_ = service_.tlsContext(config_, *listener_);
+    auto tls = tlsContext_ ? tls::TlsStream::server(tlsContext_->defaultContext()) : nullptr;
+    if (!tls) {
+      // Certificates that never loaded (logged by the service): refuse, never plaintext.
+      service_.stats().rejected[static_cast<size_t>(RejectReason::TlsHandshake)].add();
+      close(false);
+      maybeFree();
+      return;
+    }
+    client_.setTls(std::move(tls));
+  }
+  if (listener_->acceptProxyProtocol) client_.expectProxyHeader();
+  context_.emplace(ExchangeContext{service_, *this, *config_, *listener_, client_, responseParser_,
+                                   clientIp_, clientAddr_, listener_->tls.has_value()});
+  lastActivity_ = worker.now();
+  // header_timeout bounds the PROXY header, the TLS handshake and the first head.
+  worker.timers().schedule(clientTimer_, worker.now() + listener_->headerTimeout);
+  client_.startReceiving();
+}
+
+bool HttpConnection::loadListener() {
+  config_ = service_.worker().config();
+  for (const auto& l : config_->listeners) {
+    if (l.name == service_.name()) listener_ = &l;
+  }
+  if (listener_ == nullptr) return false;  // removed by a reload in the meantime
+  idleTimeout_ = listener_->effectiveIdleTimeout();
+  requestParser_.setLimits(parserLimits(*listener_));
+  responseParser_.setLimits(parserLimits(*listener_));
+  return true;
+}
+
+void HttpConnection::setClientAddress(const sockaddr_storage& ss) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(ss);
+    inet_ntop(AF_INET, &in.sin_addr, buf, sizeof buf);
+    clientIp_ = buf;
+    clientAddr_ = fmt::format("{}:{}", buf, ntohs(in.sin_port));
+  } else if (ss.ss_family == AF_INET6) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(ss);
+    inet_ntop(AF_INET6, &in6.sin6_addr, buf, sizeof buf);
+    clientIp_ = buf;
+    clientAddr_ = fmt::format("[{}]:{}", buf, ntohs(in6.sin6_port));
+  } else {
+    clientIp_ = "unknown";
+    clientAddr_ = "unknown";
+  }
+}
+
+// ------------------------------------------------------------------ events
+
+void HttpConnection::onStreamEvent(Stream& stream, StreamEvent event) {
+  if (&stream != &client_) {
+    // A tunnel's backend stream, handed back after the relay ended.
+    if (tunnel_ && event == StreamEvent::Closed) tunnel_->conn->onStreamEvent(stream, event);
+    maybeFree();
+    return;
+  }
+  if (state_ == State::Closing) {
+    maybeFree();
+    return;
+  }
+  switch (event) {
+    case StreamEvent::Received:
+    case StreamEvent::Drained:
+      lastActivity_ = service_.worker().now();
+      if (!proxyApplied_ && client_.proxyHeader() != nullptr) applyProxyHeader();
+      break;
+    case StreamEvent::Error: {
+      bool proxyHeader = listener_->acceptProxyProtocol && client_.proxyHeader() == nullptr;
+      bool tlsFailed = client_.tls() != nullptr && client_.error() == EPROTO && !proxyHeader;
+      if (proxyHeader) {
+        service_.stats().rejected[static_cast<size_t>(RejectReason::BadRequest)].add();
+        const char* why = client_.proxyHeaderError();
+        logDebug("listener {}: PROXY protocol header rejected from {}: {}", service_.name(),
+                 clientAddr_, why != nullptr ? why : std::strerror(client_.error()));
+      } else if (tlsFailed) {
+        // Closed and counted, never answered in plaintext; the client reads
+        // OpenSSL's alert rather than a reset.
+        service_.stats().rejected[static_cast<size_t>(RejectReason::TlsHandshake)].add();
+        logDebug("listener {}: TLS {} from {}: {}", service_.name(),
+                 client_.tls()->handshakeDone() ? "error" : "handshake failed", clientAddr_,
+                 client_.tls()->error());
+        lingerAfterFailure();
+        maybeFree();
+        return;
+      }
+      close(false);
+      maybeFree();
+      return;
+    }
+    default: break;
+  }
+  progress();
+  maybeFree();
+}
+
+void HttpConnection::onBackendEvent(BackendConnection& conn, StreamEvent event) {
+  if (exchange_) exchange_->onBackendEvent(conn, event);
+  progress();
+  maybeFree();
+}
+
+void HttpConnection::setResponseDeadline(std::chrono::steady_clock::time_point at) {
+  if (at == std::chrono::steady_clock::time_point{}) {
+    service_.worker().timers().cancel(responseTimer_);
+  } else {
+    service_.worker().timers().schedule(responseTimer_, at);
+  }
+}
+
+void HttpConnection::onTimer(Timer& timer) {
+  Worker& worker = service_.worker();
+  if (timer.id() == kResponseTimer) {
+    if (exchange_) exchange_->onResponseTimeout();
+    progress();
+    maybeFree();
+    return;
+  }
+  switch (state_) {
+    case State::ReadingHead:
+      if (listener_->acceptProxyProtocol && client_.proxyHeader() == nullptr) {
+        // No HTTP answer: the peer does not speak HTTP to us yet.
+        service_.stats().rejected[static_cast<size_t>(RejectReason::HeaderTimeout)].add();
+        close(false);
+      } else if (headStarted_) {
+        rejectHead(ErrorCode::HeadTimeout);  // slowloris: the head is too slow
+      } else {
+        close(true);  // idle keep-alive connection (or one that never spoke)
+      }
+      break;
+    case State::Exchanging:
+    case State::Tunnel: {
+      // Waiting for the backend's answer is the response timeout's business.
+      bool waitingBackend = exchange_ && !exchange_->responseStarted() && !exchange_->failed();
+      auto last = tunnel_ ? std::max(lastActivity_, tunnel_->relay.lastActivity()) : lastActivity_;
+      if (!waitingBackend && worker.now() - last >= idleTimeout_) {
+        close(false);
+      } else {
+        worker.timers().schedule(clientTimer_,
+                                 (waitingBackend ? worker.now() : last) + idleTimeout_);
+      }
+      break;
+    }
+    case State::Lingering: close(false); break;
+    case State::Closing: break;
+  }
+  progress();
+  maybeFree();
+}
+
+void HttpConnection::beginDrain() {
+  draining_ = true;
+  if (context_) context_->draining = true;
+  if (state_ == State::ReadingHead && !headStarted_) close(true);
+  maybeFree();
+}
+
+void HttpConnection::abort() {
+  close(false);
+  maybeFree();
+}
+
+// The PROXY header's source address stands for the client's
+// (X-Forwarded-For, Forwarded, source_ip hashing, the access log); LOCAL and
+// UNKNOWN headers keep the socket's.
+void HttpConnection::applyProxyHeader() {
+  proxyApplied_ = true;
+  const proxy::DecodeResult& header = *client_.proxyHeader();
+  std::string peer = clientAddr_;
+  if (header.hasAddresses) {
+    setClientAddress(header.source);
+    context_->clientIp = clientIp_;  // the views follow the strings
+    context_->clientAddr = clientAddr_;
+  }
+  logDebug("listener {}: PROXY v{} header from {}: client {}", service_.name(), header.version,
+           peer, clientAddr_);
+  // The first request gets a whole header_timeout of its own, as without PROXY.
+  Worker& worker = service_.worker();
+  worker.timers().schedule(clientTimer_, worker.now() + listener_->headerTimeout);
+}
+
+// ------------------------------------------------------------------ steps
+
+void HttpConnection::progress() {
+  // Each step may enable the next (an answered request lets a pipelined
+  // one start); the bound only guards against a bug spinning forever.
+  for (int i = 0; i < 64 && step(); ++i) {
+  }
+}
+
+bool HttpConnection::step() {
+  switch (state_) {
+    case State::ReadingHead: return readHead();
+    case State::Exchanging: stepExchange(); return state_ != State::Exchanging;
+    case State::Lingering:
+      client_.in().clear();  // unread request bytes: dropped, never answered
+      client_.refresh();
+      if (client_.eof() || client_.closed()) close(false);
+      return false;
+    case State::Tunnel:
+    case State::Closing: return false;
+  }
+  return false;
+}
+
+bool HttpConnection::readHead() {
+  if (listener_->acceptProxyProtocol && client_.proxyHeader() == nullptr) {
+    if (client_.eof()) {
+      // Gone before a complete PROXY header: no HTTP answer, counted.
+      service_.stats().rejected[static_cast<size_t>(RejectReason::BadRequest)].add();
+      logDebug("listener {}: PROXY protocol header rejected from {}: closed before its end",
+               service_.name(), clientAddr_);
+      close(false);
+    }
+    return false;
+  }
+  ByteQueue& in = client_.in();
+  if (in.empty()) {
+    if (client_.eof() || (draining_ && !headStarted_)) close(!client_.eof());
+    return false;
+  }
+  if (!headStarted_) {
+    headStarted_ = true;  // from here the whole head must come within header_timeout
+    scheduleHeadTimer();
+  }
+  while (!in.empty()) {
+    http::ParseResult r = requestParser_.feed(in.front());
+    if (r.status == http::ParseStatus::Error) {
+      logDebug("listener {}: bad request from {}: {}", service_.name(), clientIp_,
+               http::errorName(r.error));
+      in.consume(r.consumed);
+      rejectHead(requestErrorCode(r.error));
+      return true;
+    }
+    in.consume(r.consumed);
+    context_->headBytes += r.consumed;
+    if (r.status == http::ParseStatus::HeadComplete) {
+      client_.refresh();
+      Worker& worker = service_.worker();
+      state_ = State::Exchanging;
+      sentBefore_ = client_.bytesSent();
+      worker.timers().schedule(clientTimer_, worker.now() + idleTimeout_);
+      exchange_.emplace(*context_, requestParser_.head());
+      return true;
+    }
+  }
+  client_.refresh();
+  return false;
+}
+
+// A head the parser refused or that came too slowly: an exchange that
+// failed before it started (answered with the error's status, and logged).
+void HttpConnection::rejectHead(ErrorCode code) {
+  state_ = State::Exchanging;
+  sentBefore_ = client_.bytesSent();
+  exchange_.emplace(*context_, requestParser_.head(), makeError(code));
+}
+
+void HttpConnection::stepExchange() {
+  Exchange& x = *exchange_;
+  x.step();
+  if (x.upgraded()) {
+    startTunnel();
+    return;
+  }
+  if (const auto& failure = x.failed()) {
+    if (x.responseStarted() || failure->status() == 0) {
+      // Part of a response already went out: what the backend sent before
+      // it failed reaches the client, then the close shows the cut (fewer
+      // bytes than announced, no last chunk, no close_notify).
+      if (client_.sendIdle() || client_.error() != 0) close(false);
+      return;
+    }
+    if (!pageWritten_) {
+      pageWritten_ = true;
+      client_.write(errorResponse(failure->status()));
+    }
+    if (client_.sendIdle()) endExchange();
+    return;
+  }
+  if (client_.eof() && !x.requestComplete()) {
+    close(false);  // the request body will never end
+    return;
+  }
+  if (x.done()) endExchange();
+}
+
+void HttpConnection::endExchange() {
+  Exchange& x = *exchange_;
+  const auto& failure = x.failed();
+  uint16_t status = failure ? failure->status() : x.status();
+  bool keepAlive = !failure && x.keepAlive() && x.requestComplete() && !draining_;
+  x.finish(status, client_.bytesSent() - sentBefore_);
+  exchange_.reset();
+  requestParser_.reset();
+  context_->headBytes = 0;
+  bool failed = pageWritten_;
+  pageWritten_ = false;
+  if (!keepAlive) {
+    // With nothing unread from the client, close at once (as NGINX does): a
+    // lingering close only guards an answer against the reset that closing
+    // with unread bytes sends. TLS lingers: close_notify.
+    bool unread = !client_.in().empty() || !x.requestComplete() || failed;
+    if (!unread && client_.tls() == nullptr) {
+      close(false);
+    } else {
+      startLingering();
+    }
+    return;
+  }
+  state_ = State::ReadingHead;
+  headStarted_ = false;
+  scheduleHeadTimer();
+}
+
+void HttpConnection::scheduleHeadTimer() {
+  Worker& worker = service_.worker();
+  auto limit = headStarted_ ? listener_->headerTimeout : idleTimeout_;
+  worker.timers().schedule(clientTimer_, worker.now() + limit);
+}
+
+void HttpConnection::startTunnel() {
+  BackendConnection* conn = exchange_->takeConnection();
+  exchange_->finish(101, client_.bytesSent() - sentBefore_);
+  exchange_.reset();
+  state_ = State::Tunnel;
+  tunnel_ = std::make_unique<Tunnel>(*this, conn);
+  tunnel_->relay.start();
+  Worker& worker = service_.worker();
+  worker.timers().schedule(clientTimer_, worker.now() + idleTimeout_);
+}
+
+void HttpConnection::onRelayEnd(Relay&, AccessEnd) {
+  close(false);
+  maybeFree();
+}
+
+void HttpConnection::lingerAfterFailure() {
+  if (exchange_) {
+    exchange_->finish(0, client_.bytesSent() - sentBefore_);
+    exchange_.reset();
+  }
+  state_ = State::Lingering;
+  client_.lingerClose();
+  Worker& worker = service_.worker();
+  worker.timers().cancel(responseTimer_);
+  worker.timers().schedule(clientTimer_, worker.now() + kLingerTime);
+}
+
+void HttpConnection::startLingering() {
+  state_ = State::Lingering;
+  client_.in().clear();
+  client_.shutdownWrite();  // after the answer (and close_notify): the client reads it
+  Worker& worker = service_.worker();
+  worker.timers().schedule(clientTimer_, worker.now() + kLingerTime);
+}
+
+// ------------------------------------------------------------------- end
+
+void HttpConnection::close(bool graceful) {
+  if (state_ == State::Closing) return;
+  // A request cut short (reset, truncated body) is logged too.
+  if (exchange_) {
+    exchange_->finish(exchange_->responseStarted() ? exchange_->status() : 0,
+                      client_.bytesSent() - sentBefore_);
+    exchange_.reset();
+  }
+  state_ = State::Closing;
+  Worker& worker = service_.worker();
+  worker.timers().cancel(clientTimer_);
+  worker.timers().cancel(responseTimer_);
+  if (tunnel_) {
+    // The backend stream goes back to its connection, which frees itself.
+    tunnel_->conn->stream().setHandler(*tunnel_->conn);
+    tunnel_->conn->close();
+  }
+  // An idle keep-alive connection ends cleanly (close_notify); anything cut
+  // short must not look complete.
+  client_.close(graceful);
+}
+
+void HttpConnection::maybeFree() {
+  if (state_ != State::Closing || !client_.closed() || !client_.idle() || !registered_) return;
+  registered_ = false;  // once
+  Worker& worker = service_.worker();
+  worker.removeSession(*this);
+  service_.stats().connectionsActive.sub();
+  service_.sessionEnded();
+  worker.deferDelete(this);
+}
+
+}  // namespace ringlb::l7

@@ -1,0 +1,118 @@
+// HttpConnection: one client connection of an http listener. It holds the
+// client stream and the exchange in progress (HTTP/1.1: one at a time;
+// pipelined requests wait in the stream, so answers go out in order).
+//
+//   ReadingHead ──head──▶ Exchanging ──answered, keep-alive──▶ ReadingHead
+//        │ bad head / 408       │ 101 ──▶ Tunnel (a Relay to the backend)
+//        │                      │ error page, or the client still sending
+//        └──────────────────────┴──▶ Lingering ──EOF / 1 s──▶ Closing ─▶ freed
+//
+// The stream does the socket work: TLS termination and the PROXY header
+// (accept_proxy_protocol) are its filters, so this class only sees requests.
+// The exchange does one request's work (exchange.h); this class reads heads,
+// creates and ends exchanges, writes error pages, and owns the timers: the
+// client's (header, idle, linger) and the exchange's response timeout.
+//
+// Worker thread only. Every entry point (stream, backend and relay events,
+// timers, drain, abort) ends in progress() and maybeFree(); the connection
+// frees itself through Worker::deferDelete.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/relay.h"
+#include "common/session.h"
+#include "common/stream.h"
+#include "common/timer_wheel.h"
+#include "common/tls/tls_context.h"
+#include "config/model.h"
+#include "l7/http/exchange.h"
+#include "l7/http1_parser.h"
+
+namespace ringlb::l7 {
+
+class HttpService;
+
+// (RelayHandler is also the client stream's StreamHandler.)
+class HttpConnection final : public Session,
+                             public ExchangeOwner,
+                             public RelayHandler,
+                             public TimerHandler {
+ public:
+  HttpConnection(HttpService& service, int clientFd);
+  ~HttpConnection() override;
+
+  void start();
+
+  // Session
+  void beginDrain() override;
+  void abort() override;
+  void onCompletion(Op&) override {}  // its ops are its streams'
+  // Client stream (and, in a tunnel, the relay's leftovers).
+  void onStreamEvent(Stream& stream, StreamEvent event) override;
+  // ExchangeOwner
+  void onBackendEvent(BackendConnection& conn, StreamEvent event) override;
+  void setResponseDeadline(std::chrono::steady_clock::time_point at) override;
+  // RelayHandler
+  void onRelayEnd(Relay& relay, AccessEnd end) override;
+  void onTimer(Timer& timer) override;
+
+ private:
+  enum class State : uint8_t { ReadingHead, Exchanging, Tunnel, Lingering, Closing };
+  enum TimerId : uint8_t { kClientTimer, kResponseTimer };
+
+  // After 101: the backend connection and the relay between the two.
+  struct Tunnel {
+    Tunnel(HttpConnection& owner, BackendConnection* backend)
+        : conn(backend), relay(owner.client_, backend->stream(), owner) {}
+    BackendConnection* conn;
+    Relay relay;
+  };
+
+  bool loadListener();
+  void setClientAddress(const sockaddr_storage& ss);
+  void applyProxyHeader();
+  void progress();
+  bool step();
+  bool readHead();
+  void rejectHead(ErrorCode code);
+  void stepExchange();
+  void endExchange();
+  void startTunnel();
+  void startLingering();
+  void lingerAfterFailure();
+  void scheduleHeadTimer();
+  void close(bool graceful);
+  void maybeFree();
+
+  HttpService& service_;
+  State state_ = State::ReadingHead;
+  Stream client_;
+  std::shared_ptr<const config::Config> config_;  // the snapshot this connection started with
+  const config::ListenerConfig* listener_ = nullptr;
+  http::Http1Parser requestParser_;
+  http::Http1Parser responseParser_;
+  std::optional<ExchangeContext> context_;
+  std::optional<Exchange> exchange_;
+  std::unique_ptr<Tunnel> tunnel_;
+  std::shared_ptr<tls::TlsContext> tlsContext_;  // alive while the handshake may call back
+  std::string clientIp_;
+  std::string clientAddr_;  // "ip:port", for the access log
+  Timer clientTimer_{*this, kClientTimer};
+  Timer responseTimer_{*this, kResponseTimer};
+  std::chrono::steady_clock::time_point lastActivity_;
+  config::Duration idleTimeout_{};
+  uint64_t sentBefore_ = 0;   // client bytes sent before the current exchange
+  bool headStarted_ = false;  // a byte of the next head arrived
+  bool pageWritten_ = false;  // the failed exchange's error page is queued
+  bool proxyApplied_ = false;
+  bool draining_ = false;
+  bool registered_ = false;
+};
+
+}  // namespace ringlb::l7

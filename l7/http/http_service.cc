@@ -1,0 +1,50 @@
+#include "l7/http/http_service.h"
+
+#include <chrono>
+
+#include "l7/http/http_connection.h"
+
+namespace ringlb::l7 {
+
+HttpService::HttpService(Worker& worker, const config::ListenerConfig& listener, int fd)
+    : AcceptingService(worker, listener, fd),
+      connections_(worker),
+      rng_(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+           (uint64_t{worker.index()} << 48) ^ reinterpret_cast<uintptr_t>(this)) {}
+
+void HttpService::stopAccepting() {
+  AcceptingService::stopAccepting();
+  connections_.stop();
+}
+
+bool HttpService::finished() const {
+  return AcceptingService::finished() && connections_.live() == 0;
+}
+
+void HttpService::startSession(int fd) {
+  // The connection owns itself from here and frees itself when done.
+  (new HttpConnection(*this, fd))->start();
+}
+
+uint64_t HttpService::nextRandom() {
+  // splitmix64: fast, and good enough for request ids.
+  uint64_t z = (rng_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+http::ParserLimits parserLimits(const config::ListenerConfig& l) {
+  http::ParserLimits limits;
+  limits.maxRequestLine = l.maxRequestLine;
+  limits.maxHeaderBytes = l.maxHeaderSize;
+  limits.maxHeaderCount = l.maxHeaderFields;
+  return limits;
+}
+
+std::unique_ptr<ListenerService> makeHttpService(Worker& worker,
+                                                 const config::ListenerConfig& listener, int fd) {
+  return std::make_unique<HttpService>(worker, listener, fd);
+}
+
+}  // namespace ringlb::l7

@@ -1,0 +1,48 @@
+// The `http` listener mode: accept client connections and run an
+// HttpConnection on each; own this worker's keep-alive connections to the
+// backends (ConnectionPool) and the listener's counters.
+//
+// Worker thread only.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/accepting_service.h"
+#include "common/worker.h"
+#include "l7/http/connection_pool.h"
+#include "l7/http1_parser.h"
+
+namespace ringlb::l7 {
+
+class HttpService final : public AcceptingService {
+ public:
+  HttpService(Worker& worker, const config::ListenerConfig& listener, int fd);
+
+  // Also stops the connection pool: idle connections close now, the others
+  // as their exchanges end.
+  void stopAccepting() override;
+  bool finished() const override;
+
+  ConnectionPool& connections() { return connections_; }
+  // A fresh random 64-bit word (X-Request-Id).
+  uint64_t nextRandom();
+  // Scratch space for formatting access log lines: no allocation per request.
+  std::string& accessLine() { return accessLine_; }
+
+ protected:
+  void startSession(int fd) override;
+
+ private:
+  ConnectionPool connections_;
+  uint64_t rng_;
+  std::string accessLine_;
+};
+
+// The listener's configured head limits (the rest keep the parser's defaults).
+http::ParserLimits parserLimits(const config::ListenerConfig& listener);
+
+std::unique_ptr<ListenerService> makeHttpService(Worker& worker,
+                                                 const config::ListenerConfig& listener, int fd);
+
+}  // namespace ringlb::l7

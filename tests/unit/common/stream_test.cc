@@ -1,0 +1,301 @@
+// Stream: receiving, sending, backpressure, half-close, reset, close, and
+// its filters (PROXY header, TLS), each through real sockets on one ring.
+#include "common/stream.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "common/socket.h"
+#include "common/tls/tls_context.h"
+#include "common/tls/tls_stream.h"
+#include "tests/fakes/test_loop.h"
+#include "tests/unit/common/tls_test_pki.h"
+
+namespace ringlb {
+namespace {
+
+using testing::TestLoop;
+
+struct Recorder : StreamHandler {
+  void onStreamEvent(Stream&, StreamEvent e) override { events.push_back(e); }
+  bool saw(StreamEvent e) const {
+    for (auto x : events) {
+      if (x == e) return true;
+    }
+    return false;
+  }
+  std::vector<StreamEvent> events;
+};
+
+// Reads what `fd` has now (non-blocking) and appends it to `out`; false at EOF or error.
+bool readSome(int fd, std::string& out) {
+  char buf[65536];
+  ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+  if (n > 0) out.append(buf, static_cast<size_t>(n));
+  return n != 0 && !(n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+std::string contents(ByteQueue& q) {
+  std::string out;
+  while (!q.empty()) {
+    out.append(q.front());
+    q.consume(q.front().size());
+  }
+  return out;
+}
+
+TEST(Stream, ReceivedBytesWaitInInInOrder) {
+  TestLoop loop;
+  auto [ours, peer] = testing::unixPair();
+  Recorder r;
+  Stream s(loop.io(), r);
+  s.adopt(ours);
+  s.startReceiving();
+  ASSERT_EQ(::send(peer, "hello ", 6, 0), 6);
+  ASSERT_EQ(::send(peer, "world", 5, 0), 5);
+  ASSERT_TRUE(loop.runUntil([&] { return s.in().size() == 11; }));
+  EXPECT_TRUE(r.saw(StreamEvent::Received));
+  EXPECT_EQ(contents(s.in()), "hello world");
+  s.close();
+  loop.runUntil([&] { return s.closed() && s.idle(); });
+  ::close(peer);
+}
+
+TEST(Stream, WrittenBytesReachThePeerAndDrainedFollows) {
+  TestLoop loop;
+  auto [ours, peer] = testing::unixPair();
+  Recorder r;
+  Stream s(loop.io(), r);
+  s.adopt(ours);
+  std::string big(200 * 1024, 'q');
+  s.write("head|");
+  s.write(big);
+  std::string got;
+  ASSERT_TRUE(loop.runUntil([&] {
+    readSome(peer, got);
+    return got.size() == big.size() + 5 && r.saw(StreamEvent::Drained);
+  }));
+  EXPECT_EQ(got, "head|" + big);
+  EXPECT_TRUE(s.sendIdle());
+  s.close();
+  ::close(peer);
+}
+
+TEST(Stream, EofComesAfterEveryByteBeforeIt) {
+  TestLoop loop;
+  auto [ours, peer] = testing::unixPair();
+  Recorder r;
+  Stream s(loop.io(), r);
+  s.adopt(ours);
+  s.startReceiving();
+  ::send(peer, "last words", 10, 0);
+  ::shutdown(peer, SHUT_WR);
+  ASSERT_TRUE(loop.runUntil([&] { return s.eof(); }));
+  EXPECT_EQ(contents(s.in()), "last words");
+  ASSERT_GE(r.events.size(), 2u);
+  EXPECT_EQ(r.events.back(), StreamEvent::Eof);
+  s.close();
+  ::close(peer);
+}
+
+TEST(Stream, ReceivingPausesWhileInIsFullAndResumesOnceRead) {
+  TestLoop loop;
+  auto [ours, peer] = testing::unixPair();
+  fcntl(peer, F_SETFL, O_NONBLOCK);
+  Recorder r;
+  Stream s(loop.io(), r);
+  s.adopt(ours);
+  s.startReceiving();
+  // Nobody reads in(): the peer writes until the socket buffers are full.
+  std::string sent;
+  std::string chunk(16 * 1024, 'b');
+  for (int i = 0; i < 400; ++i) {
+    ssize_t n = ::send(peer, chunk.data(), chunk.size(), 0);
+    if (n > 0) sent.append(chunk.data(), static_cast<size_t>(n));
+    loop.turn();
+    if (n < 0 && i > 50) break;
+  }
+  EXPECT_LE(s.in().buffers(), Stream::kMaxQueuedBuffers + 1u)
+      << "a stream nobody reads holds a bounded number of buffers";
+  std::string got;
+  ASSERT_TRUE(loop.runUntil([&] {
+    got.append(contents(s.in()));
+    s.refresh();
+    return got.size() == sent.size();
+  }));
+  EXPECT_EQ(got, sent);
+  s.close();
+  ::close(peer);
+}
+
+TEST(Stream, ShutdownWriteHalfClosesOnceTheQueueIsSent) {
+  TestLoop loop;
+  auto [ours, peer] = testing::unixPair();
+  Recorder r;
+  Stream s(loop.io(), r);
+  s.adopt(ours);
+  std::string big(300 * 1024, 'z');
+  s.write(big);
+  s.shutdownWrite();
+  std::string got;
+  bool open = true;
+  ASSERT_TRUE(loop.runUntil([&] {
+    open = readSome(peer, got);
+    return !open;
+  }));
+  EXPECT_EQ(got.size(), big.size()) << "every byte, then the FIN";
+  EXPECT_TRUE(s.shutDown());
+  s.close();
+  ::close(peer);
+}
+
+TEST(Stream, AResetFromThePeerIsAnError) {
+  TestLoop loop;
+  auto [ours, peer] = testing::tcpPair();
+  Recorder r;
+  Stream s(loop.io(), r);
+  s.adopt(ours);
+  s.startReceiving();
+  resetOnClose(peer);
+  ::close(peer);
+  ASSERT_TRUE(loop.runUntil([&] { return s.error() != 0; }));
+  EXPECT_EQ(s.error(), ECONNRESET);
+  EXPECT_TRUE(r.saw(StreamEvent::Error));
+  s.close();
+}
+
+TEST(Stream, ResetOnCloseResetsThePeer) {
+  TestLoop loop;
+  auto [ours, peer] = testing::tcpPair();
+  Recorder r;
+  Stream s(loop.io(), r);
+  s.adopt(ours);
+  s.resetOnClose();
+  s.close();
+  ASSERT_TRUE(s.closed());
+  loop.turn();  // submits the close
+  char c;
+  pollfd p{peer, POLLIN, 0};
+  poll(&p, 1, 2000);
+  EXPECT_EQ(::recv(peer, &c, 1, MSG_DONTWAIT), -1);
+  EXPECT_EQ(errno, ECONNRESET);
+  ::close(peer);
+}
+
+TEST(Stream, ARefusedConnectIsAnErrorWithItsErrno) {
+  TestLoop loop;
+  Recorder r;
+  Stream s(loop.io(), r);
+  sockaddr_in addr = testing::closedPort();
+  s.connect(openTcpSocket(AF_INET), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ASSERT_TRUE(loop.runUntil([&] { return s.error() != 0; }));
+  EXPECT_EQ(s.error(), ECONNREFUSED);
+  s.close();
+  ASSERT_TRUE(loop.runUntil([&] { return s.closed() && s.idle(); }));
+  s.reset();
+  EXPECT_EQ(s.error(), 0) << "ready for the next backend";
+}
+
+TEST(Stream, CloseWithOpsInFlightEndsWithClosed) {
+  TestLoop loop;
+  auto [ours, peer] = testing::unixPair();
+  Recorder r;
+  Stream s(loop.io(), r);
+  s.adopt(ours);
+  s.startReceiving();
+  loop.turn();
+  s.close();
+  EXPECT_FALSE(s.closed()) << "the multishot recv must come back first";
+  ASSERT_TRUE(loop.runUntil([&] { return s.closed(); }));
+  EXPECT_TRUE(r.saw(StreamEvent::Closed));
+  EXPECT_TRUE(s.idle());
+  loop.turn();  // submits the close
+  pollfd p{peer, POLLIN, 0};
+  poll(&p, 1, 2000);
+  char c;
+  EXPECT_EQ(::recv(peer, &c, 1, MSG_DONTWAIT), 0) << "the socket is closed";
+  ::close(peer);
+}
+
+TEST(Stream, AProxyHeaderIsDecodedAndWhatFollowsIsData) {
+  TestLoop loop;
+  auto [ours, peer] = testing::unixPair();
+  Recorder r;
+  Stream s(loop.io(), r);
+  s.adopt(ours);
+  s.expectProxyHeader();
+  s.startReceiving();
+  std::string bytes = "PROXY TCP4 192.0.2.1 192.0.2.2 5000 80\r\nGET / HTTP/1.1\r\n";
+  ::send(peer, bytes.data(), bytes.size(), 0);
+  ASSERT_TRUE(loop.runUntil([&] { return s.proxyHeader() != nullptr; }));
+  EXPECT_TRUE(s.proxyHeader()->hasAddresses);
+  ASSERT_TRUE(loop.runUntil([&] { return s.in().size() == 16; }));
+  EXPECT_EQ(contents(s.in()), "GET / HTTP/1.1\r\n");
+  s.close();
+  ::close(peer);
+}
+
+TEST(Stream, AMalformedProxyHeaderIsAnError) {
+  TestLoop loop;
+  auto [ours, peer] = testing::unixPair();
+  Recorder r;
+  Stream s(loop.io(), r);
+  s.adopt(ours);
+  s.expectProxyHeader();
+  s.startReceiving();
+  ::send(peer, "GET / HTTP/1.1\r\n\r\n", 18, 0);
+  ASSERT_TRUE(loop.runUntil([&] { return s.error() != 0; }));
+  EXPECT_TRUE(s.in().empty());
+  s.close();
+  ::close(peer);
+}
+
+TEST(Stream, TlsCarriesPlaintextBothWaysAndEndsWithCloseNotify) {
+  tls::testing::TempPki pki;
+  config::TlsConfig cfg;
+  cfg.certificates.push_back(pki.leaf("srv", "localhost", {"localhost"}));
+  std::string error;
+  auto context = tls::TlsContext::build(cfg, false, &error);
+  ASSERT_TRUE(context) << error;
+  SSL_CTX* clientCtx = SSL_CTX_new(TLS_client_method());
+
+  TestLoop loop;
+  auto [a, b] = testing::unixPair();
+  Recorder rs, rc;
+  Stream server(loop.io(), rs);
+  Stream client(loop.io(), rc);
+  server.adopt(a);
+  client.adopt(b);
+  server.setTls(tls::TlsStream::server(context->defaultContext()));
+  client.setTls(tls::TlsStream::client(clientCtx, "localhost"));
+  server.startReceiving();
+  client.startReceiving();
+  client.write("ping");
+  client.flush();
+  // The client must speak first: the ClientHello goes out on the first flush.
+  ASSERT_TRUE(loop.runUntil([&] { return server.in().size() == 4; }));
+  EXPECT_TRUE(rs.saw(StreamEvent::Secured));
+  EXPECT_EQ(contents(server.in()), "ping");
+  std::string big(100 * 1024, 'p');
+  server.write(big);
+  server.shutdownWrite();
+  std::string got;
+  ASSERT_TRUE(loop.runUntil([&] {
+    got.append(contents(client.in()));
+    client.refresh();
+    return client.eof();
+  }));
+  EXPECT_EQ(got, big);
+  server.close();
+  client.close();
+  loop.runUntil([&] { return server.closed() && client.closed(); });
+  SSL_CTX_free(clientCtx);
+}
+
+}  // namespace
+}  // namespace ringlb
