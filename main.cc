@@ -13,7 +13,7 @@
 #include "l4/udp_service.h"
 #include "l7/admin.h"
 #include "l7/demo.h"
-#include "l7/forward_service.h"
+#include "l7/forward/forward_settings.h"
 #include "l7/http/http_service.h"
 
 namespace {
@@ -24,7 +24,7 @@ ringlb::ServiceFactories allServices() {
   factories[ringlb::config::ListenerMode::Tcp] = ringlb::l4::makeTcpService;
   factories[ringlb::config::ListenerMode::Udp] = ringlb::l4::makeUdpService;
   factories[ringlb::config::ListenerMode::Http] = ringlb::l7::makeHttpService;
-  factories[ringlb::config::ListenerMode::Forward] = ringlb::l7::makeForwardService;
+  factories[ringlb::config::ListenerMode::Forward] = ringlb::l7::makeHttpService;
   return factories;
 }
 

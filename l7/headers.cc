@@ -152,6 +152,7 @@ void writeClientResponseHead(const http::MessageHead& resp, const config::RouteC
   } else if (options.keepAlive) {
     appendField(out, "Connection", "keep-alive");
   }
+  if (!options.via.empty()) appendField(out, "Via", options.via);
   out.append("\r\n");
 }
 

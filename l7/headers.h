@@ -37,6 +37,7 @@ struct ResponseHeadOptions {
   bool keepAlive = false;  // say "Connection: keep-alive" (HTTP/1.0 clients)
   bool dechunk = false;    // the body is sent de-chunked: drop Transfer-Encoding
   bool upgrade = false;    // 101: keep Connection: upgrade and Upgrade
+  std::string_view via;    // a Via value to add (the forward proxy's), empty for none
 };
 
 // Appends the head to send to the client for `response`.

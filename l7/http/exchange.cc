@@ -9,11 +9,10 @@
 #include "common/passive_reports.h"
 #include "common/stats.h"
 #include "common/worker.h"
-#include "l7/error_pages.h"
-#include "l7/headers.h"
+#include "l7/forward/forward_settings.h"
+#include "l7/forward/forward_target.h"
 #include "l7/http/connection_pool.h"
 #include "l7/http/http_service.h"
-#include "l7/router.h"
 
 namespace ringlb::l7 {
 
@@ -38,104 +37,28 @@ Exchange::~Exchange() {
   context_.owner.setResponseDeadline({});
 }
 
-// --------------------------------------------------------------- routing
-
-void Exchange::route() {
-  if (head_.method == http::Method::Connect) {
-    fail(makeError(ErrorCode::MethodNotAllowed));  // a reverse proxy has no CONNECT
-    return;
-  }
-  RouteMatch match = Router(context_.listener)
-                         .match({head_.authority, head_.path, head_.methodName, head_.headers});
-  if (!match.found()) {
-    fail(makeError(ErrorCode::NoRoute));
-    return;
-  }
-  const uint64_t limit = context_.listener.maxBodySize;
-  if (limit != 0 && head_.framing == http::BodyFraming::ContentLength &&
-      head_.contentLength > limit) {
-    fail(makeError(ErrorCode::BodyTooLarge));  // before any byte reaches a backend
-    return;
-  }
-  route_ = match.route;
-  pool_ = context_.config.findPool(*match.pool);
-  poolState_ = context_.service.worker().pool(*match.pool);
-  if (pool_ == nullptr || poolState_ == nullptr) {
-    fail(makeError(ErrorCode::NoBackendUp));
-    return;
-  }
-  requestBody_ = BodyRelay(head_, false, limit, parserLimits(context_.listener));
-  keyHash_ = hashKey();
-  // The upstream head: the client's X-Request-Id, or a new one.
-  std::string generated;
-  if (const http::HeaderView* given = head_.find("x-request-id")) {
-    requestId_.assign(given->value);
-  } else {
-    HttpService& s = context_.service;
-    generated = formatRequestId(s.nextRandom(), s.nextRandom());
-    requestId_ = generated;
-  }
-  ForwardInfo info{context_.clientIp, context_.tls ? "https" : "http", generated,
-                   context_.listener.bind.text};
-  writeUpstreamRequestHead(head_, route_, info, upstreamHead_);
-  context_.responseParser.reset();
-  context_.responseParser.setRequestMethod(head_.method);
-  pick();
-}
-
-std::optional<uint64_t> Exchange::hashKey() {
-  if (pool_->balance != config::BalanceAlgorithm::Hash) return std::nullopt;
-  std::vector<upstream::HeaderField> fields;
-  fields.reserve(head_.headers.size());
-  for (const auto& f : head_.headers) fields.push_back({f.name, f.value});
-  upstream::RequestKeyView view{context_.clientIp, head_.target, fields};
-  auto key = upstream::extractHashKey(pool_->hashKey, view);
-  if (!key) return std::nullopt;
-  return upstream::hashBytes(*key);
-}
-
-// ------------------------------------------------------- picking a backend
-
-void Exchange::pick() {
-  Worker& worker = context_.service.worker();
-  auto picked = poolState_->acquire(worker.now(), keyHash_, &tried_);
-  if (!picked.ok()) {
-    // AllTried: every backend failed this request; its last failure answers.
-    bool noneUp = picked.failure == upstream::PickFailure::NoBackendUp;
-    fail(noneUp ? makeError(ErrorCode::NoBackendUp)
-                : lastError_.value_or(makeError(ErrorCode::ConnectFailed)));
-    return;
-  }
-  lease_ = std::move(picked.lease);
-  leasePool_ = poolState_;
-  backendKey_.assign(lease_.backend().address);
-  backendStats_ = &context_.service.backendStats(pool_->name, backendKey_);
-  backendStats_->requests.add();
-  backendStats_->active.add();
-  attemptStart_ = worker.now();
-  waiting_ = true;
-  ConnectionPool& pool = context_.service.connections();
-  // After a dead keep-alive connection, the once-more goes on a fresh one.
-  BackendConnection* idle = retried_ ? nullptr : pool.take(backendKey_, context_.owner);
-  if (idle != nullptr) {
-    startAttempt(idle);
-    return;
-  }
-  conn_ = pool.open(backendKey_);
-  conn_->connect(lease_.backend().resolved, pool_->connectTimeout, context_.owner);
-}
+// --------------------------------------------------------- the backend
 
 void Exchange::startAttempt(BackendConnection* conn) {
   Worker& worker = context_.service.worker();
   waiting_ = false;
   conn_ = conn;
   backendBytesAtStart_ = conn_->stream().bytesReceived();
+  attemptStart_ = worker.now();
+  if (forward_ && forward_->tunnel) {
+    // CONNECT: the tunnel is open; the client's bytes after the head go first.
+    context_.client.write("HTTP/1.1 200 Connection established\r\n\r\n");
+    status_ = 200;
+    responseStarted_ = responseHeadDone_ = true;
+    keepAlive_ = false;
+    upgraded_ = true;
+    return;
+  }
   conn_->stream().limitBy(nullptr);
   context_.client.limitBy(&conn_->stream());  // a slow backend slows the client's upload
   conn_->stream().limitBy(&context_.client);  // a slow client slows the backend's response
   conn_->stream().startReceiving();
   conn_->stream().out().append(upstreamHead_);
-  attemptStart_ = worker.now();
   context_.owner.setResponseDeadline(worker.now() + context_.listener.responseTimeout);
 }
 
@@ -173,26 +96,26 @@ void Exchange::connectFailed(int err) {
   waiting_ = false;
   conn_->close();
   conn_ = nullptr;
+  if (forward_) {
+    // An origin gets one try (the client may try again).
+    fail(error, err == ETIMEDOUT ? fmt::format("connecting to {} timed out", forward_->destText)
+                                 : fmt::format("cannot connect to {}: {}", forward_->destText,
+                                               std::strerror(err)));
+    return;
+  }
   noteBackendFault(error);
-  tried_.add(lease_.id());
+  choice_.tried.add(choice_.lease.id());
   releaseLease();
   lastError_ = error;
   // Another primary first, then a backup (PoolState falls back to backups
-  // once every serving primary is in tried_).
-  if (error.retryable && ++connectAttempts_ <= pool_->retries) {
+  // once every serving primary is in choice_.tried).
+  if (error.retryable && ++choice_.connectAttempts <= choice_.pool->retries) {
     pick();
     return;
   }
   fail(error);
 }
 
-void Exchange::noteBackendFault(const Error& error) {
-  if (backendStats_ != nullptr) backendStats_->connectFailures.add();
-  reportPassiveFailure(pool_->name, backendKey_, error.name());
-}
-
-// A backend that failed after the connect (closed, reset, timed out, broke
-// the protocol): retried once when nothing was lost, else the error answers.
 void Exchange::backendFailed(Error error) {
   bool reused = conn_ != nullptr && conn_->reuses() > 0;
   bool nothingBack = conn_ == nullptr || conn_->stream().bytesReceived() == backendBytesAtStart_;
@@ -200,8 +123,8 @@ void Exchange::backendFailed(Error error) {
   if (!reused) noteBackendFault(error);
   // A reused connection that fails may also be its backend dying (SIGKILL):
   // the retry goes to another backend, unless this one is the only one serving.
-  bool others = leasePool_ != nullptr && leasePool_->backends().serving().size() > 1;
-  if (lease_ && (!reused || others)) tried_.add(lease_.id());
+  bool others = choice_.leasePool != nullptr && choice_.leasePool->backends().serving().size() > 1;
+  if (choice_.lease && (!reused || others)) choice_.tried.add(choice_.lease.id());
   dropBackend(false);
   releaseLease();
   context_.owner.setResponseDeadline({});
@@ -213,15 +136,20 @@ void Exchange::backendFailed(Error error) {
     // that failed before answering: once more, on a fresh connection.
     retried_ = true;
     lastError_ = error;
-    pick();
+    if (forward_) {
+      connectTo(forward_->address, context_.forward->connectTimeout);
+    } else {
+      pick();
+    }
     return;
   }
   fail(error);
 }
 
-void Exchange::fail(Error error) {
+void Exchange::fail(Error error, std::string detail) {
   if (failure_) return;
   failure_ = error;
+  failureDetail_ = std::move(detail);
   if (auto reason = error.rejectReason()) {
     context_.service.stats().rejected[static_cast<size_t>(*reason)].add();
   }
@@ -232,6 +160,11 @@ void Exchange::fail(Error error) {
 
 void Exchange::onResponseTimeout() {
   if (failure_ || done_ || responseHeadDone_) return;
+  if (forward_ && forward_->job) {
+    fail(makeError(ErrorCode::ResolveTimeout),
+         fmt::format("resolving {} timed out", forward_->dest.host));
+    return;
+  }
   if (waiting_) return;  // the connect has its own timeout
   logDebug("listener {}: backend {} did not answer in time", context_.listener.name, backendKey_);
   backendFailed(makeError(ErrorCode::ResponseTimeout));
@@ -341,9 +274,10 @@ void Exchange::onResponseHead() {
   options.close = !keepAlive_ || context_.draining;
   options.keepAlive = client10 && !options.close;
   options.dechunk = dechunk;
+  if (forward_) options.via = kForwardVia;
   std::string clientHead;
   clientHead.reserve(512);
-  writeClientResponseHead(h, route_, options, clientHead);
+  writeClientResponseHead(h, choice_.route, options, clientHead);
   context_.client.out().append(clientHead);
 }
 
@@ -358,7 +292,7 @@ void Exchange::startTunnel() {
   std::string clientHead;
   ResponseHeadOptions options;
   options.upgrade = true;
-  writeClientResponseHead(context_.responseParser.head(), route_, options, clientHead);
+  writeClientResponseHead(context_.responseParser.head(), choice_.route, options, clientHead);
   context_.client.write(clientHead);
   releaseLease();
   upgraded_ = true;  // the connection takes the backend and relays from here
@@ -401,20 +335,17 @@ void Exchange::dropBackend(bool reusable) {
   conn_ = nullptr;
 }
 
-void Exchange::releaseLease() {
-  if (!lease_) return;
-  if (backendStats_ != nullptr) backendStats_->active.sub();
-  leasePool_->release(lease_);
-}
-
-void Exchange::finish(uint16_t statusSent, uint64_t bytesSent) {
+void Exchange::finish(uint16_t statusSent, uint64_t bytesSent, std::optional<uint64_t> bytesIn,
+                      AccessEnd end) {
   if (finished_) return;
   finished_ = true;
   if (conn_ != nullptr) {
     Stream& backend = conn_->stream();
     bool reusable = done_ && backendKeepAlive_ && requestBody_.done() && backend.sendIdle() &&
                     backend.in().empty() && !backend.eof() && backend.error() == 0;
-    if (statusSent < 500) reportPassiveSuccess(pool_->name, backendKey_);
+    if (statusSent < 500 && choice_.pool != nullptr) {
+      reportPassiveSuccess(choice_.pool->name, backendKey_);
+    }
     dropBackend(reusable);
   }
   releaseLease();
@@ -422,36 +353,11 @@ void Exchange::finish(uint16_t statusSent, uint64_t bytesSent) {
   context_.service.stats().countRequest(statusSent);
   context_.service.stats().requestDuration.observe(static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(worker.now() - start_).count()));
-  logAccess(statusSent, bytesSent);
-}
-
-void Exchange::logAccess(uint16_t status, uint64_t bytesSent) {
-  AccessLog& log = AccessLog::global();
-  if (!log.enabled()) return;
-  Worker& worker = context_.service.worker();
-  char route[32] = "-";
-  if (route_ != nullptr) {
-    auto index = route_ - context_.listener.routes.data();
-    *fmt::format_to_n(route, sizeof route - 1, "routes[{}]", index).out = '\0';
+  if (forwardMode()) {
+    logForward(statusSent, bytesSent, bytesIn, end);
+  } else {
+    logAccess(statusSent, bytesSent);
   }
-  AccessRecord r;
-  r.time = std::chrono::system_clock::now();
-  r.client = context_.clientAddr;
-  r.listener = context_.listener.name;
-  r.route = route;
-  r.pool = pool_ != nullptr ? std::string_view(pool_->name) : "-";
-  r.backend = backendKey_.empty() ? std::string_view("-") : backendKey_;
-  r.method = head_.methodName;
-  r.path = head_.path.empty() ? head_.target : head_.path;
-  r.status = status;
-  r.bytesIn = context_.headBytes + requestBody_.taken();
-  r.bytesOut = bytesSent;
-  r.duration = std::chrono::duration_cast<std::chrono::microseconds>(worker.now() - start_);
-  r.upstreamConnect = connectTime_;
-  r.upstreamResponse = responseTime_;
-  r.requestId = requestId_.empty() ? std::string_view("-") : requestId_;
-  if (failure_) r.error = failure_->name();
-  log.append(worker.index(), r, context_.service.accessLine());
 }
 
 }  // namespace ringlb::l7

@@ -22,15 +22,18 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/access_log.h"
 #include "common/error.h"
 #include "common/stream.h"
 #include "common/upstream/hash_key.h"
 #include "common/upstream/pool_state.h"
 #include "config/model.h"
+#include "l7/headers.h"
 #include "l7/http/backend_connection.h"
 #include "l7/http/body_relay.h"
 #include "l7/http1_parser.h"
@@ -42,6 +45,8 @@ struct BackendStats;
 namespace ringlb::l7 {
 
 class ConnectionPool;
+struct ForwardSettings;
+struct ForwardTarget;
 
 class HttpService;
 
@@ -51,6 +56,8 @@ class ExchangeOwner : public BackendUser {
  public:
   // Arms the response timeout for `at`, or disarms it (time_point{}).
   virtual void setResponseDeadline(std::chrono::steady_clock::time_point at) = 0;
+  // Something happened outside a stream event (a name resolved): step again.
+  virtual void wakeExchange() = 0;
 };
 
 // What an exchange needs from its client connection; outlives the exchange.
@@ -66,6 +73,9 @@ struct ExchangeContext {
   bool tls = false;             // X-Forwarded-Proto
   bool draining = false;        // the listener is stopping: the last exchange
   uint64_t headBytes = 0;       // the request head's size on the wire
+  // Forward listeners: the routing policy is the forward proxy's (absolute
+  // URIs and CONNECT to any allowed destination), not routes and pools.
+  const ForwardSettings* forward = nullptr;
 };
 
 class Exchange {
@@ -84,8 +94,14 @@ class Exchange {
   void onBackendEvent(BackendConnection& conn, StreamEvent event);
   void onResponseTimeout();
 
+  // Forward proxy: the name resolved (ForwardTarget's job).
+  void onResolved();
+
   bool done() const { return done_; }
   const std::optional<Error>& failed() const { return failure_; }
+  // What the error page says beyond the status (the forward proxy's 403 rule).
+  const std::string& failureDetail() const { return failureDetail_; }
+  bool forwardMode() const { return context_.forward != nullptr; }
   bool upgraded() const { return upgraded_; }
   // A final response head went to the client (an error page can no longer).
   bool responseStarted() const { return responseStarted_; }
@@ -96,52 +112,70 @@ class Exchange {
 
   // For a tunnel after 101: the backend connection, handed over.
   BackendConnection* takeConnection();
-  // Gives the lease back and records the exchange in the stats and the access log.
-  void finish(uint16_t statusSent, uint64_t bytesSent);
+  // Gives the lease back and records the exchange in the stats and the
+  // access log: `bytesSent` to the client. A forward tunnel passes what it
+  // relayed from the client and how it ended.
+  void finish(uint16_t statusSent, uint64_t bytesSent, std::optional<uint64_t> bytesIn = {},
+              AccessEnd end = AccessEnd::None);
   uint16_t status() const { return status_; }
 
  private:
+  // Reverse proxy: the route, the pool and the backend picked in it.
+  struct BackendChoice {
+    const config::RouteConfig* route = nullptr;
+    const config::PoolConfig* pool = nullptr;
+    upstream::PoolState* poolState = nullptr;
+    upstream::Lease lease;
+    upstream::PoolState* leasePool = nullptr;
+    BackendStats* stats = nullptr;
+    upstream::TriedSet tried;
+    std::optional<uint64_t> keyHash;
+    uint32_t connectAttempts = 0;
+  };
+
+  // --- routing (exchange_route.cc: reverse; exchange_forward.cc: forward)
   void route();
+  std::optional<uint64_t> hashKey();
   void pick();
+  void routeForward();
+  void resolved(const sockaddr* address, socklen_t length);
+  void connectTo(const config::SocketAddress& address, config::Duration timeout);
+  void releaseLease();
+  void noteBackendFault(const Error& error);
+  // --- the exchange (exchange.cc)
   void startAttempt(BackendConnection* conn);
   void connectFailed(int err);
   void backendFailed(Error error);
-  void fail(Error error);
+  void fail(Error error, std::string detail = {});
   void sendRequest();
   void parseResponseHead();
   void onResponseHead();
+  void writeResponseHead(const http::MessageHead& h, const ResponseHeadOptions& options);
   void startTunnel();
   void checkBackendEnd();
   void dropBackend(bool reusable);
-  void releaseLease();
-  std::optional<uint64_t> hashKey();
-  void noteBackendFault(const Error& error);
+  // --- the access log (exchange_log.cc)
   void logAccess(uint16_t status, uint64_t bytesSent);
+  void logForward(uint16_t status, uint64_t bytesSent, std::optional<uint64_t> bytesIn,
+                  AccessEnd end);
 
   ExchangeContext& context_;
   const http::MessageHead& head_;
-  // Routing.
-  const config::RouteConfig* route_ = nullptr;
-  const config::PoolConfig* pool_ = nullptr;
-  upstream::PoolState* poolState_ = nullptr;
-  upstream::Lease lease_;
-  upstream::PoolState* leasePool_ = nullptr;
-  BackendStats* backendStats_ = nullptr;
-  std::string backendKey_;
-  upstream::TriedSet tried_;
-  std::optional<uint64_t> keyHash_;
-  uint32_t connectAttempts_ = 0;
-  bool retried_ = false;  // the once-more after a failed reused connection
+  BackendChoice choice_;
+  std::unique_ptr<ForwardTarget> forward_;  // forward listeners only
+  std::string backendKey_;                  // backend address, or the forward "host:port"
+  bool retried_ = false;                    // the once-more after a failed reused connection
   // The backend.
   BackendConnection* conn_ = nullptr;
   std::string upstreamHead_;  // kept for a retry
   BodyRelay requestBody_;
   BodyRelay responseBody_;
   std::optional<Error> failure_;
+  std::string failureDetail_;
   std::optional<Error> lastError_;  // the failure a retry may still make up for
   uint16_t status_ = 0;
   uint64_t backendBytesAtStart_ = 0;  // what the stream had received before this attempt
-  bool waiting_ = false;              // a backend is being connected or taken
+  bool waiting_ = false;              // a backend is being resolved, connected or taken
   bool responseStarted_ = false;
   bool responseHeadDone_ = false;
   bool backendKeepAlive_ = false;

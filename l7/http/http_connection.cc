@@ -10,6 +10,7 @@
 #include "common/tls/tls_stream.h"
 #include "common/worker.h"
 #include "l7/error_pages.h"
+#include "l7/forward/forward_request.h"
 #include "l7/http/http_service.h"
 
 namespace ringlb::l7 {
@@ -59,8 +60,10 @@ void HttpConnection::start() {
     client_.setTls(std::move(tls));
   }
   if (listener_->acceptProxyProtocol) client_.expectProxyHeader();
+  forward_ = service_.forwardSettings();
   context_.emplace(ExchangeContext{service_, *this, *config_, *listener_, client_, responseParser_,
                                    clientIp_, clientAddr_, listener_->tls.has_value()});
+  context_->forward = forward_.get();
   lastActivity_ = worker.now();
   // header_timeout bounds the PROXY header, the TLS handshake and the first head.
   worker.timers().schedule(clientTimer_, worker.now() + listener_->headerTimeout);
@@ -147,6 +150,11 @@ void HttpConnection::onStreamEvent(Stream& stream, StreamEvent event) {
 
 void HttpConnection::onBackendEvent(BackendConnection& conn, StreamEvent event) {
   if (exchange_) exchange_->onBackendEvent(conn, event);
+  progress();
+  maybeFree();
+}
+
+void HttpConnection::wakeExchange() {
   progress();
   maybeFree();
 }
@@ -290,6 +298,7 @@ bool HttpConnection::readHead() {
       Worker& worker = service_.worker();
       state_ = State::Exchanging;
       sentBefore_ = client_.bytesSent();
+      receivedBefore_ = client_.bytesReceived() - client_.in().size();
       worker.timers().schedule(clientTimer_, worker.now() + idleTimeout_);
       exchange_.emplace(*context_, requestParser_.head());
       return true;
@@ -324,7 +333,11 @@ void HttpConnection::stepExchange() {
     }
     if (!pageWritten_) {
       pageWritten_ = true;
-      client_.write(errorResponse(failure->status()));
+      // The forward proxy says why (the rule that refused, the name that
+      // did not resolve); the reverse proxy's pages name only the status.
+      client_.write(x.forwardMode() && !x.failureDetail().empty()
+                        ? proxyResponse(failure->status(), x.failureDetail())
+                        : errorResponse(failure->status()));
     }
     if (client_.sendIdle()) endExchange();
     return;
@@ -372,8 +385,12 @@ void HttpConnection::scheduleHeadTimer() {
 
 void HttpConnection::startTunnel() {
   BackendConnection* conn = exchange_->takeConnection();
-  exchange_->finish(101, client_.bytesSent() - sentBefore_);
-  exchange_.reset();
+  if (!exchange_->forwardMode()) {
+    // An Upgrade is logged at its 101; a CONNECT tunnel when it ends, with
+    // what it carried.
+    exchange_->finish(101, client_.bytesSent() - sentBefore_);
+    exchange_.reset();
+  }
   state_ = State::Tunnel;
   tunnel_ = std::make_unique<Tunnel>(*this, conn);
   tunnel_->relay.start();
@@ -381,7 +398,8 @@ void HttpConnection::startTunnel() {
   worker.timers().schedule(clientTimer_, worker.now() + idleTimeout_);
 }
 
-void HttpConnection::onRelayEnd(Relay&, AccessEnd) {
+void HttpConnection::onRelayEnd(Relay&, AccessEnd end) {
+  tunnelEnd_ = end;
   close(false);
   maybeFree();
 }
@@ -412,8 +430,14 @@ void HttpConnection::close(bool graceful) {
   if (state_ == State::Closing) return;
   // A request cut short (reset, truncated body) is logged too.
   if (exchange_) {
-    exchange_->finish(exchange_->responseStarted() ? exchange_->status() : 0,
-                      client_.bytesSent() - sentBefore_);
+    uint16_t status = exchange_->responseStarted() ? exchange_->status() : 0;
+    if (tunnel_) {  // a CONNECT tunnel: what it carried and how it ended
+      exchange_->finish(status, client_.bytesSent() - sentBefore_,
+                        context_->headBytes + client_.bytesReceived() - receivedBefore_,
+                        tunnelEnd_ != AccessEnd::None ? tunnelEnd_ : AccessEnd::DrainAborted);
+    } else {
+      exchange_->finish(status, client_.bytesSent() - sentBefore_);
+    }
     exchange_.reset();
   }
   state_ = State::Closing;

@@ -31,6 +31,7 @@
 #include "common/timer_wheel.h"
 #include "common/tls/tls_context.h"
 #include "config/model.h"
+#include "l7/forward/forward_settings.h"
 #include "l7/http/exchange.h"
 #include "l7/http1_parser.h"
 
@@ -58,6 +59,7 @@ class HttpConnection final : public Session,
   // ExchangeOwner
   void onBackendEvent(BackendConnection& conn, StreamEvent event) override;
   void setResponseDeadline(std::chrono::steady_clock::time_point at) override;
+  void wakeExchange() override;
   // RelayHandler
   void onRelayEnd(Relay& relay, AccessEnd end) override;
   void onTimer(Timer& timer) override;
@@ -107,9 +109,12 @@ class HttpConnection final : public Session,
   Timer responseTimer_{*this, kResponseTimer};
   std::chrono::steady_clock::time_point lastActivity_;
   config::Duration idleTimeout_{};
-  uint64_t sentBefore_ = 0;   // client bytes sent before the current exchange
-  bool headStarted_ = false;  // a byte of the next head arrived
-  bool pageWritten_ = false;  // the failed exchange's error page is queued
+  uint64_t sentBefore_ = 0;      // client bytes sent before the current exchange
+  uint64_t receivedBefore_ = 0;  // client bytes received before its body
+  AccessEnd tunnelEnd_ = AccessEnd::None;
+  std::shared_ptr<const ForwardSettings> forward_;  // forward listeners: the snapshot's rules
+  bool headStarted_ = false;                        // a byte of the next head arrived
+  bool pageWritten_ = false;                        // the failed exchange's error page is queued
   bool proxyApplied_ = false;
   bool draining_ = false;
   bool registered_ = false;

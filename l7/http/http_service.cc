@@ -9,6 +9,7 @@ namespace ringlb::l7 {
 HttpService::HttpService(Worker& worker, const config::ListenerConfig& listener, int fd)
     : AcceptingService(worker, listener, fd),
       connections_(worker),
+      forward_(listener.mode == config::ListenerMode::Forward),
       rng_(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
            (uint64_t{worker.index()} << 48) ^ reinterpret_cast<uintptr_t>(this)) {}
 
@@ -24,6 +25,23 @@ bool HttpService::finished() const {
 void HttpService::startSession(int fd) {
   // The connection owns itself from here and frees itself when done.
   (new HttpConnection(*this, fd))->start();
+}
+
+std::shared_ptr<const ForwardSettings> HttpService::forwardSettings() {
+  if (!forward_) return nullptr;
+  const auto& current = worker().config();
+  if (current != nullptr && current != forwardBuiltFor_) {
+    forwardBuiltFor_ = current;
+    for (const auto& l : current->listeners) {
+      if (l.name == name()) forwardSettings_ = ForwardSettings::build(l);
+    }
+  }
+  return forwardSettings_;
+}
+
+ForwardResolver& HttpService::resolver() {
+  if (!resolver_) resolver_ = std::make_unique<ForwardResolver>(worker());
+  return *resolver_;
 }
 
 uint64_t HttpService::nextRandom() {

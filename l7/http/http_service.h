@@ -1,6 +1,7 @@
-// The `http` listener mode: accept client connections and run an
-// HttpConnection on each; own this worker's keep-alive connections to the
-// backends (ConnectionPool) and the listener's counters.
+// The `http` and `forward` listener modes: accept client connections and run
+// an HttpConnection on each; own this worker's keep-alive connections to the
+// backends or origins (ConnectionPool), the listener's counters, and for the
+// forward proxy its settings and name resolver.
 //
 // Worker thread only.
 #pragma once
@@ -10,6 +11,8 @@
 
 #include "common/accepting_service.h"
 #include "common/worker.h"
+#include "l7/forward/forward_resolver.h"
+#include "l7/forward/forward_settings.h"
 #include "l7/http/connection_pool.h"
 #include "l7/http1_parser.h"
 
@@ -25,6 +28,10 @@ class HttpService final : public AcceptingService {
   bool finished() const override;
 
   ConnectionPool& connections() { return connections_; }
+  // Forward listeners: the settings of the worker's current config (rebuilt
+  // after a reload); null on http listeners.
+  std::shared_ptr<const ForwardSettings> forwardSettings();
+  ForwardResolver& resolver();
   // A fresh random 64-bit word (X-Request-Id).
   uint64_t nextRandom();
   // Scratch space for formatting access log lines: no allocation per request.
@@ -35,6 +42,10 @@ class HttpService final : public AcceptingService {
 
  private:
   ConnectionPool connections_;
+  bool forward_;
+  std::shared_ptr<const config::Config> forwardBuiltFor_;
+  std::shared_ptr<const ForwardSettings> forwardSettings_;
+  std::unique_ptr<ForwardResolver> resolver_;
   uint64_t rng_;
   std::string accessLine_;
 };

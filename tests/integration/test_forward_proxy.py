@@ -21,8 +21,11 @@ class RecordingHandler(http.server.BaseHTTPRequestHandler):
 
     seen = []
 
+    protocol_version = "HTTP/1.1"  # keep-alive: the proxy may send several requests per connection
+
     def do_GET(self):  # noqa: N802 - http.server's naming
-        RecordingHandler.seen.append((self.requestline, dict(self.headers)))
+        RecordingHandler.seen.append((self.requestline, dict(self.headers),
+                                      self.client_address[1]))
         body = b"hello from origin\n"
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -32,7 +35,8 @@ class RecordingHandler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802
         length = int(self.headers.get("Content-Length", "0"))
         data = self.rfile.read(length)
-        RecordingHandler.seen.append((self.requestline, dict(self.headers)))
+        RecordingHandler.seen.append((self.requestline, dict(self.headers),
+                                      self.client_address[1]))
         body = hashlib.sha256(data).hexdigest().encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -199,13 +203,33 @@ def test_absolute_uri_request_reaches_the_origin_in_origin_form_with_via():
         capture_output=True, timeout=20)
     assert out.returncode == 0, out.stderr
     assert out.stdout == b"hello from origin\n", out.stdout
-    requestline, headers = RecordingHandler.seen[before]
+    requestline, headers, _ = RecordingHandler.seen[before]
     assert requestline == "GET /path?x=1 HTTP/1.1", requestline
     lower = {k.lower(): v for k, v in headers.items()}
     assert lower.get("via") == "1.1 ringlb", headers
-    assert lower.get("connection") == "close", headers
+    assert "connection" not in lower, headers  # keep-alive towards the origin
     assert lower.get("host") == f"127.0.0.1:{setup().origin_port}", headers
     assert "proxy-connection" not in lower, headers
+
+
+def test_absolute_uri_requests_keep_both_connections_alive():
+    # Two requests on one client connection: both answered in order, and the
+    # origin sees them on one connection (the proxy's keep-alive pool).
+    before = len(RecordingHandler.seen)
+    target = f"http://127.0.0.1:{setup().origin_port}"
+    with socket.create_connection(("127.0.0.1", setup().port), timeout=10) as s:
+        for path in ("/one", "/two"):
+            s.sendall(f"GET {target}{path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            data = b""
+            while b"hello from origin\n" not in data:
+                chunk = s.recv(65536)
+                assert chunk, f"connection closed before the answer to {path}: {data!r}"
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 200"), data
+            assert b"Via: 1.1 ringlb" in data, data
+    seen = RecordingHandler.seen[before:]
+    assert [line for line, _, _ in seen] == ["GET /one HTTP/1.1", "GET /two HTTP/1.1"], seen
+    assert seen[0][2] == seen[1][2], "the second request went on a new origin connection"
 
 
 def test_absolute_uri_post_body_is_relayed():

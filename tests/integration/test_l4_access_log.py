@@ -227,7 +227,7 @@ def test_udp_session_is_one_line_when_it_expires():
 
 def test_forward_absolute_uri_request_is_one_line():
     request = (f"GET http://127.0.0.1:{ORIGIN_PORT}/page?x=1 HTTP/1.1\r\n"
-               f"Host: 127.0.0.1:{ORIGIN_PORT}\r\n\r\n").encode()
+               f"Host: 127.0.0.1:{ORIGIN_PORT}\r\nConnection: close\r\n\r\n").encode()
     with socket.create_connection(("127.0.0.1", FORWARD_PORT), timeout=20) as s:
         client = client_of(s)
         s.sendall(request)

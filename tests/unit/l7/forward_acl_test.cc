@@ -1,4 +1,4 @@
-#include "l7/forward_acl.h"
+#include "l7/forward/forward_acl.h"
 
 #include <gtest/gtest.h>
 

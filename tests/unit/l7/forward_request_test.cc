@@ -1,4 +1,4 @@
-#include "l7/forward_request.h"
+#include "l7/forward/forward_request.h"
 
 #include <gtest/gtest.h>
 
@@ -76,8 +76,8 @@ TEST(ForwardOriginRequestHead, RewritesToOriginFormAndStripsProxyFields) {
             "Host: h.test:8080\r\n"
             "Content-Length: 3\r\n"
             "Accept: */*\r\n"
-            "Connection: close\r\n"
-            "Via: 1.1 ringlb\r\n\r\n");
+            "Via: 1.1 ringlb\r\n\r\n")
+      << "keep-alive towards the origin: no Connection: close";
 }
 
 TEST(ForwardOriginRequestHead, EmptyPathBecomesSlashAndDefaultPortIsOmitted) {
@@ -85,7 +85,7 @@ TEST(ForwardOriginRequestHead, EmptyPathBecomesSlashAndDefaultPortIsOmitted) {
   const auto& head = parseRequest(p, "GET http://h.test HTTP/1.1\r\nHost: h.test\r\n\r\n");
   std::string out = originRequestHead(head, {"h.test", 80});
   EXPECT_EQ(out.substr(0, out.find("\r\n\r\n")),
-            "GET / HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\nVia: 1.1 ringlb");
+            "GET / HTTP/1.1\r\nHost: h.test\r\nVia: 1.1 ringlb");
 }
 
 TEST(ForwardOriginRequestHead, ChunkedFramingIsKeptForTheRawBody) {
@@ -96,14 +96,10 @@ TEST(ForwardOriginRequestHead, ChunkedFramingIsKeptForTheRawBody) {
             std::string::npos);
 }
 
-TEST(ForwardClientResponseHead, ConnectionCloseAndViaReplaceHopByHop) {
-  http::Http1Parser p(http::MessageKind::Response);
-  ASSERT_EQ(p.feed("HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nConnection: keep-alive\r\n"
-                   "Content-Length: 2\r\n\r\n")
-                .status,
-            http::ParseStatus::HeadComplete);
-  EXPECT_EQ(clientResponseHead(p.head()),
-            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\nVia: 1.1 ringlb\r\n\r\n");
+TEST(ForwardOriginRequestHead, AnHttp10ClientStillSpeaksHttp11ToTheOrigin) {
+  http::Http1Parser p(http::MessageKind::Request);
+  const auto& head = parseRequest(p, "GET http://h.test/ HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(originRequestHead(head, {"h.test", 80}).substr(0, 16), "GET / HTTP/1.1\r\n");
 }
 
 TEST(ForwardProxyResponse, BodyCarriesTheDetail) {

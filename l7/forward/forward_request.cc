@@ -1,4 +1,4 @@
-#include "l7/forward_request.h"
+#include "l7/forward/forward_request.h"
 
 #include <fmt/format.h>
 
@@ -10,8 +10,6 @@
 
 namespace ringlb::l7 {
 namespace {
-
-constexpr std::string_view kVia = "1.1 ringlb";
 
 bool isHostChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -28,10 +26,6 @@ std::optional<uint16_t> parsePort(std::string_view text) {
   return static_cast<uint16_t>(port);
 }
 
-std::string_view versionText(http::Version v) {
-  return v == http::Version::Http10 ? "HTTP/1.0" : "HTTP/1.1";
-}
-
 // Framing fields stay because the body is relayed byte for byte.
 bool dropField(const http::MessageHead& head, std::string_view name) {
   if (equalsIgnoreCase(name, "Transfer-Encoding")) return false;
@@ -39,13 +33,12 @@ bool dropField(const http::MessageHead& head, std::string_view name) {
          equalsIgnoreCase(name, "Proxy-Authorization") || equalsIgnoreCase(name, "Keep-Alive");
 }
 
-void appendFields(const http::MessageHead& head, std::string& out, bool skipHost) {
+void appendFields(const http::MessageHead& head, std::string& out) {
   for (const http::HeaderView& h : head.headers) {
-    if (dropField(head, h.name)) continue;
-    if (skipHost && equalsIgnoreCase(h.name, "Host")) continue;
+    if (dropField(head, h.name) || equalsIgnoreCase(h.name, "Host")) continue;
     fmt::format_to(std::back_inserter(out), "{}: {}\r\n", h.name, h.value);
   }
-  fmt::format_to(std::back_inserter(out), "Connection: close\r\nVia: {}\r\n\r\n", kVia);
+  fmt::format_to(std::back_inserter(out), "Via: {}\r\n\r\n", kForwardVia);
 }
 
 }  // namespace
@@ -104,18 +97,12 @@ std::string originRequestHead(const http::MessageHead& head, const Destination& 
   bool v6 = dest.host.find(':') != std::string::npos;
   std::string host = v6 ? "[" + dest.host + "]" : dest.host;
   if (dest.port != 80) host += fmt::format(":{}", dest.port);
-  fmt::format_to(std::back_inserter(out), "{} {}{} {}\r\nHost: {}\r\n", head.methodName, slash,
-                 path, versionText(head.version), host);
-  appendFields(head, out, true);
-  return out;
-}
-
-std::string clientResponseHead(const http::MessageHead& head) {
-  std::string out;
-  out.reserve(256);
-  fmt::format_to(std::back_inserter(out), "{} {} {}\r\n", versionText(head.version), head.status,
-                 head.reason);
-  appendFields(head, out, false);
+  // HTTP/1.1 towards the origin whatever the client spoke: the connection
+  // may carry the next request (keep-alive; the response framing says where
+  // each ends).
+  fmt::format_to(std::back_inserter(out), "{} {}{} HTTP/1.1\r\nHost: {}\r\n", head.methodName,
+                 slash, path, host);
+  appendFields(head, out);
   return out;
 }
 
@@ -125,7 +112,7 @@ std::string proxyResponse(uint16_t status, std::string_view detail) {
   return fmt::format(
       "HTTP/1.1 {} {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n"
       "Connection: close\r\nVia: {}\r\n\r\n{}\n",
-      status, reason, detail.size() + 1, kVia, detail);
+      status, reason, detail.size() + 1, kForwardVia, detail);
 }
 
 }  // namespace ringlb::l7

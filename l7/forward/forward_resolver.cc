@@ -1,4 +1,4 @@
-#include "l7/forward_resolver.h"
+#include "l7/forward/forward_resolver.h"
 
 #include <netdb.h>
 #include <netinet/in.h>

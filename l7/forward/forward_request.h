@@ -14,6 +14,9 @@
 
 namespace ringlb::l7 {
 
+// What the forward proxy adds as Via (RFC 9110 §7.6.3).
+inline constexpr std::string_view kForwardVia = "1.1 ringlb";
+
 struct Destination {
   std::string host;  // name or literal IP, IPv6 without brackets
   uint16_t port = 0;
@@ -27,15 +30,12 @@ std::optional<Destination> parseAuthority(std::string_view authority, uint16_t d
 // port 80. Nullopt with `why` set otherwise.
 std::optional<Destination> absoluteTarget(const http::MessageHead& head, std::string* why);
 
-// The request head sent to the origin: origin-form target, Host from the
-// URI, hop-by-hop fields (and those named in Connection), Proxy-Connection
-// and Proxy-Authorization removed, `Connection: close` and `Via: 1.1 ringlb`
-// added. Content-Length and Transfer-Encoding stay: the body is relayed as is.
+// The request head sent to the origin (HTTP/1.1, keep-alive): origin-form
+// target, Host from the URI, hop-by-hop fields (and those named in
+// Connection), Proxy-Connection and Proxy-Authorization removed, `Via: 1.1
+// ringlb` added. Content-Length and Transfer-Encoding stay: the body is
+// relayed as is. (The response head is the reverse proxy's, plus Via.)
 std::string originRequestHead(const http::MessageHead& head, const Destination& dest);
-
-// The response head sent to the client: hop-by-hop fields removed (framing
-// kept), `Connection: close` and `Via` added.
-std::string clientResponseHead(const http::MessageHead& head);
 
 // A complete response the proxy writes itself, with `detail` as the body.
 std::string proxyResponse(uint16_t status, std::string_view detail);

@@ -1,0 +1,121 @@
+// Exchange, routing for the reverse proxy: the route, the body limit, the
+// pool, and a backend picked in it (retries: another primary, then a
+// backup); the keep-alive connection to it or a new one.
+#include <cerrno>
+
+#include "common/log.h"
+#include "common/passive_reports.h"
+#include "common/stats.h"
+#include "common/worker.h"
+#include "l7/http/connection_pool.h"
+#include "l7/http/exchange.h"
+#include "l7/http/http_service.h"
+#include "l7/router.h"
+
+namespace ringlb::l7 {
+
+void Exchange::route() {
+  const uint64_t limit = context_.listener.maxBodySize;
+  if (limit != 0 && head_.framing == http::BodyFraming::ContentLength &&
+      head_.contentLength > limit) {
+    fail(makeError(ErrorCode::BodyTooLarge));  // before any byte reaches a backend
+    return;
+  }
+  requestBody_ = BodyRelay(head_, false, limit, parserLimits(context_.listener));
+  context_.responseParser.reset();
+  context_.responseParser.setRequestMethod(head_.method);
+  if (forwardMode()) {
+    routeForward();
+    return;
+  }
+  if (head_.method == http::Method::Connect) {
+    fail(makeError(ErrorCode::MethodNotAllowed));  // a reverse proxy has no CONNECT
+    return;
+  }
+  RouteMatch match = Router(context_.listener)
+                         .match({head_.authority, head_.path, head_.methodName, head_.headers});
+  if (!match.found()) {
+    fail(makeError(ErrorCode::NoRoute));
+    return;
+  }
+  choice_.route = match.route;
+  choice_.pool = context_.config.findPool(*match.pool);
+  choice_.poolState = context_.service.worker().pool(*match.pool);
+  if (choice_.pool == nullptr || choice_.poolState == nullptr) {
+    fail(makeError(ErrorCode::NoBackendUp));
+    return;
+  }
+  choice_.keyHash = hashKey();
+  // The upstream head: the client's X-Request-Id, or a new one.
+  std::string generated;
+  if (const http::HeaderView* given = head_.find("x-request-id")) {
+    requestId_.assign(given->value);
+  } else {
+    HttpService& s = context_.service;
+    generated = formatRequestId(s.nextRandom(), s.nextRandom());
+    requestId_ = generated;
+  }
+  ForwardInfo info{context_.clientIp, context_.tls ? "https" : "http", generated,
+                   context_.listener.bind.text};
+  writeUpstreamRequestHead(head_, choice_.route, info, upstreamHead_);
+  pick();
+}
+
+std::optional<uint64_t> Exchange::hashKey() {
+  if (choice_.pool->balance != config::BalanceAlgorithm::Hash) return std::nullopt;
+  std::vector<upstream::HeaderField> fields;
+  fields.reserve(head_.headers.size());
+  for (const auto& f : head_.headers) fields.push_back({f.name, f.value});
+  upstream::RequestKeyView view{context_.clientIp, head_.target, fields};
+  auto key = upstream::extractHashKey(choice_.pool->hashKey, view);
+  if (!key) return std::nullopt;
+  return upstream::hashBytes(*key);
+}
+
+void Exchange::pick() {
+  auto picked =
+      choice_.poolState->acquire(context_.service.worker().now(), choice_.keyHash, &choice_.tried);
+  if (!picked.ok()) {
+    // AllTried: every backend failed this request; its last failure answers.
+    bool noneUp = picked.failure == upstream::PickFailure::NoBackendUp;
+    fail(noneUp ? makeError(ErrorCode::NoBackendUp)
+                : lastError_.value_or(makeError(ErrorCode::ConnectFailed)));
+    return;
+  }
+  choice_.lease = std::move(picked.lease);
+  choice_.leasePool = choice_.poolState;
+  backendKey_.assign(choice_.lease.backend().address);
+  choice_.stats = &context_.service.backendStats(choice_.pool->name, backendKey_);
+  choice_.stats->requests.add();
+  choice_.stats->active.add();
+  connectTo(choice_.lease.backend().resolved, choice_.pool->connectTimeout);
+}
+
+// A keep-alive connection to backendKey_, or a new one to `address`.
+void Exchange::connectTo(const config::SocketAddress& address, config::Duration timeout) {
+  attemptStart_ = context_.service.worker().now();
+  waiting_ = true;
+  ConnectionPool& pool = context_.service.connections();
+  // After a dead keep-alive connection, the once-more goes on a fresh one.
+  BackendConnection* idle = retried_ ? nullptr : pool.take(backendKey_, context_.owner);
+  if (idle != nullptr) {
+    startAttempt(idle);
+    return;
+  }
+  conn_ = pool.open(backendKey_);
+  conn_->connect(address, timeout, context_.owner);
+}
+
+void Exchange::noteBackendFault(const Error& error) {
+  if (choice_.pool == nullptr) return;  // the forward proxy's origins are not a pool
+  if (choice_.stats != nullptr) choice_.stats->connectFailures.add();
+  reportPassiveFailure(choice_.pool->name, backendKey_, error.name());
+}
+
+void Exchange::releaseLease() {
+  if (!choice_.lease) return;
+  if (choice_.stats != nullptr) choice_.stats->active.sub();
+  choice_.leasePool->release(choice_.lease);
+}
+
+}  // namespace ringlb::l7
