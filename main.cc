@@ -6,13 +6,13 @@
 #include <string>
 
 #include "common/access_log.h"
+#include "common/admin/admin.h"
+#include "common/demo/demo.h"
 #include "common/server.h"
 #include "config/load.h"
 #include "health/checker.h"
 #include "l4/tcp_service.h"
 #include "l4/udp_service.h"
-#include "l7/admin.h"
-#include "l7/demo.h"
 #include "l7/forward/forward_settings.h"
 #include "l7/http/http_service.h"
 
@@ -31,7 +31,7 @@ ringlb::ServiceFactories allServices() {
 // One line per thread or endpoint that runs beside the workers.
 void addExtensions(ringlb::Server& server) {
   server.addExtension(ringlb::makeAccessLogExtension());
-  server.addExtension(ringlb::l7::makeAdminServer());
+  server.addExtension(ringlb::admin::makeAdminServer());
   server.addExtension(ringlb::health::makeHealthChecker());
 }
 
@@ -79,6 +79,6 @@ int main(int argc, char** argv) {
 
   if (*run) return runServer(runPath);
   if (*check) return checkConfig(checkPath);
-  if (*demo) return ringlb::l7::runDemo(demoPort, demoAdminPort, allServices(), addExtensions);
+  if (*demo) return ringlb::demo::runDemo(demoPort, demoAdminPort, allServices(), addExtensions);
   return 2;
 }

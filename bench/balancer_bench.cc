@@ -2,16 +2,16 @@
 //
 // BM_Pick_*: Balancer::pick() alone over a fixed random load (what the issue
 // targets: < 50 ns at 100 backends). BM_PickRelease_*: the whole per-request
-// cycle through PoolState (pick, count start, count end), which for
+// cycle through BackendSelector (pick, count start, count end), which for
 // least_conn includes the O(log n) load updates.
 #include <benchmark/benchmark.h>
 
 #include <string>
 #include <vector>
 
+#include "common/upstream/backend_selector.h"
 #include "common/upstream/balancer.h"
 #include "common/upstream/hash_key.h"
-#include "common/upstream/pool_state.h"
 #include "common/upstream/rng.h"
 
 namespace ringlb::upstream {
@@ -57,7 +57,7 @@ void BM_Pick(benchmark::State& state) {
 template <config::BalanceAlgorithm Algorithm>
 void BM_PickRelease(benchmark::State& state) {
   const size_t n = size_t(state.range(0));
-  PoolState pool(makePool(Algorithm, n), 11);
+  BackendSelector pool(makePool(Algorithm, n), 11);
   // A standing load of 10 requests per backend, so least_conn has real work.
   std::vector<Lease> standing;
   for (size_t k = 0; k < 10 * n; ++k) standing.push_back(std::move(pool.acquire({}).lease));

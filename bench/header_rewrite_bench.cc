@@ -9,9 +9,9 @@
 #include <string>
 
 #include "bench/sample_requests.h"
+#include "common/http1/http1_parser.h"
 #include "config/model.h"
-#include "l7/headers.h"
-#include "l7/http1_parser.h"
+#include "l7/http/headers.h"
 
 namespace ringlb::l7 {
 namespace {

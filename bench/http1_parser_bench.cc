@@ -6,7 +6,7 @@
 #include <string>
 
 #include "bench/sample_requests.h"
-#include "l7/http1_parser.h"
+#include "common/http1/http1_parser.h"
 
 namespace ringlb::http {
 namespace {

@@ -4,12 +4,12 @@
 //   BM_SnapshotWithHealth_*   BackendSet::withHealth, one backend flapping
 //                             (what the health thread builds per change;
 //                             for hash pools this includes the Maglev table)
-//   BM_SnapshotPoolUpdate_*   PoolState::update, the worker's swap
+//   BM_SnapshotPoolUpdate_*   BackendSelector::update, the worker's swap
 //   BM_SnapshotMailboxRoundTrip   post + eventfd wake through io_uring + drain,
 //                             one thread, a shared_ptr payload
 //   BM_SnapshotHealthChangeEndToEnd_*  withHealth on this thread, posted to
 //                             a worker-like thread (own ring + Mailbox) that
-//                             swaps it into its PoolState and acknowledges
+//                             swaps it into its BackendSelector and acknowledges
 //
 // A full Worker is not used: it needs services, listeners and buffer rings;
 // the worker-like thread runs the same enter/dispatch/drain loop.
@@ -23,8 +23,8 @@
 
 #include "common/mailbox.h"
 #include "common/ring.h"
+#include "common/upstream/backend_selector.h"
 #include "common/upstream/backend_set.h"
-#include "common/upstream/pool_state.h"
 
 namespace ringlb::upstream {
 namespace {
@@ -87,7 +87,7 @@ void BM_SnapshotWithHealth(benchmark::State& state) {
 template <BalanceAlgorithm Algorithm>
 void BM_SnapshotPoolUpdate(benchmark::State& state) {
   FlapPair pair = flapPair(Algorithm, size_t(state.range(0)));
-  PoolState pool(pair.up, 11);
+  BackendSelector pool(pair.up, 11);
   bool down = false;
   for (auto _ : state) {
     down = !down;
@@ -115,7 +115,7 @@ void BM_SnapshotMailboxRoundTrip(benchmark::State& state) {
 }
 
 // A thread shaped like a Worker: owns its ring (created on the thread, as
-// SINGLE_ISSUER requires), its Mailbox and a PoolState, and runs the worker's
+// SINGLE_ISSUER requires), its Mailbox and a BackendSelector, and runs the worker's
 // enter/dispatch/drain loop until told to stop.
 class WorkerLike {
  public:
@@ -124,7 +124,7 @@ class WorkerLike {
     thread_ = std::thread([this, &ready, initial] {
       Ring ring(64);
       Mailbox mailbox(ring);
-      PoolState pool(initial, 11);
+      BackendSelector pool(initial, 11);
       pool_ = &pool;
       mailbox_ = &mailbox;
       mailbox.start();
@@ -158,8 +158,8 @@ class WorkerLike {
  private:
   std::thread thread_;
   Mailbox* mailbox_ = nullptr;
-  PoolState* pool_ = nullptr;  // worker thread only
-  bool stop_ = false;          // worker thread only
+  BackendSelector* pool_ = nullptr;  // worker thread only
+  bool stop_ = false;                // worker thread only
   std::atomic<uint64_t> acked_{0};
 };
 

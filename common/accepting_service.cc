@@ -25,8 +25,8 @@ std::shared_ptr<tls::TlsContext> AcceptingService::tlsContext(
   tlsBuiltFor_ = config;
   std::string error;
   // Only http listeners speak HTTP/1.1 inside: a tcp listener offers no ALPN.
-  auto built = tls::TlsContext::build(*listener.tls, listener.mode == config::ListenerMode::Http,
-                                      &error);
+  auto built =
+      tls::TlsContext::build(*listener.tls, listener.mode == config::ListenerMode::Http, &error);
   if (built) {
     tls_ = std::move(built);
   } else {

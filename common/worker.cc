@@ -120,8 +120,8 @@ void Worker::applyConfig(std::shared_ptr<const config::Config> config) {
       set = set->withHealth(up, now_, poolVersion_);
     }
     if (it == pools_.end()) {
-      pools_.emplace(name, std::make_unique<upstream::PoolState>(std::move(set),
-                                                                 0x9e3779b97f4a7c15ULL + index()));
+      pools_.emplace(name, std::make_unique<upstream::BackendSelector>(
+                               std::move(set), 0x9e3779b97f4a7c15ULL + index()));
     } else {
       it->second->update(std::move(set));
     }
@@ -135,7 +135,7 @@ void Worker::updatePool(std::shared_ptr<const upstream::BackendSet> set) {
   if (it != pools_.end()) it->second->update(std::move(set));
 }
 
-upstream::PoolState* Worker::pool(const std::string& name) {
+upstream::BackendSelector* Worker::pool(const std::string& name) {
   if (config_ == nullptr || config_->findPool(name) == nullptr) return nullptr;
   auto it = pools_.find(name);
   return it == pools_.end() ? nullptr : it->second.get();

@@ -26,7 +26,7 @@
 #include "common/session.h"
 #include "common/stats.h"
 #include "common/timer_wheel.h"
-#include "common/upstream/pool_state.h"
+#include "common/upstream/backend_selector.h"
 #include "common/wait_policy.h"
 #include "config/model.h"
 
@@ -104,7 +104,7 @@ class Worker {
   const std::shared_ptr<const config::Config>& config() const { return config_; }
   std::chrono::steady_clock::time_point now() const { return now_; }
   // The pool named `name` in the current config, or null.
-  upstream::PoolState* pool(const std::string& name);
+  upstream::BackendSelector* pool(const std::string& name);
 
   void addSession(Session& s);
   // Unlinks the session and lets paused acceptors take new connections.
@@ -139,7 +139,7 @@ class Worker {
   std::optional<Mailbox> mailbox_;
   std::optional<TimerWheel> timers_;
   std::shared_ptr<const config::Config> config_;
-  std::map<std::string, std::unique_ptr<upstream::PoolState>> pools_;
+  std::map<std::string, std::unique_ptr<upstream::BackendSelector>> pools_;
   uint64_t poolVersion_ = 0;
   std::map<std::string, std::unique_ptr<ListenerService>> listeners_;
   std::vector<std::unique_ptr<ListenerService>> retiring_;  // stopped, sessions draining

@@ -99,9 +99,9 @@ bool TcpSession::loadListener(const config::ListenerConfig*& listener) {
   if (listener == nullptr) return false;  // removed by a reload in the meantime
   idleTimeout_ = listener->effectiveIdleTimeout();
   pool_ = config_->findPool(listener->pool);
-  poolState_ = worker.pool(listener->pool);
+  selector_ = worker.pool(listener->pool);
   sendProxy_ = listener->proxyProtocol;
-  return pool_ != nullptr && poolState_ != nullptr;
+  return pool_ != nullptr && selector_ != nullptr;
 }
 
 void TcpSession::learnAddresses(bool local) {
@@ -203,7 +203,7 @@ void TcpSession::startConnecting() {
 
 void TcpSession::connectNext(AccessEnd ifNone) {
   Worker& worker = service_.worker();
-  auto picked = poolState_->acquire(worker.now(), keyHash_, &tried_);
+  auto picked = selector_->acquire(worker.now(), keyHash_, &tried_);
   if (!picked.ok()) {
     service_.stats().rejected[static_cast<size_t>(RejectReason::NoBackend)].add();
     logDebug("listener {}: no backend available in pool {}", service_.name(), pool_->name);
@@ -233,7 +233,7 @@ void TcpSession::connectFailed(int err) {
   reportPassiveFailure(pool_->name, backendAddress_.text, std::strerror(err));
   logDebug("listener {}: connect to {} failed: {}", service_.name(), backendAddress_.text,
            std::strerror(err));
-  poolState_->release(lease_);
+  selector_->release(lease_);
   end_ = err == ETIMEDOUT ? AccessEnd::ConnectTimeout : AccessEnd::ConnectFailed;
   if (attempts_ > pool_->retries) {
     close(end_);
@@ -329,7 +329,7 @@ void TcpSession::maybeFree() {
   registered_ = false;  // once
   Worker& worker = service_.worker();
   if (lease_) {
-    poolState_->release(lease_);
+    selector_->release(lease_);
     backendStats_->active.sub();
   }
   worker.removeSession(*this);

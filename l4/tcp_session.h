@@ -39,7 +39,7 @@
 #include "common/stream.h"
 #include "common/timer_wheel.h"
 #include "common/tls/tls_context.h"
-#include "common/upstream/pool_state.h"
+#include "common/upstream/backend_selector.h"
 #include "config/model.h"
 
 namespace ringlb::l4 {
@@ -94,7 +94,7 @@ class TcpSession final : public Session, public RelayHandler, public TimerHandle
   Timer timer_{*this};
   std::shared_ptr<const config::Config> config_;  // the snapshot this session started with
   const config::PoolConfig* pool_ = nullptr;
-  upstream::PoolState* poolState_ = nullptr;
+  upstream::BackendSelector* selector_ = nullptr;
   upstream::Lease lease_;
   upstream::TriedSet tried_;
   config::SocketAddress backendAddress_;  // of the last backend tried

@@ -48,7 +48,7 @@ bool isIcmpError(int err) {
 UdpSession* UdpSession::open(UdpService& service, const UdpFlowKey& key, const sockaddr* client,
                              socklen_t clientLen) {
   Worker& worker = service.worker();
-  upstream::PoolState* pool = worker.pool(service.poolName());
+  upstream::BackendSelector* pool = worker.pool(service.poolName());
   if (pool == nullptr) {
     service.stats().rejected[static_cast<size_t>(RejectReason::NoBackend)].add();
     return nullptr;
@@ -74,7 +74,7 @@ UdpSession* UdpSession::open(UdpService& service, const UdpFlowKey& key, const s
 }
 
 UdpSession::UdpSession(UdpService& service, const UdpFlowKey& key, const sockaddr* client,
-                       socklen_t clientLen, int fd, upstream::PoolState& pool,
+                       socklen_t clientLen, int fd, upstream::BackendSelector& pool,
                        upstream::Lease lease)
     : UdpFlowEntry(key),
       service_(service),

@@ -27,7 +27,7 @@
 #include "common/access_log.h"
 #include "common/session.h"
 #include "common/timer_wheel.h"
-#include "common/upstream/pool_state.h"
+#include "common/upstream/backend_selector.h"
 #include "l4/udp_session_table.h"
 
 namespace ringlb::l4 {
@@ -68,7 +68,7 @@ class UdpSession final : public Session, public UdpFlowEntry, public TimerHandle
   static constexpr auto kDrainReplyWait = std::chrono::seconds(2);
 
   UdpSession(UdpService& service, const UdpFlowKey& key, const sockaddr* client,
-             socklen_t clientLen, int fd, upstream::PoolState& pool, upstream::Lease lease);
+             socklen_t clientLen, int fd, upstream::BackendSelector& pool, upstream::Lease lease);
   ~UdpSession() override = default;
 
   void start();
@@ -82,7 +82,7 @@ class UdpSession final : public Session, public UdpFlowEntry, public TimerHandle
   sockaddr_storage client_{};
   socklen_t clientLen_;
   int fd_;
-  upstream::PoolState& pool_;
+  upstream::BackendSelector& pool_;
   upstream::Lease lease_;
   bool closing_ = false;
   bool awaitingReply_ = false;  // a datagram went to the backend after its last reply

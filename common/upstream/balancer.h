@@ -3,7 +3,7 @@
 // makeBalancer(). pick() takes no lock, touches no shared atomic and never
 // allocates.
 //
-// Thread rules: a Balancer belongs to one worker (its PoolState). The
+// Thread rules: a Balancer belongs to one worker (its BackendSelector). The
 // BackendSet and the `active` counters it was built on must outlive it.
 #pragma once
 
@@ -44,7 +44,7 @@ class Balancer {
   virtual ~Balancer() = default;
   // An index into the BackendSet, taken from serving() and not excluded, or
   // kNoBackend when every serving backend is excluded. serving() must not be
-  // empty (PoolState checks).
+  // empty (BackendSelector checks).
   virtual uint32_t pick(const PickInput& in) = 0;
   // active[index] just changed (a connection or request started or ended).
   virtual void onLoadChanged(uint32_t index) { (void)index; }

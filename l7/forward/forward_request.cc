@@ -6,7 +6,7 @@
 #include <charconv>
 
 #include "common/ascii.h"
-#include "l7/http_types.h"
+#include "common/http1/http_types.h"
 
 namespace ringlb::l7 {
 namespace {

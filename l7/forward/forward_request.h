@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "l7/http1_parser.h"
+#include "common/http1/http1_parser.h"
 
 namespace ringlb::l7 {
 

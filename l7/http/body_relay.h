@@ -14,7 +14,7 @@
 #include <cstdint>
 
 #include "common/byte_queue.h"
-#include "l7/http1_parser.h"
+#include "common/http1/http1_parser.h"
 
 namespace ringlb::l7 {
 

@@ -107,7 +107,7 @@ void Exchange::connectFailed(int err) {
   choice_.tried.add(choice_.lease.id());
   releaseLease();
   lastError_ = error;
-  // Another primary first, then a backup (PoolState falls back to backups
+  // Another primary first, then a backup (BackendSelector falls back to backups
   // once every serving primary is in choice_.tried).
   if (error.retryable && ++choice_.connectAttempts <= choice_.pool->retries) {
     pick();
@@ -123,7 +123,8 @@ void Exchange::backendFailed(Error error) {
   if (!reused) noteBackendFault(error);
   // A reused connection that fails may also be its backend dying (SIGKILL):
   // the retry goes to another backend, unless this one is the only one serving.
-  bool others = choice_.leasePool != nullptr && choice_.leasePool->backends().serving().size() > 1;
+  bool others =
+      choice_.leaseSelector != nullptr && choice_.leaseSelector->backends().serving().size() > 1;
   if (choice_.lease && (!reused || others)) choice_.tried.add(choice_.lease.id());
   dropBackend(false);
   releaseLease();

@@ -29,14 +29,14 @@
 
 #include "common/access_log.h"
 #include "common/error.h"
+#include "common/http1/http1_parser.h"
 #include "common/stream.h"
+#include "common/upstream/backend_selector.h"
 #include "common/upstream/hash_key.h"
-#include "common/upstream/pool_state.h"
 #include "config/model.h"
-#include "l7/headers.h"
 #include "l7/http/backend_connection.h"
 #include "l7/http/body_relay.h"
-#include "l7/http1_parser.h"
+#include "l7/http/headers.h"
 
 namespace ringlb {
 struct BackendStats;
@@ -124,9 +124,9 @@ class Exchange {
   struct BackendChoice {
     const config::RouteConfig* route = nullptr;
     const config::PoolConfig* pool = nullptr;
-    upstream::PoolState* poolState = nullptr;
+    upstream::BackendSelector* selector = nullptr;
     upstream::Lease lease;
-    upstream::PoolState* leasePool = nullptr;
+    upstream::BackendSelector* leaseSelector = nullptr;
     BackendStats* stats = nullptr;
     upstream::TriedSet tried;
     std::optional<uint64_t> keyHash;

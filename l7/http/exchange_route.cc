@@ -10,7 +10,7 @@
 #include "l7/http/connection_pool.h"
 #include "l7/http/exchange.h"
 #include "l7/http/http_service.h"
-#include "l7/router.h"
+#include "l7/http/router.h"
 
 namespace ringlb::l7 {
 
@@ -40,8 +40,8 @@ void Exchange::route() {
   }
   choice_.route = match.route;
   choice_.pool = context_.config.findPool(*match.pool);
-  choice_.poolState = context_.service.worker().pool(*match.pool);
-  if (choice_.pool == nullptr || choice_.poolState == nullptr) {
+  choice_.selector = context_.service.worker().pool(*match.pool);
+  if (choice_.pool == nullptr || choice_.selector == nullptr) {
     fail(makeError(ErrorCode::NoBackendUp));
     return;
   }
@@ -74,7 +74,7 @@ std::optional<uint64_t> Exchange::hashKey() {
 
 void Exchange::pick() {
   auto picked =
-      choice_.poolState->acquire(context_.service.worker().now(), choice_.keyHash, &choice_.tried);
+      choice_.selector->acquire(context_.service.worker().now(), choice_.keyHash, &choice_.tried);
   if (!picked.ok()) {
     // AllTried: every backend failed this request; its last failure answers.
     bool noneUp = picked.failure == upstream::PickFailure::NoBackendUp;
@@ -83,7 +83,7 @@ void Exchange::pick() {
     return;
   }
   choice_.lease = std::move(picked.lease);
-  choice_.leasePool = choice_.poolState;
+  choice_.leaseSelector = choice_.selector;
   backendKey_.assign(choice_.lease.backend().address);
   choice_.stats = &context_.service.backendStats(choice_.pool->name, backendKey_);
   choice_.stats->requests.add();
@@ -115,7 +115,7 @@ void Exchange::noteBackendFault(const Error& error) {
 void Exchange::releaseLease() {
   if (!choice_.lease) return;
   if (choice_.stats != nullptr) choice_.stats->active.sub();
-  choice_.leasePool->release(choice_.lease);
+  choice_.leaseSelector->release(choice_.lease);
 }
 
 }  // namespace ringlb::l7

@@ -9,8 +9,8 @@
 #include "common/socket.h"
 #include "common/tls/tls_stream.h"
 #include "common/worker.h"
-#include "l7/error_pages.h"
 #include "l7/forward/forward_request.h"
+#include "l7/http/error_pages.h"
 #include "l7/http/http_service.h"
 
 namespace ringlb::l7 {

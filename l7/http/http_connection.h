@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 
+#include "common/http1/http1_parser.h"
 #include "common/relay.h"
 #include "common/session.h"
 #include "common/stream.h"
@@ -33,7 +34,6 @@
 #include "config/model.h"
 #include "l7/forward/forward_settings.h"
 #include "l7/http/exchange.h"
-#include "l7/http1_parser.h"
 
 namespace ringlb::l7 {
 

@@ -10,11 +10,11 @@
 #include <string>
 
 #include "common/accepting_service.h"
+#include "common/http1/http1_parser.h"
 #include "common/worker.h"
 #include "l7/forward/forward_resolver.h"
 #include "l7/forward/forward_settings.h"
 #include "l7/http/connection_pool.h"
-#include "l7/http1_parser.h"
 
 namespace ringlb::l7 {
 

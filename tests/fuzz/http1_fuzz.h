@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "l7/http1_parser.h"
+#include "common/http1/http1_parser.h"
 
 namespace ringlb::http::fuzz {
 

@@ -7,8 +7,8 @@
 #include <cerrno>
 #include <set>
 
-#include "l7/error_pages.h"
-#include "l7/http_types.h"
+#include "common/http1/http_types.h"
+#include "l7/http/error_pages.h"
 
 namespace ringlb {
 namespace {

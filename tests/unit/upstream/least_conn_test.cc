@@ -17,7 +17,7 @@ using testing::Spec;
 
 TEST(LeastConn, EqualSpeedTrafficMatchesWeightsWithinOnePercent) {
   const std::vector<Spec> specs = {{.weight = 1}, {.weight = 2}, {.weight = 3}, {.weight = 4}};
-  PoolState state(makeSet(BalanceAlgorithm::LeastConn, specs), 5);
+  BackendSelector state(makeSet(BalanceAlgorithm::LeastConn, specs), 5);
   const auto counts = testing::simulateEqualSpeed(state, 100000, 100);
   for (size_t i = 0; i < specs.size(); ++i) {
     EXPECT_NEAR(testing::share(counts, i), testing::weightShare(specs, i), 0.01) << i;
@@ -53,7 +53,7 @@ TEST(LeastConn, RandomTiesExcludeMoreLoadedBackends) {
 }
 
 TEST(LeastConn, MovesLoadAwayFromASlowBackend) {
-  PoolState state(makeSet(BalanceAlgorithm::LeastConn, testing::equalWeights(4)), 5);
+  BackendSelector state(makeSet(BalanceAlgorithm::LeastConn, testing::equalWeights(4)), 5);
   // Backend 0 takes 10 ticks per request, the others 1.
   const auto counts = testing::simulateServiceTimes(state, {10, 1, 1, 1}, 20000, 5);
   EXPECT_LT(testing::share(counts, 0), 0.25 / 2);

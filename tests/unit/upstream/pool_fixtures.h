@@ -1,13 +1,13 @@
 // Helpers shared by the upstream tests: build BackendSets in one line and
-// drive a PoolState through simple traffic simulations.
+// drive a BackendSelector through simple traffic simulations.
 #pragma once
 
 #include <map>
 #include <string>
 #include <vector>
 
+#include "common/upstream/backend_selector.h"
 #include "common/upstream/backend_set.h"
-#include "common/upstream/pool_state.h"
 
 namespace ringlb::upstream::testing {
 
@@ -44,7 +44,7 @@ inline std::shared_ptr<const BackendSet> makeSet(config::BalanceAlgorithm algori
 inline std::vector<Spec> equalWeights(size_t n) { return std::vector<Spec>(n, Spec{}); }
 
 // Picks per backend index when every pick is released at once.
-inline std::vector<uint64_t> countPicks(PoolState& state, size_t picks, MonoTime now = {}) {
+inline std::vector<uint64_t> countPicks(BackendSelector& state, size_t picks, MonoTime now = {}) {
   std::vector<uint64_t> counts(state.backends().size(), 0);
   for (size_t i = 0; i < picks; ++i) {
     PickResult r = state.acquire(now);
@@ -57,7 +57,7 @@ inline std::vector<uint64_t> countPicks(PoolState& state, size_t picks, MonoTime
 
 // Closed loop with equal-speed backends: `concurrency` requests in flight,
 // each new request ends the oldest one (FIFO = equal service times).
-inline std::vector<uint64_t> simulateEqualSpeed(PoolState& state, size_t picks,
+inline std::vector<uint64_t> simulateEqualSpeed(BackendSelector& state, size_t picks,
                                                 size_t concurrency) {
   std::vector<uint64_t> counts(state.backends().size(), 0);
   std::vector<Lease> ring(concurrency);
@@ -74,7 +74,7 @@ inline std::vector<uint64_t> simulateEqualSpeed(PoolState& state, size_t picks,
 
 // Discrete time: `perTick` requests arrive each tick; a request on backend i
 // takes ticksOf[i] ticks. Returns picks per backend.
-inline std::vector<uint64_t> simulateServiceTimes(PoolState& state,
+inline std::vector<uint64_t> simulateServiceTimes(BackendSelector& state,
                                                   const std::vector<uint32_t>& ticksOf,
                                                   size_t ticks, size_t perTick) {
   std::vector<uint64_t> counts(state.backends().size(), 0);

@@ -14,7 +14,7 @@ using testing::Spec;
 
 TEST(RandomTwo, EqualSpeedTrafficMatchesEqualWeightsWithinOnePercent) {
   const std::vector<Spec> specs = testing::equalWeights(5);
-  PoolState state(makeSet(BalanceAlgorithm::RandomTwo, specs), 5);
+  BackendSelector state(makeSet(BalanceAlgorithm::RandomTwo, specs), 5);
   const auto counts = testing::simulateEqualSpeed(state, 100000, 50);
   for (size_t i = 0; i < specs.size(); ++i) {
     EXPECT_NEAR(testing::share(counts, i), testing::weightShare(specs, i), 0.01) << i;
@@ -23,7 +23,7 @@ TEST(RandomTwo, EqualSpeedTrafficMatchesEqualWeightsWithinOnePercent) {
 
 TEST(RandomTwo, EqualSpeedTrafficMatchesWeightsWithinOnePercent) {
   const std::vector<Spec> specs = {{.weight = 1}, {.weight = 2}, {.weight = 3}, {.weight = 4}};
-  PoolState state(makeSet(BalanceAlgorithm::RandomTwo, specs), 5);
+  BackendSelector state(makeSet(BalanceAlgorithm::RandomTwo, specs), 5);
   const auto counts = testing::simulateEqualSpeed(state, 100000, 100);
   for (size_t i = 0; i < specs.size(); ++i) {
     EXPECT_NEAR(testing::share(counts, i), testing::weightShare(specs, i), 0.01) << i;
@@ -38,7 +38,7 @@ TEST(RandomTwo, TakesTheLessLoadedOfItsTwoCandidates) {
 }
 
 TEST(RandomTwo, MovesLoadAwayFromASlowBackend) {
-  PoolState state(makeSet(BalanceAlgorithm::RandomTwo, testing::equalWeights(4)), 5);
+  BackendSelector state(makeSet(BalanceAlgorithm::RandomTwo, testing::equalWeights(4)), 5);
   const auto counts = testing::simulateServiceTimes(state, {10, 1, 1, 1}, 20000, 5);
   EXPECT_LT(testing::share(counts, 0), 0.25 / 2);
 }

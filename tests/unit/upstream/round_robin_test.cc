@@ -60,7 +60,7 @@ TEST(RoundRobin, InterleavesAHeavyBackendLikeNginx) {
 
 TEST(RoundRobin, TrafficSharesMatchWeightsWithinOnePercent) {
   const std::vector<Spec> specs = {{.weight = 1}, {.weight = 2}, {.weight = 3}, {.weight = 4}};
-  PoolState state(makeSet(BalanceAlgorithm::RoundRobin, specs), 3);
+  BackendSelector state(makeSet(BalanceAlgorithm::RoundRobin, specs), 3);
   const auto counts = testing::countPicks(state, 100000);
   for (size_t i = 0; i < specs.size(); ++i) {
     EXPECT_NEAR(testing::share(counts, i), testing::weightShare(specs, i), 0.01) << i;

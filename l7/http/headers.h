@@ -1,0 +1,53 @@
+// Header rewriting between client and backend.
+//
+// Requests: hop-by-hop fields (the fixed set and those named in Connection)
+// are dropped; Host is written from the request's authority; X-Forwarded-For
+// gets the client address appended; X-Forwarded-Proto, X-Forwarded-Host are
+// set; Forwarded (RFC 7239) gets one element appended; X-Request-Id is added
+// when absent; then the route's remove and set edits apply. Framing fields
+// are kept as received (the body is relayed with its framing).
+// Responses: hop-by-hop fields dropped, the route's response edits applied,
+// and Connection written as the client connection will behave.
+//
+// Thread rules: pure functions; any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/http1/http1_parser.h"
+#include "config/model.h"
+
+namespace ringlb::l7 {
+
+struct ForwardInfo {
+  std::string_view clientIp;  // "192.0.2.1" or "2001:db8::1" (no brackets, no port)
+  std::string_view proto = "http";
+  std::string_view requestId;     // used when the request carries no X-Request-Id
+  std::string_view fallbackHost;  // Host for an HTTP/1.0 request that sent none
+};
+
+// Appends the head to send upstream for `request` (HTTP/1.1, ends in CRLF CRLF).
+void writeUpstreamRequestHead(const http::MessageHead& request, const config::RouteConfig* route,
+                              const ForwardInfo& info, std::string& out);
+
+struct ResponseHeadOptions {
+  bool close = false;      // the client connection closes after this response
+  bool keepAlive = false;  // say "Connection: keep-alive" (HTTP/1.0 clients)
+  bool dechunk = false;    // the body is sent de-chunked: drop Transfer-Encoding
+  bool upgrade = false;    // 101: keep Connection: upgrade and Upgrade
+  std::string_view via;    // a Via value to add (the forward proxy's), empty for none
+};
+
+// Appends the head to send to the client for `response`.
+void writeClientResponseHead(const http::MessageHead& response, const config::RouteConfig* route,
+                             const ResponseHeadOptions& options, std::string& out);
+
+// 32 lower-case hex digits from two random words.
+std::string formatRequestId(uint64_t hi, uint64_t lo);
+
+// Whether `method` may be retried after a failure (RFC 9110 section 9.2.2).
+bool isIdempotent(http::Method method);
+
+}  // namespace ringlb::l7
