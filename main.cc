@@ -30,9 +30,9 @@ ringlb::ServiceFactories allServices() {
 
 // One line per thread or endpoint that runs beside the workers.
 void addExtensions(ringlb::Server& server) {
-  server.addExtension(ringlb::makeAccessLogExtension());
-  server.addExtension(ringlb::admin::makeAdminServer());
-  server.addExtension(ringlb::health::makeHealthChecker());
+  server.addExtension(ringlb::makeAccessLogExtension(server.shared().accessLog));
+  server.addExtension(ringlb::admin::makeAdminServer(server.shared()));
+  server.addExtension(ringlb::health::makeHealthChecker(server.shared()));
 }
 
 int checkConfig(const std::string& path) {

@@ -11,7 +11,7 @@ AcceptingService::AcceptingService(Worker& worker, const config::ListenerConfig&
       name_(listener.name),
       limit_(std::max(1u, listener.maxConnections / worker.workerCount())),
       acceptor_(worker.ring(), fd, *this),
-      stats_(StatsRegistry::instance().listener(listener.name, worker.index())) {
+      stats_(worker.shared().stats.listener(listener.name, worker.index())) {
   // Load the certificates now rather than on the first connection.
   if (listener.tls && worker.config()) tlsContext(worker.config(), listener);
 }
@@ -64,7 +64,7 @@ BackendStats& AcceptingService::backendStats(const std::string& pool, const std:
   auto& byAddress = backendStats_[pool];
   auto it = byAddress.find(address);
   if (it != byAddress.end()) return *it->second;
-  BackendStats& s = StatsRegistry::instance().backend(pool, address, worker_.index());
+  BackendStats& s = worker_.shared().stats.backend(pool, address, worker_.index());
   byAddress.emplace(address, &s);
   return s;
 }

@@ -235,11 +235,6 @@ AccessLog::AccessLog(size_t ringBytes) : ringBytes_(ringBytes) {}
 
 AccessLog::~AccessLog() { shutdown(); }
 
-AccessLog& AccessLog::global() {
-  static AccessLog* log = new AccessLog();  // never destroyed: workers may outlive main's return
-  return *log;
-}
-
 std::string AccessLog::open(const std::string& destination, unsigned producers) {
   int fd = -1;
   if (destination == "stdout") {
@@ -406,25 +401,29 @@ namespace {
 
 class AccessLogExtension final : public ServerExtension {
  public:
+  explicit AccessLogExtension(AccessLog& log) : log_(log) {}
+
   std::string start(const config::Config& config, std::vector<Worker*> workers) override {
-    std::string error =
-        AccessLog::global().open(config.global.accessLog, static_cast<unsigned>(workers.size()));
+    std::string error = log_.open(config.global.accessLog, static_cast<unsigned>(workers.size()));
     return error.empty() ? "" : "access log: " + error;
   }
 
   // SIGHUP re-opens the file even when its name is unchanged: log rotation.
   void reload(const std::shared_ptr<const config::Config>& config) override {
-    std::string error = AccessLog::global().open(config->global.accessLog, 0);
+    std::string error = log_.open(config->global.accessLog, 0);
     if (!error.empty()) logWarn("access log: {}; the old destination stays", error);
   }
 
-  void stop() override { AccessLog::global().shutdown(); }
+  void stop() override { log_.shutdown(); }
+
+ private:
+  AccessLog& log_;
 };
 
 }  // namespace
 
-std::unique_ptr<ServerExtension> makeAccessLogExtension() {
-  return std::make_unique<AccessLogExtension>();
+std::unique_ptr<ServerExtension> makeAccessLogExtension(AccessLog& log) {
+  return std::make_unique<AccessLogExtension>(log);
 }
 
 }  // namespace ringlb

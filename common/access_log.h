@@ -121,10 +121,6 @@ class AccessLog {
   AccessLog(const AccessLog&) = delete;
   AccessLog& operator=(const AccessLog&) = delete;
 
-  // The process's log, used by the http workers. Lives until exit, so a
-  // worker may call append() at any time.
-  static AccessLog& global();
-
   // Main thread. Opens `destination` (off | stdout | stderr | path, append
   // mode) and hands it to the writer, which it starts on first use; the old
   // file is closed once the writer switched. Sizes the rings for `producers`
@@ -173,7 +169,7 @@ class AccessLog {
   std::chrono::steady_clock::time_point lastWarn_{};
 };
 
-// The ServerExtension that drives AccessLog::global() from the config.
-std::unique_ptr<ServerExtension> makeAccessLogExtension();
+// The ServerExtension that drives `log` from the config.
+std::unique_ptr<ServerExtension> makeAccessLogExtension(AccessLog& log);
 
 }  // namespace ringlb

@@ -2,11 +2,6 @@
 
 namespace ringlb {
 
-BackendStatusBoard& BackendStatusBoard::instance() {
-  static BackendStatusBoard board;
-  return board;
-}
-
 void BackendStatusBoard::setBackends(const std::vector<BackendStatus>& current) {
   std::lock_guard lock(mutex_);
   std::map<std::pair<std::string, std::string>, BackendStatus> next;

@@ -36,8 +36,6 @@ struct BackendStatus {
 
 class BackendStatusBoard {
  public:
-  static BackendStatusBoard& instance();
-
   // Main thread, at start and reload: the backends that exist now. Known
   // backends (pool + address) keep their state; others start up/unchecked.
   void setBackends(const std::vector<BackendStatus>& current);

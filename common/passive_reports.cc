@@ -4,11 +4,6 @@
 
 namespace ringlb {
 
-PassiveReportQueue& PassiveReportQueue::instance() {
-  static PassiveReportQueue queue;
-  return queue;
-}
-
 void PassiveReportQueue::push(PassiveReport report) {
   if (!isOpen()) {
     dropped_.fetch_add(1, std::memory_order_relaxed);
@@ -34,17 +29,15 @@ void PassiveReportQueue::drain(std::vector<PassiveReport>& out) {
   queue_.clear();
 }
 
-void reportPassiveFailure(std::string_view pool, std::string_view address,
-                          std::string_view reason) {
-  PassiveReportQueue& queue = PassiveReportQueue::instance();
-  if (!queue.isOpen()) return;  // no health thread: skip the allocations
-  queue.push({std::string(pool), std::string(address), true, std::string(reason)});
+void PassiveReportQueue::failure(std::string_view pool, std::string_view address,
+                                 std::string_view reason) {
+  if (!isOpen()) return;  // no health thread: skip the allocations
+  push({std::string(pool), std::string(address), true, std::string(reason)});
 }
 
-void reportPassiveSuccess(std::string_view pool, std::string_view address) {
-  PassiveReportQueue& queue = PassiveReportQueue::instance();
-  if (!queue.wantsSuccesses() || !queue.isOpen()) return;
-  queue.push({std::string(pool), std::string(address), false, {}});
+void PassiveReportQueue::success(std::string_view pool, std::string_view address) {
+  if (!wantsSuccesses() || !isOpen()) return;
+  push({std::string(pool), std::string(address), false, {}});
 }
 
 }  // namespace ringlb

@@ -2,8 +2,8 @@
 // health thread about connect failures, resets and timeouts they saw on a
 // backend, and about the exchange that succeeded after such a failure.
 //
-//   reportPassiveFailure("api", "127.0.0.1:9001", "connection refused");
-//   reportPassiveSuccess("api", "127.0.0.1:9001");
+//   reports.failure("api", "127.0.0.1:9001", "connection refused");
+//   reports.success("api", "127.0.0.1:9001");
 //
 // Any thread may call both; neither ever waits for the health thread. A
 // failure takes a short mutex to append to a vector (failures are the rare
@@ -25,9 +25,6 @@
 
 namespace ringlb {
 
-void reportPassiveFailure(std::string_view pool, std::string_view address, std::string_view reason);
-void reportPassiveSuccess(std::string_view pool, std::string_view address);
-
 struct PassiveReport {
   std::string pool;
   std::string address;
@@ -35,13 +32,14 @@ struct PassiveReport {
   std::string reason;  // failures only
 };
 
-// The MPSC queue behind the two functions above.
+// The MPSC queue of one server (SharedServices).
 class PassiveReportQueue {
  public:
   static constexpr size_t kMaxBacklog = 65536;
 
-  // The process-wide queue the report functions use.
-  static PassiveReportQueue& instance();
+  // Any thread: cheap while no health thread reads (nothing is allocated).
+  void failure(std::string_view pool, std::string_view address, std::string_view reason);
+  void success(std::string_view pool, std::string_view address);
 
   // Any thread. Dropped (and counted) while closed or when the backlog is full.
   void push(PassiveReport report);

@@ -38,7 +38,7 @@ void logErrors(const std::vector<config::ConfigError>& errors) {
 
 // The status board lists the backends of the config in force; backends that
 // stay (pool + address) keep their health state.
-void publishBackendList(const config::Config& config) {
+void publishBackendList(const config::Config& config, BackendStatusBoard& board) {
   std::vector<BackendStatus> list;
   for (const auto& [name, pool] : config.pools) {
     for (const auto& b : pool.backends) {
@@ -50,7 +50,7 @@ void publishBackendList(const config::Config& config) {
       list.push_back(std::move(s));
     }
   }
-  BackendStatusBoard::instance().setBackends(list);
+  board.setBackends(list);
 }
 
 }  // namespace
@@ -100,7 +100,7 @@ int Server::serve(config::Config config) {
   raiseFileLimit();
   setLogLevel(config.global.logLevel);
   config_ = std::make_shared<const config::Config>(std::move(config));
-  publishBackendList(*config_);
+  publishBackendList(*config_, shared_.backendStatus);
   std::string error;
   if (!startWorkers(*config_, &error)) {
     fmt::print(stderr, "ringlb: {}\n", error);
@@ -161,6 +161,7 @@ bool Server::startWorkers(const config::Config& config, std::string* error) {
   unsigned count = workerCount(config);
   for (unsigned i = 0; i < count; ++i) {
     WorkerOptions options;
+    options.shared = &shared_;
     options.index = i;
     options.workerCount = count;
     options.maxConnections = std::max(1u, config.global.maxConnections / count);
@@ -279,13 +280,13 @@ void Server::reload() {
     logError("reload refused, the running config stays in force; {} problem(s):",
              loaded.errors.size());
     logErrors(loaded.errors);
-    StatsRegistry::instance().reloadsFailed.add();
+    shared_.stats.reloadsFailed.add();
     return;
   }
   std::string unsupported;
   if (!modesSupported(*loaded.config, &unsupported)) {
     logError("reload refused, the running config stays in force: {}", unsupported);
-    StatsRegistry::instance().reloadsFailed.add();
+    shared_.stats.reloadsFailed.add();
     return;
   }
   if (workerCount(*loaded.config) != workers_.size()) {
@@ -333,8 +334,8 @@ void Server::applyReload(std::shared_ptr<const config::Config> next) {
   }
   config_ = std::move(next);
   setLogLevel(config_->global.logLevel);
-  publishBackendList(*config_);
-  StatsRegistry::instance().reloadsOk.add();
+  publishBackendList(*config_, shared_.backendStatus);
+  shared_.stats.reloadsOk.add();
   for (auto& ext : extensions_) ext->reload(config_);
   logInfo("reload done: {} listeners ({} added, {} removed)", config_->listeners.size(),
           added.size(), removed.size());

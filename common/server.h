@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/shared_services.h"
 #include "common/worker.h"
 #include "config/model.h"
 
@@ -33,6 +34,8 @@ class Server {
   ~Server();
 
   void addExtension(std::unique_ptr<ServerExtension> extension);
+  // What the workers and extensions share (make extensions with it).
+  SharedServices& shared() { return shared_; }
   // Loads `path` and serves until stopped. Returns the process exit code.
   int run(const std::string& path);
   // Serves an already validated config (used by `ringlb demo`).
@@ -54,6 +57,7 @@ class Server {
   void stopWorkers(bool abort);
 
   ServiceFactories factories_;
+  SharedServices shared_;  // before the workers and extensions: outlives them
   std::vector<std::unique_ptr<ServerExtension>> extensions_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::shared_ptr<const config::Config> config_;

@@ -26,11 +26,6 @@ const char* rejectReasonName(RejectReason r) {
   return "other";
 }
 
-StatsRegistry& StatsRegistry::instance() {
-  static StatsRegistry registry;
-  return registry;
-}
-
 ListenerStats& StatsRegistry::listener(const std::string& name, unsigned worker) {
   std::lock_guard lock(mutex_);
   for (auto& s : listeners_) {

@@ -7,7 +7,8 @@
 //
 // Registration (creating the counters of a listener or backend on a worker)
 // takes a mutex and happens at listener start or pool (re)build, never per
-// request. Registered stats live as long as the process, so a pointer to
+// request. Registered stats live as long as the registry (the server's
+// SharedServices, which outlives every worker), so a pointer to
 // them never dangles, even across reloads.
 #pragma once
 
@@ -105,8 +106,6 @@ struct BackendStats {
 
 class StatsRegistry {
  public:
-  static StatsRegistry& instance();
-
   // Any thread (mutex): the stats of (listener, worker), created on first use.
   ListenerStats& listener(const std::string& name, unsigned worker);
   BackendStats& backend(const std::string& pool, const std::string& address, unsigned worker);

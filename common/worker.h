@@ -24,6 +24,7 @@
 #include "common/mailbox.h"
 #include "common/ring.h"
 #include "common/session.h"
+#include "common/shared_services.h"
 #include "common/stats.h"
 #include "common/timer_wheel.h"
 #include "common/upstream/backend_selector.h"
@@ -35,6 +36,7 @@ namespace ringlb {
 using ServiceFactories = std::map<config::ListenerMode, ServiceFactory>;
 
 struct WorkerOptions {
+  SharedServices* shared = nullptr;  // the server's log, stats and health reports
   unsigned index = 0;
   unsigned workerCount = 1;
   uint32_t maxConnections = 100000;  // this worker's share of global.max_connections
@@ -102,6 +104,8 @@ class Worker {
   void deferDelete(Deletable* owner) { deferred_.push_back(owner); }
   TimerWheel& timers() { return *timers_; }
   const std::shared_ptr<const config::Config>& config() const { return config_; }
+  // Any thread: what the server's threads share (outlives the worker).
+  SharedServices& shared() const { return *options_.shared; }
   std::chrono::steady_clock::time_point now() const { return now_; }
   // The pool named `name` in the current config, or null.
   upstream::BackendSelector* pool(const std::string& name);

@@ -12,6 +12,7 @@
 #include "common/mailbox.h"
 #include "common/passive_reports.h"
 #include "common/ring.h"
+#include "common/shared_services.h"
 #include "common/timer_wheel.h"
 #include "health/probe_http.h"
 #include "health/probe_tcp.h"
@@ -90,7 +91,8 @@ struct TrackedPool {
 // Runs on the health thread, except post() (any thread).
 class HealthLoop : public ProbeObserver {
  public:
-  explicit HealthLoop(Publisher& publisher) : publisher_(publisher) {}
+  HealthLoop(Publisher& publisher, SharedServices& shared)
+      : publisher_(publisher), reportQueue_(shared.passiveReports), board_(shared.backendStatus) {}
   ~HealthLoop() override = default;
 
   // The thread's body: sets up the ring, reports through `ready`, loops until beginStop().
@@ -121,6 +123,8 @@ class HealthLoop : public ProbeObserver {
   std::unique_ptr<Probe> makeProbe(const config::PoolConfig& pool, const TrackedBackend& b);
 
   Publisher& publisher_;
+  PassiveReportQueue& reportQueue_;  // the server's: workers -> this thread
+  BackendStatusBoard& board_;        // the server's: this thread -> /status
   std::optional<Ring> ring_;
   std::optional<Mailbox> mailbox_;
   std::optional<TimerWheel> timers_;
@@ -144,7 +148,7 @@ void HealthLoop::run(std::shared_ptr<const config::Config> config,
     return;
   }
   applyConfig(config);
-  PassiveReportQueue::instance().open();
+  reportQueue_.open();
   ready.set_value("");
   loop();
   teardown();
@@ -199,7 +203,7 @@ bool HealthLoop::quiescent() const {
 
 void HealthLoop::beginStop() {
   stopping_ = true;
-  PassiveReportQueue::instance().close();
+  reportQueue_.close();
   for (auto& [name, pool] : pools_) {
     for (TrackedBackend& b : pool->backends) {
       if (b.probe) b.probe->cancel();
@@ -235,7 +239,7 @@ void HealthLoop::onProbeResult(Probe& probe, bool ok, std::string_view detail) {
   TimePoint now = Clock::now();
   if (!ok)
     logDebug("health: pool {} backend {}: check failed: {}", probe.pool(), probe.address(), detail);
-  BackendStatusBoard::instance().update(probe.pool(), probe.address(), [ok](BackendStatus& s) {
+  board_.update(probe.pool(), probe.address(), [ok](BackendStatus& s) {
     s.checked = true;
     ++(ok ? s.probesOk : s.probesFailed);
   });
@@ -247,7 +251,7 @@ void HealthLoop::onProbeResult(Probe& probe, bool ok, std::string_view detail) {
 
 void HealthLoop::drainPassiveReports(TimePoint now) {
   reports_.clear();
-  PassiveReportQueue::instance().drain(reports_);
+  reportQueue_.drain(reports_);
   if (reports_.empty()) return;
   for (const PassiveReport& r : reports_) onPassiveReport(r, now);
   updateWantSuccesses();
@@ -275,7 +279,7 @@ void HealthLoop::updateWantSuccesses() {
   for (const auto& [name, pool] : pools_) {
     for (const TrackedBackend& b : pool->backends) want = want || b.passiveRun;
   }
-  PassiveReportQueue::instance().setWantSuccesses(want);
+  reportQueue_.setWantSuccesses(want);
 }
 
 void HealthLoop::expireEjections(TimePoint now) {
@@ -300,7 +304,7 @@ void HealthLoop::onTransition(TrackedPool& pool, const Transition& t, TimePoint 
     logWarn("health: pool {} backend {}: {} -> {}: {}", pool.config.name, b.address,
             toString(t.from), toString(t.to), t.reason);
   }
-  BackendStatusBoard::instance().update(pool.config.name, b.address, [&](BackendStatus& s) {
+  board_.update(pool.config.name, b.address, [&](BackendStatus& s) {
     s.up = up;
     s.ejected = t.to == BackendState::Ejected;
     s.lastReason = t.reason;
@@ -381,11 +385,10 @@ void HealthLoop::syncPublished(TrackedPool& pool, TimePoint now) {
   for (size_t i = 0; i < pool.backends.size(); ++i) {
     BackendState state = pool.health.state(i);
     states.push_back({pool.backends[i].address, carriesTraffic(state)});
-    BackendStatusBoard::instance().update(pool.config.name, pool.backends[i].address,
-                                          [&](BackendStatus& s) {
-                                            s.up = carriesTraffic(state);
-                                            s.ejected = state == BackendState::Ejected;
-                                          });
+    board_.update(pool.config.name, pool.backends[i].address, [&](BackendStatus& s) {
+      s.up = carriesTraffic(state);
+      s.ejected = state == BackendState::Ejected;
+    });
   }
   publisher_.update(pool.config.name, states, now);
 }
@@ -402,6 +405,7 @@ void HealthLoop::retire(TrackedPool& pool) {
 
 class HealthChecker : public ServerExtension {
  public:
+  explicit HealthChecker(SharedServices& shared) : shared_(shared) {}
   ~HealthChecker() override { stop(); }
 
   std::string start(const config::Config& config, std::vector<Worker*> workers) override {
@@ -411,7 +415,7 @@ class HealthChecker : public ServerExtension {
       }
     });
     publisher_->setConfig(config, Clock::now());
-    loop_ = std::make_unique<HealthLoop>(*publisher_);
+    loop_ = std::make_unique<HealthLoop>(*publisher_, shared_);
     auto snapshot = std::make_shared<const config::Config>(config);
     std::promise<std::string> ready;
     std::future<std::string> result = ready.get_future();
@@ -436,6 +440,7 @@ class HealthChecker : public ServerExtension {
   }
 
  private:
+  SharedServices& shared_;
   std::unique_ptr<Publisher> publisher_;
   std::unique_ptr<HealthLoop> loop_;
   std::thread thread_;
@@ -443,6 +448,8 @@ class HealthChecker : public ServerExtension {
 
 }  // namespace
 
-std::unique_ptr<ServerExtension> makeHealthChecker() { return std::make_unique<HealthChecker>(); }
+std::unique_ptr<ServerExtension> makeHealthChecker(SharedServices& shared) {
+  return std::make_unique<HealthChecker>(shared);
+}
 
 }  // namespace ringlb::health

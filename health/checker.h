@@ -22,9 +22,12 @@
 #include <memory>
 
 #include "common/server.h"
+#include "common/shared_services.h"
 
 namespace ringlb::health {
 
-std::unique_ptr<ServerExtension> makeHealthChecker();
+// Uses the server's passive-report queue and status board (`shared`), which
+// must outlive it.
+std::unique_ptr<ServerExtension> makeHealthChecker(SharedServices& shared);
 
 }  // namespace ringlb::health

@@ -63,7 +63,7 @@ void TcpSession::start() {
   // access log): a plain session stays small. The log needs the client's
   // address now: after a reset the socket no longer knows its peer.
   if (hashBySource || sendProxy_ != config::ProxyProtocol::Off || listener->acceptProxyProtocol ||
-      AccessLog::global().enabled()) {
+      service_.worker().shared().accessLog.enabled()) {
     addresses_ = std::make_unique<Addresses>();
     learnAddresses(sendProxy_ != config::ProxyProtocol::Off);
   }
@@ -230,7 +230,8 @@ void TcpSession::connectFailed(int err) {
   service_.worker().timers().cancel(timer_);
   backendStats_->connectFailures.add();
   backendStats_->active.sub();
-  reportPassiveFailure(pool_->name, backendAddress_.text, std::strerror(err));
+  service_.worker().shared().passiveReports.failure(pool_->name, backendAddress_.text,
+                                                    std::strerror(err));
   logDebug("listener {}: connect to {} failed: {}", service_.name(), backendAddress_.text,
            std::strerror(err));
   selector_->release(lease_);
@@ -252,7 +253,7 @@ void TcpSession::connectFailed(int err) {
 void TcpSession::startRelaying() {
   Worker& worker = service_.worker();
   // A connect that works ends a run of passive failures for this backend.
-  reportPassiveSuccess(pool_->name, backendAddress_.text);
+  service_.worker().shared().passiveReports.success(pool_->name, backendAddress_.text);
   state_ = State::Relaying;
   backendStats_->requests.add();
   connectTime_ =
@@ -338,7 +339,7 @@ void TcpSession::maybeFree() {
 }
 
 void TcpSession::logAccess() {
-  AccessLog& log = AccessLog::global();
+  AccessLog& log = service_.worker().shared().accessLog;
   if (!log.enabled()) return;
   Worker& worker = service_.worker();
   sockaddr_storage peer{};

@@ -27,7 +27,7 @@ UdpService::UdpService(Worker& worker, const config::ListenerConfig& listener, i
       fd_(fd),
       table_(std::max(1u, listener.maxConnections / worker.workerCount())),
       scratch_(std::make_unique<char[]>(kScratchSize)),
-      stats_(StatsRegistry::instance().listener(listener.name, worker.index())) {
+      stats_(worker.shared().stats.listener(listener.name, worker.index())) {
   setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &kListenerReceiveBuffer, sizeof kListenerReceiveBuffer);
 }
 

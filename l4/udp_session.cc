@@ -231,7 +231,7 @@ void UdpSession::maybeFree() {
 }
 
 void UdpSession::logAccess() {
-  AccessLog& log = AccessLog::global();
+  AccessLog& log = service_.worker().shared().accessLog;
   if (!log.enabled()) return;
   Worker& worker = service_.worker();
   std::array<char, kAddressTextSize> clientText;

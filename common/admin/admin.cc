@@ -49,6 +49,7 @@ int openAdminListener(const config::SocketAddress& addr, std::string* error) {
 
 class AdminServer final : public ServerExtension {
  public:
+  explicit AdminServer(const SharedServices& shared) : shared_(shared) {}
   ~AdminServer() override { stop(); }
 
   std::string start(const config::Config& config, std::vector<Worker*> workers) override;
@@ -64,6 +65,7 @@ class AdminServer final : public ServerExtension {
   AdminReply respond(const http::MessageHead& head);
   AdminSnapshot snapshot();
 
+  const SharedServices& shared_;
   int listenFd_ = -1;
   int wakeFd_ = -1;
   std::thread thread_;
@@ -197,7 +199,7 @@ AdminSnapshot AdminServer::snapshot() {
     std::lock_guard lock(configMutex_);
     config = config_;
   }
-  return collectAdminSnapshot(*config, workers_, startTime_);
+  return collectAdminSnapshot(shared_, *config, workers_, startTime_);
 }
 
 AdminReply AdminServer::respond(const http::MessageHead& head) {
@@ -210,6 +212,8 @@ AdminReply AdminServer::respond(const http::MessageHead& head) {
 
 }  // namespace
 
-std::unique_ptr<ServerExtension> makeAdminServer() { return std::make_unique<AdminServer>(); }
+std::unique_ptr<ServerExtension> makeAdminServer(const SharedServices& shared) {
+  return std::make_unique<AdminServer>(shared);
+}
 
 }  // namespace ringlb::admin

@@ -12,9 +12,11 @@
 #include <memory>
 
 #include "common/server.h"
+#include "common/shared_services.h"
 
 namespace ringlb::admin {
 
-std::unique_ptr<ServerExtension> makeAdminServer();
+// Reads `shared` (the server's), which must outlive it.
+std::unique_ptr<ServerExtension> makeAdminServer(const SharedServices& shared);
 
 }  // namespace ringlb::admin

@@ -8,6 +8,7 @@
 
 #include "common/access_log.h"
 #include "common/backend_status.h"
+#include "common/shared_services.h"
 #include "common/worker.h"
 
 namespace ringlb::admin {
@@ -71,9 +72,10 @@ void addBackendStats(BackendView& v, const BackendStats& s) {
 
 // The pools of `config`, each backend with its board status (a backend the
 // board does not know yet shows as up and unchecked).
-std::vector<PoolView> poolsFromConfig(const config::Config& config) {
+std::vector<PoolView> poolsFromConfig(const config::Config& config,
+                                      const BackendStatusBoard& statusBoard) {
   std::map<std::pair<std::string, std::string>, BackendStatus> board;
-  for (auto& s : BackendStatusBoard::instance().snapshot()) {
+  for (auto& s : statusBoard.snapshot()) {
     board.emplace(std::make_pair(s.pool, s.address), std::move(s));
   }
   std::vector<PoolView> pools;
@@ -147,7 +149,7 @@ std::string formatIso8601(std::chrono::system_clock::time_point t) {
   return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", tm, millis);
 }
 
-AdminSnapshot collectAdminSnapshot(const config::Config& config,
+AdminSnapshot collectAdminSnapshot(const SharedServices& shared, const config::Config& config,
                                    const std::vector<Worker*>& workers,
                                    std::chrono::system_clock::time_point startTime) {
   AdminSnapshot snap;
@@ -158,12 +160,12 @@ AdminSnapshot collectAdminSnapshot(const config::Config& config,
     listenerIndex[l.name] = snap.listeners.size();
     snap.listeners.push_back(listenerFromConfig(l));
   }
-  auto& registry = StatsRegistry::instance();
+  const StatsRegistry& registry = shared.stats;
   registry.forEachListener([&](const ListenerStats& s) {
     auto it = listenerIndex.find(s.listener);
     if (it != listenerIndex.end()) addListenerStats(snap.listeners[it->second], s);
   });
-  snap.pools = poolsFromConfig(config);
+  snap.pools = poolsFromConfig(config, shared.backendStatus);
   std::map<std::pair<std::string, std::string>, BackendView*> backendIndex;
   for (auto& p : snap.pools) {
     for (auto& b : p.backends) backendIndex[{b.pool, b.address}] = &b;
@@ -180,7 +182,7 @@ AdminSnapshot collectAdminSnapshot(const config::Config& config,
   }
   snap.reloadsOk = registry.reloadsOk.get();
   snap.reloadsFailed = registry.reloadsFailed.get();
-  snap.accessLogDropped = AccessLog::global().dropped();
+  snap.accessLogDropped = shared.accessLog.dropped();
   return snap;
 }
 

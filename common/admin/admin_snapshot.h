@@ -24,8 +24,9 @@
 #include "config/model.h"
 
 namespace ringlb {
+struct SharedServices;
 class Worker;
-}
+}  // namespace ringlb
 
 namespace ringlb::admin {
 
@@ -120,8 +121,9 @@ const char* balanceName(config::BalanceAlgorithm balance);
 // "2026-11-26T22:34:56.123Z" (UTC, milliseconds).
 std::string formatIso8601(std::chrono::system_clock::time_point t);
 
-// Admin thread: reads the registries for the listeners and backends of `config`.
-AdminSnapshot collectAdminSnapshot(const config::Config& config,
+// Admin thread: reads the server's registries (`shared`) for the listeners
+// and backends of `config`.
+AdminSnapshot collectAdminSnapshot(const SharedServices& shared, const config::Config& config,
                                    const std::vector<Worker*>& workers,
                                    std::chrono::system_clock::time_point startTime);
 

@@ -345,7 +345,7 @@ void Exchange::finish(uint16_t statusSent, uint64_t bytesSent, std::optional<uin
     bool reusable = done_ && backendKeepAlive_ && requestBody_.done() && backend.sendIdle() &&
                     backend.in().empty() && !backend.eof() && backend.error() == 0;
     if (statusSent < 500 && choice_.pool != nullptr) {
-      reportPassiveSuccess(choice_.pool->name, backendKey_);
+      context_.service.worker().shared().passiveReports.success(choice_.pool->name, backendKey_);
     }
     dropBackend(reusable);
   }

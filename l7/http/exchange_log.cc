@@ -35,7 +35,7 @@ AccessEnd endOf(const std::optional<Error>& failure) {
 }  // namespace
 
 void Exchange::logAccess(uint16_t status, uint64_t bytesSent) {
-  AccessLog& log = AccessLog::global();
+  AccessLog& log = context_.service.worker().shared().accessLog;
   if (!log.enabled()) return;
   Worker& worker = context_.service.worker();
   char route[32] = "-";
@@ -65,7 +65,7 @@ void Exchange::logAccess(uint16_t status, uint64_t bytesSent) {
 
 void Exchange::logForward(uint16_t status, uint64_t bytesSent, std::optional<uint64_t> bytesIn,
                           AccessEnd end) {
-  AccessLog& log = AccessLog::global();
+  AccessLog& log = context_.service.worker().shared().accessLog;
   if (!log.enabled()) return;
   Worker& worker = context_.service.worker();
   static const ForwardTarget kNone{*this};  // a head refused before it named a target

@@ -109,7 +109,8 @@ void Exchange::connectTo(const config::SocketAddress& address, config::Duration 
 void Exchange::noteBackendFault(const Error& error) {
   if (choice_.pool == nullptr) return;  // the forward proxy's origins are not a pool
   if (choice_.stats != nullptr) choice_.stats->connectFailures.add();
-  reportPassiveFailure(choice_.pool->name, backendKey_, error.name());
+  context_.service.worker().shared().passiveReports.failure(choice_.pool->name, backendKey_,
+                                                            error.name());
 }
 
 void Exchange::releaseLease() {

@@ -44,14 +44,13 @@ TEST(PassiveReportQueue, TheBacklogIsBounded) {
   EXPECT_EQ(queue.dropped(), 3u);
 }
 
-// The process-wide queue behind the report functions.
 TEST(ReportPassive, SuccessesAreQueuedOnlyWhileAFailureRunIsOpen) {
-  PassiveReportQueue& queue = PassiveReportQueue::instance();
+  PassiveReportQueue queue;
   queue.open();
-  reportPassiveSuccess("api", "127.0.0.1:1");
+  queue.success("api", "127.0.0.1:1");
   queue.setWantSuccesses(true);
-  reportPassiveSuccess("api", "127.0.0.1:2");
-  reportPassiveFailure("api", "127.0.0.1:3", "connection refused");
+  queue.success("api", "127.0.0.1:2");
+  queue.failure("api", "127.0.0.1:3", "connection refused");
   std::vector<PassiveReport> out;
   queue.drain(out);
   queue.setWantSuccesses(false);

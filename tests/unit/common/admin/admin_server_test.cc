@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/admin/admin.h"
+#include "common/shared_services.h"
 #include "common/socket.h"
 #include "config/address.h"
 
@@ -49,14 +50,16 @@ struct HeldPort {
 };
 
 TEST(AdminServerTest, DoesNothingWithoutAnAdminSection) {
-  auto admin = makeAdminServer();
+  SharedServices shared;
+  auto admin = makeAdminServer(shared);
   EXPECT_EQ(admin->start(config::Config{}, {}), "");
   admin->stop();
 }
 
 TEST(AdminServerTest, StartFailsWithTheReasonWhenThePortIsTaken) {
   HeldPort held;
-  auto admin = makeAdminServer();
+  SharedServices shared;
+  auto admin = makeAdminServer(shared);
   std::string error = admin->start(adminOn("127.0.0.1:" + std::to_string(held.port)), {});
   EXPECT_NE(error.find("admin"), std::string::npos) << error;
   EXPECT_NE(error.find("Address already in use"), std::string::npos) << error;
@@ -69,7 +72,8 @@ TEST(AdminServerTest, ServesHealthzOnItsOwnThread) {
     HeldPort probe;  // find a free port, then release it for the admin listener
     port = probe.port;
   }
-  auto admin = makeAdminServer();
+  SharedServices shared;
+  auto admin = makeAdminServer(shared);
   ASSERT_EQ(admin->start(adminOn("127.0.0.1:" + std::to_string(port)), {}), "");
   std::string reply = fetch(port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   admin->stop();

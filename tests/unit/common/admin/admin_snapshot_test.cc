@@ -4,6 +4,7 @@
 
 #include "common/admin/admin_rates.h"
 #include "common/backend_status.h"
+#include "common/shared_services.h"
 #include "common/stats.h"
 #include "config/address.h"
 
@@ -46,48 +47,53 @@ std::vector<BackendStatus> boardFor(const config::Config& cfg) {
 }
 
 TEST(AdminSnapshotTest, SumsListenerCountersAcrossWorkers) {
-  auto& registry = StatsRegistry::instance();
+  SharedServices shared;  // this test's own registries
+  auto& registry = shared.stats;
   registry.listener("snap-sum", 0).bytesIn.add(100);
   registry.listener("snap-sum", 1).bytesIn.add(23);
   registry.listener("snap-sum", 1).connectionsActive.add(2);
-  AdminSnapshot s = collectAdminSnapshot(makeConfig("snap-sum", "snap-sum-pool"), {}, {});
+  AdminSnapshot s = collectAdminSnapshot(shared, makeConfig("snap-sum", "snap-sum-pool"), {}, {});
   ASSERT_EQ(s.listeners.size(), 1u);
   EXPECT_EQ(s.listeners[0].bytesIn, 123u);
   EXPECT_EQ(s.listeners[0].connectionsActive, 2u);
 }
 
 TEST(AdminSnapshotTest, ListsOnlyListenersOfTheCurrentConfig) {
-  StatsRegistry::instance().listener("snap-gone", 0).bytesIn.add(1);
-  AdminSnapshot s = collectAdminSnapshot(makeConfig("snap-kept", "snap-kept-pool"), {}, {});
+  SharedServices shared;  // this test's own registries
+  shared.stats.listener("snap-gone", 0).bytesIn.add(1);
+  AdminSnapshot s = collectAdminSnapshot(shared, makeConfig("snap-kept", "snap-kept-pool"), {}, {});
   ASSERT_EQ(s.listeners.size(), 1u);
   EXPECT_EQ(s.listeners[0].name, "snap-kept");
 }
 
 TEST(AdminSnapshotTest, CountsRequestsByStatusCode) {
-  auto& stats = StatsRegistry::instance().listener("snap-codes", 0);
+  SharedServices shared;  // this test's own registries
+  auto& stats = shared.stats.listener("snap-codes", 0);
   stats.countRequest(200);
   stats.countRequest(200);
   stats.countRequest(503);
-  AdminSnapshot s = collectAdminSnapshot(makeConfig("snap-codes", "snap-codes-pool"), {}, {});
+  AdminSnapshot s =
+      collectAdminSnapshot(shared, makeConfig("snap-codes", "snap-codes-pool"), {}, {});
   EXPECT_EQ(s.listeners[0].requestsByCode.at(200), 2u);
   EXPECT_EQ(s.listeners[0].requestsByCode.at(503), 1u);
   EXPECT_EQ(s.listeners[0].requestsByCode.count(404), 0u);
 }
 
 TEST(AdminSnapshotTest, SumsBackendCountersAndTakesStateFromTheBoard) {
+  SharedServices shared;  // this test's own registries
   config::Config cfg = makeConfig("snap-be", "snap-be-pool");
-  BackendStatusBoard::instance().setBackends(boardFor(cfg));
-  BackendStatusBoard::instance().update("snap-be-pool", "127.0.0.1:7002", [](BackendStatus& b) {
+  shared.backendStatus.setBackends(boardFor(cfg));
+  shared.backendStatus.update("snap-be-pool", "127.0.0.1:7002", [](BackendStatus& b) {
     b.up = false;
     b.checked = true;
     b.changes = 1;
     b.lastChange = std::chrono::system_clock::time_point(std::chrono::seconds(10));
   });
-  auto& registry = StatsRegistry::instance();
+  auto& registry = shared.stats;
   registry.backend("snap-be-pool", "127.0.0.1:7001", 0).active.add(2);
   registry.backend("snap-be-pool", "127.0.0.1:7001", 1).active.add(1);
 
-  AdminSnapshot s = collectAdminSnapshot(cfg, {}, {});
+  AdminSnapshot s = collectAdminSnapshot(shared, cfg, {}, {});
   ASSERT_EQ(s.pools.size(), 1u);
   ASSERT_EQ(s.pools[0].backends.size(), 2u);
   const BackendView& first = s.pools[0].backends[0];
@@ -100,11 +106,12 @@ TEST(AdminSnapshotTest, SumsBackendCountersAndTakesStateFromTheBoard) {
 }
 
 TEST(AdminSnapshotTest, AnEjectedBackendShowsAsDown) {
+  SharedServices shared;  // this test's own registries
   config::Config cfg = makeConfig("snap-ej", "snap-ej-pool");
-  BackendStatusBoard::instance().setBackends(boardFor(cfg));
-  BackendStatusBoard::instance().update("snap-ej-pool", "127.0.0.1:7001",
-                                        [](BackendStatus& b) { b.ejected = true; });
-  AdminSnapshot s = collectAdminSnapshot(cfg, {}, {});
+  shared.backendStatus.setBackends(boardFor(cfg));
+  shared.backendStatus.update("snap-ej-pool", "127.0.0.1:7001",
+                              [](BackendStatus& b) { b.ejected = true; });
+  AdminSnapshot s = collectAdminSnapshot(shared, cfg, {}, {});
   EXPECT_FALSE(s.pools[0].backends[0].up);
 }
 
