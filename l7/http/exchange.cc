@@ -18,14 +18,14 @@ namespace ringlb::l7 {
 
 Exchange::Exchange(ExchangeContext& context, const http::MessageHead& head)
     : context_(context), head_(head) {
-  start_ = context_.service.worker().now();
+  timing_.start = context_.service.worker().now();
   keepAlive_ = head.keepAlive && !context_.draining;
   route();
 }
 
 Exchange::Exchange(ExchangeContext& context, const http::MessageHead& head, Error rejected)
     : context_(context), head_(head) {
-  start_ = context_.service.worker().now();
+  timing_.start = context_.service.worker().now();
   keepAlive_ = false;
   fail(rejected);
 }
@@ -41,17 +41,17 @@ Exchange::~Exchange() {
 
 void Exchange::startAttempt(BackendConnection* conn) {
   Worker& worker = context_.service.worker();
-  waiting_ = false;
+  phase_ = Phase::Requesting;
   conn_ = conn;
   backendBytesAtStart_ = conn_->stream().bytesReceived();
-  attemptStart_ = worker.now();
+  timing_.attempt = worker.now();
   if (forward_ && forward_->tunnel) {
     // CONNECT: the tunnel is open; the client's bytes after the head go first.
     context_.client.write("HTTP/1.1 200 Connection established\r\n\r\n");
     status_ = 200;
-    responseStarted_ = responseHeadDone_ = true;
+    phase_ = Phase::Responding;
     keepAlive_ = false;
-    upgraded_ = true;
+    phase_ = Phase::Tunnel;
     return;
   }
   conn_->stream().limitBy(nullptr);
@@ -63,22 +63,22 @@ void Exchange::startAttempt(BackendConnection* conn) {
 }
 
 void Exchange::onBackendEvent(BackendConnection& conn, StreamEvent event) {
-  if (&conn != conn_ || failure_ || done_) return;
+  if (&conn != conn_ || failure_ || phase_ == Phase::Done) return;
   switch (event) {
     case StreamEvent::Connected:
-      connectTime_ = std::chrono::duration_cast<std::chrono::microseconds>(
-          context_.service.worker().now() - attemptStart_);
+      timing_.connect = std::chrono::duration_cast<std::chrono::microseconds>(
+          context_.service.worker().now() - timing_.attempt);
       startAttempt(conn_);
       break;
     case StreamEvent::Error:
-      if (waiting_) {
+      if (phase_ == Phase::Waiting) {
         connectFailed(conn.stream().error());
-      } else if (!responseHeadDone_ || !responseBody_.done()) {
+      } else if (phase_ < Phase::Responding || !responseBody_.done()) {
         checkBackendEnd();
       }
       break;
     case StreamEvent::Drained:
-      if (!responseHeadDone_ && !waiting_) {
+      if (phase_ < Phase::Responding && phase_ != Phase::Waiting) {
         // The backend is taking the request: the response timeout counts
         // from its last progress.
         Worker& worker = context_.service.worker();
@@ -93,7 +93,7 @@ void Exchange::connectFailed(int err) {
   Error error = connectError(err);
   logDebug("listener {}: connect to {} failed: {}", context_.listener.name, backendKey_,
            std::strerror(err));
-  waiting_ = false;
+  phase_ = Phase::Requesting;
   conn_->close();
   conn_ = nullptr;
   if (forward_) {
@@ -160,13 +160,13 @@ void Exchange::fail(Error error, std::string detail) {
 }
 
 void Exchange::onResponseTimeout() {
-  if (failure_ || done_ || responseHeadDone_) return;
+  if (failure_ || phase_ == Phase::Done || phase_ >= Phase::Responding) return;
   if (forward_ && forward_->job) {
     fail(makeError(ErrorCode::ResolveTimeout),
          fmt::format("resolving {} timed out", forward_->dest.host));
     return;
   }
-  if (waiting_) return;  // the connect has its own timeout
+  if (phase_ == Phase::Waiting) return;  // the connect has its own timeout
   logDebug("listener {}: backend {} did not answer in time", context_.listener.name, backendKey_);
   backendFailed(makeError(ErrorCode::ResponseTimeout));
 }
@@ -174,13 +174,13 @@ void Exchange::onResponseTimeout() {
 // -------------------------------------------------------------- the relay
 
 void Exchange::step() {
-  if (failure_ || done_ || upgraded_) return;
-  if (conn_ == nullptr || waiting_) return;
+  if (failure_ || phase_ == Phase::Done || phase_ == Phase::Tunnel) return;
+  if (conn_ == nullptr || phase_ == Phase::Waiting) return;
   sendRequest();
   if (failure_) return;
-  if (!responseHeadDone_) parseResponseHead();
-  if (failure_ || upgraded_) return;
-  if (responseHeadDone_) {
+  if (phase_ < Phase::Responding) parseResponseHead();
+  if (failure_ || phase_ == Phase::Tunnel) return;
+  if (phase_ >= Phase::Responding) {
     // The head (queued by onResponseHead) and the body bytes at hand leave
     // in one send.
     if (responseBody_.pump(conn_->stream().in(), context_.client.out()) > 0) {
@@ -192,7 +192,8 @@ void Exchange::step() {
   if (failure_ || conn_ == nullptr) return;
   // The response is relayed and sent. A request body still coming makes
   // the connection close after this answer (keepAlive() is false then).
-  if (responseHeadDone_ && responseBody_.done() && context_.client.sendIdle()) done_ = true;
+  if (phase_ >= Phase::Responding && responseBody_.done() && context_.client.sendIdle())
+    phase_ = Phase::Done;
 }
 
 void Exchange::sendRequest() {
@@ -218,7 +219,7 @@ void Exchange::sendRequest() {
 void Exchange::parseResponseHead() {
   ByteQueue& in = conn_->stream().in();
   http::Http1Parser& parser = context_.responseParser;
-  while (!in.empty() && !responseHeadDone_) {
+  while (!in.empty() && phase_ < Phase::Responding) {
     http::ParseResult r = parser.feed(in.front());
     if (r.status == http::ParseStatus::Error) {
       logDebug("listener {}: bad response from {}: {}", context_.listener.name, backendKey_,
@@ -229,7 +230,7 @@ void Exchange::parseResponseHead() {
     in.consume(r.consumed);
     if (r.status == http::ParseStatus::HeadComplete) {
       onResponseHead();
-      if (failure_ || upgraded_) return;
+      if (failure_ || phase_ == Phase::Tunnel) return;
     }
   }
 }
@@ -259,10 +260,9 @@ void Exchange::onResponseHead() {
   }
   Worker& worker = context_.service.worker();
   context_.owner.setResponseDeadline({});
-  responseTime_ =
-      std::chrono::duration_cast<std::chrono::microseconds>(worker.now() - attemptStart_);
-  responseHeadDone_ = true;
-  responseStarted_ = true;
+  timing_.response =
+      std::chrono::duration_cast<std::chrono::microseconds>(worker.now() - timing_.attempt);
+  phase_ = Phase::Responding;
   status_ = h.status;
   backendKeepAlive_ = h.keepAlive;
   // HTTP/1.0 has no chunked: its payload goes out bare, then the close ends it.
@@ -284,11 +284,10 @@ void Exchange::onResponseHead() {
 
 void Exchange::startTunnel() {
   context_.owner.setResponseDeadline({});
-  responseTime_ = std::chrono::duration_cast<std::chrono::microseconds>(
-      context_.service.worker().now() - attemptStart_);
+  timing_.response = std::chrono::duration_cast<std::chrono::microseconds>(
+      context_.service.worker().now() - timing_.attempt);
   status_ = 101;
-  responseHeadDone_ = true;
-  responseStarted_ = true;
+  phase_ = Phase::Responding;
   keepAlive_ = false;
   std::string clientHead;
   ResponseHeadOptions options;
@@ -296,14 +295,14 @@ void Exchange::startTunnel() {
   writeClientResponseHead(context_.responseParser.head(), choice_.route, options, clientHead);
   context_.client.write(clientHead);
   releaseLease();
-  upgraded_ = true;  // the connection takes the backend and relays from here
+  phase_ = Phase::Tunnel;  // the connection takes the backend and relays from here
 }
 
 void Exchange::checkBackendEnd() {
   Stream& backend = conn_->stream();
   bool ended = backend.eof() || backend.error() != 0;
   if (!ended || !backend.in().empty()) return;
-  if (!responseHeadDone_) {
+  if (phase_ < Phase::Responding) {
     // Closed or reset before a complete head: retried when nothing came back.
     backendFailed(makeError(ErrorCode::BackendClosed));
     return;
@@ -318,6 +317,12 @@ void Exchange::checkBackendEnd() {
 }
 
 // ----------------------------------------------------------------- the end
+
+bool Exchange::requestFlushed() const {
+  if (failure_ || conn_ == nullptr) return true;
+  if (phase_ == Phase::Waiting) return false;  // sent once connected
+  return context_.client.in().empty() && conn_->stream().sendIdle();
+}
 
 BackendConnection* Exchange::takeConnection() {
   BackendConnection* conn = conn_;
@@ -342,8 +347,9 @@ void Exchange::finish(uint16_t statusSent, uint64_t bytesSent, std::optional<uin
   finished_ = true;
   if (conn_ != nullptr) {
     Stream& backend = conn_->stream();
-    bool reusable = done_ && backendKeepAlive_ && requestBody_.done() && backend.sendIdle() &&
-                    backend.in().empty() && !backend.eof() && backend.error() == 0;
+    bool reusable = phase_ == Phase::Done && backendKeepAlive_ && requestBody_.done() &&
+                    backend.sendIdle() && backend.in().empty() && !backend.eof() &&
+                    backend.error() == 0;
     if (statusSent < 500 && choice_.pool != nullptr) {
       context_.service.worker().shared().passiveReports.success(choice_.pool->name, backendKey_);
     }
@@ -353,7 +359,7 @@ void Exchange::finish(uint16_t statusSent, uint64_t bytesSent, std::optional<uin
   Worker& worker = context_.service.worker();
   context_.service.stats().countRequest(statusSent);
   context_.service.stats().requestDuration.observe(static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(worker.now() - start_).count()));
+      std::chrono::duration_cast<std::chrono::microseconds>(worker.now() - timing_.start).count()));
   if (forwardMode()) {
     logForward(statusSent, bytesSent, bytesIn, end);
   } else {

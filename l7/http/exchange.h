@@ -97,18 +97,21 @@ class Exchange {
   // Forward proxy: the name resolved (ForwardTarget's job).
   void onResolved();
 
-  bool done() const { return done_; }
+  bool done() const { return phase_ == Phase::Done; }
   const std::optional<Error>& failed() const { return failure_; }
   // What the error page says beyond the status (the forward proxy's 403 rule).
   const std::string& failureDetail() const { return failureDetail_; }
   bool forwardMode() const { return context_.forward != nullptr; }
-  bool upgraded() const { return upgraded_; }
+  bool upgraded() const { return phase_ == Phase::Tunnel; }
   // A final response head went to the client (an error page can no longer).
-  bool responseStarted() const { return responseStarted_; }
+  bool responseStarted() const { return phase_ >= Phase::Responding; }
   // The client connection may carry another request afterwards.
   bool keepAlive() const { return keepAlive_; }
   // The request body was read to its end (nothing of it is left unread).
   bool requestComplete() const { return requestBody_.done(); }
+  // Everything the client sent so far reached the backend (or there is no
+  // backend to send it to).
+  bool requestFlushed() const;
 
   // For a tunnel after 101: the backend connection, handed over.
   BackendConnection* takeConnection();
@@ -159,6 +162,22 @@ class Exchange {
   void logForward(uint16_t status, uint64_t bytesSent, std::optional<uint64_t> bytesIn,
                   AccessEnd end);
 
+  // Where the exchange stands; each later phase implies the earlier ones.
+  enum class Phase : uint8_t {
+    Routing,     // route and limits checked, nothing asked of a backend yet
+    Waiting,     // a backend is being resolved, connected or taken from the pool
+    Requesting,  // the head (and body) go out; no response head yet
+    Responding,  // the final response head went to the client
+    Done,        // the response is relayed and sent
+    Tunnel,      // 101 or CONNECT: the connection relays bytes from here
+  };
+  struct Timing {
+    std::chrono::steady_clock::time_point start;    // the head arrived
+    std::chrono::steady_clock::time_point attempt;  // the current backend attempt began
+    std::optional<std::chrono::microseconds> connect;
+    std::optional<std::chrono::microseconds> response;
+  };
+
   ExchangeContext& context_;
   const http::MessageHead& head_;
   BackendChoice choice_;
@@ -175,20 +194,13 @@ class Exchange {
   std::optional<Error> lastError_;  // the failure a retry may still make up for
   uint16_t status_ = 0;
   uint64_t backendBytesAtStart_ = 0;  // what the stream had received before this attempt
-  bool waiting_ = false;              // a backend is being resolved, connected or taken
-  bool responseStarted_ = false;
-  bool responseHeadDone_ = false;
-  bool backendKeepAlive_ = false;
-  bool keepAlive_ = true;
-  bool upgraded_ = false;
-  bool done_ = false;
-  bool finished_ = false;
+  Phase phase_ = Phase::Routing;
+  bool backendKeepAlive_ = false;  // the backend's connection may carry the next exchange
+  bool keepAlive_ = true;          // the client's may
+  bool finished_ = false;          // counted and logged
   // The access log.
   std::string requestId_;
-  std::chrono::steady_clock::time_point start_;
-  std::chrono::steady_clock::time_point attemptStart_;
-  std::optional<std::chrono::microseconds> connectTime_;
-  std::optional<std::chrono::microseconds> responseTime_;
+  Timing timing_;
 };
 
 }  // namespace ringlb::l7

@@ -93,7 +93,7 @@ void Exchange::routeForward() {
   t.job->host = t.dest.host;
   t.job->port = t.dest.port;
   t.job->waiter = &t;
-  waiting_ = true;
+  phase_ = Phase::Waiting;
   context_.service.resolver().resolve(t.job);
   Worker& worker = context_.service.worker();
   context_.owner.setResponseDeadline(worker.now() + context_.forward->connectTimeout);
@@ -102,7 +102,7 @@ void Exchange::routeForward() {
 void Exchange::onResolved() {
   ForwardTarget& t = *forward_;
   std::shared_ptr<ResolveJob> job = std::move(t.job);
-  waiting_ = false;
+  phase_ = Phase::Requesting;
   context_.owner.setResponseDeadline({});
   if (failure_) return;
   auto ip = job->ok() ? IpAddress::fromSockaddr(reinterpret_cast<const sockaddr*>(&job->address))

@@ -55,9 +55,9 @@ void Exchange::logAccess(uint16_t status, uint64_t bytesSent) {
   r.status = status;
   r.bytesIn = context_.headBytes + requestBody_.taken();
   r.bytesOut = bytesSent;
-  r.duration = std::chrono::duration_cast<std::chrono::microseconds>(worker.now() - start_);
-  r.upstreamConnect = connectTime_;
-  r.upstreamResponse = responseTime_;
+  r.duration = std::chrono::duration_cast<std::chrono::microseconds>(worker.now() - timing_.start);
+  r.upstreamConnect = timing_.connect;
+  r.upstreamResponse = timing_.response;
   r.requestId = requestId_.empty() ? std::string_view("-") : requestId_;
   if (failure_) r.error = failure_->name();
   log.append(worker.index(), r, context_.service.accessLine());
@@ -82,7 +82,7 @@ void Exchange::logForward(uint16_t status, uint64_t bytesSent, std::optional<uin
   r.status = status;
   r.bytesIn = bytesIn.value_or(context_.headBytes + requestBody_.taken());
   r.bytesOut = bytesSent;
-  r.duration = std::chrono::duration_cast<std::chrono::microseconds>(worker.now() - start_);
+  r.duration = std::chrono::duration_cast<std::chrono::microseconds>(worker.now() - timing_.start);
   r.acl = t.verdict;
   r.end = end != AccessEnd::None ? end : endOf(failure_);
   log.append(worker.index(), r, context_.service.accessLine());

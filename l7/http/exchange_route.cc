@@ -93,8 +93,8 @@ void Exchange::pick() {
 
 // A keep-alive connection to backendKey_, or a new one to `address`.
 void Exchange::connectTo(const config::SocketAddress& address, config::Duration timeout) {
-  attemptStart_ = context_.service.worker().now();
-  waiting_ = true;
+  timing_.attempt = context_.service.worker().now();
+  phase_ = Phase::Waiting;
   ConnectionPool& pool = context_.service.connections();
   // After a dead keep-alive connection, the once-more goes on a fresh one.
   BackendConnection* idle = retried_ ? nullptr : pool.take(backendKey_, context_.owner);

@@ -343,7 +343,9 @@ void HttpConnection::stepExchange() {
     return;
   }
   if (client_.eof() && !x.requestComplete()) {
-    close(false);  // the request body will never end
+    // The body will never end. What came of it goes on first, so that the
+    // backend sees the request cut short rather than nothing; then the close.
+    if (x.requestFlushed()) close(false);
     return;
   }
   if (x.done()) endExchange();
