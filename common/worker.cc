@@ -34,6 +34,14 @@ void Worker::join() {
 }
 
 void Worker::threadMain(std::promise<std::string> ready) {
+  std::string error = setUp();
+  ready.set_value(error);
+  if (!error.empty()) return;
+  loop();
+  tearDown();
+}
+
+std::string Worker::setUp() {
   try {
     // The ring is created here: with SINGLE_ISSUER only this thread may submit.
     ring_.emplace(options_.ringEntries);
@@ -44,12 +52,13 @@ void Worker::threadMain(std::promise<std::string> ready) {
     timers_.emplace(now_);
     io_.emplace(IoContext{*ring_, BufferStore{*buffers_, *bulkBuffers_, blocks_}, *timers_, now_});
   } catch (const RingSetupError& e) {
-    ready.set_value(e.what());
-    return;
+    return e.what();
   }
-  ready.set_value("");
-  loop();
-  // Tear down in reverse order, after every op has completed.
+  return "";
+}
+
+void Worker::tearDown() {
+  // In reverse order, after every op has completed.
   freeDeferred();
   listeners_.clear();
   retiring_.clear();
@@ -65,27 +74,31 @@ void Worker::threadMain(std::promise<std::string> ready) {
 
 void Worker::loop() {
   mailbox_->start();
-  for (;;) {
-    WaitBatch batch = waitPolicy_.next();
-    ring_->enter(/*wait=*/true, waitBudget(), batch);
-    // The clock is read after waking and before any handler runs: a handler
-    // stamping "now" must not see the time from before a long sleep.
-    now_ = Clock::now();
-    size_t completions = ring_->dispatch();
-    waitPolicy_.record(completions, now_);
-    counters_.wakeups.add();
-    if (batch.completions > 1) counters_.batchedWaits.add();
-    counters_.completions.add(completions);
-    counters_.buffersExhausted.set(ring_->buffersExhausted());
-    timers_->advance(now_);
-    if (mailbox_->woken()) mailbox_->drain();
-    freeDeferred();
-    reapFinishedListeners();
-    if (stopping_ && !aborted_ && now_ >= drainDeadline_) abortAll("drain_timeout passed");
-    if (stopComplete()) break;
+  while (turn()) {
   }
   mailbox_->stop();
   while (mailbox_->opsInFlight() != 0) ring_->run(true, kMaxWait);
+}
+
+bool Worker::turn(std::chrono::milliseconds maxWait) {
+  WaitBatch batch = waitPolicy_.next();
+  std::chrono::nanoseconds budget = std::min<std::chrono::nanoseconds>(*waitBudget(), maxWait);
+  ring_->enter(/*wait=*/true, budget, batch);
+  // The clock is read after waking and before any handler runs: a handler
+  // stamping "now" must not see the time from before a long sleep.
+  now_ = Clock::now();
+  size_t completions = ring_->dispatch();
+  waitPolicy_.record(completions, now_);
+  counters_.wakeups.add();
+  if (batch.completions > 1) counters_.batchedWaits.add();
+  counters_.completions.add(completions);
+  counters_.buffersExhausted.set(ring_->buffersExhausted());
+  timers_->advance(now_);
+  if (mailbox_->woken()) mailbox_->drain();
+  freeDeferred();
+  reapFinishedListeners();
+  if (stopping_ && !aborted_ && now_ >= drainDeadline_) abortAll("drain_timeout passed");
+  return !stopComplete();
 }
 
 std::optional<std::chrono::nanoseconds> Worker::waitBudget() {

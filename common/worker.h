@@ -74,6 +74,14 @@ class Worker {
   // Main thread: wait for the thread to end (after a stop).
   void join();
 
+  // Running the worker on the calling thread instead (unit tests drive
+  // sessions this way): setUp() ("" or why not), then turn() as often as
+  // wanted (one wait for completions, at most `maxWait` or 500 ms, and
+  // everything they trigger; false once a stop completed), then tearDown().
+  std::string setUp();
+  bool turn(std::chrono::milliseconds maxWait = std::chrono::milliseconds(500));
+  void tearDown();
+
   // --- posted tasks (run on the worker) ---
   // New config: pools are built or updated (counters carry over by backend
   // identity); sessions keep the snapshot they started with.

@@ -1,0 +1,143 @@
+"""TLS on a tcp listener: TLS clients reach a plaintext backend through the
+stream's TLS filter, SNI picks the certificate, no ALPN is offered, and
+clients that do not finish a handshake are closed and counted without a
+backend connection."""
+
+import os
+import socket
+import ssl
+import time
+import urllib.request
+
+from harness import EchoServer, Ringlb, free_port, parse_args, run_tests, wait_until
+
+ARGS = parse_args()
+CERTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "certs")
+PORT = free_port()
+ADMIN = free_port()
+ECHO = EchoServer()
+
+
+def config():
+    return f"""
+[global]
+workers = 2
+drain_timeout = "2s"
+
+[admin]
+bind = "127.0.0.1:{ADMIN}"
+
+[pools.echo]
+backends = ["127.0.0.1:{ECHO.port}"]
+
+[listeners.secure]
+bind = "127.0.0.1:{PORT}"
+mode = "tcp"
+pool = "echo"
+
+[listeners.secure.tls]
+certificates = [
+  {{ cert = "{CERTS}/demo.pem", key = "{CERTS}/demo.key" }},
+  {{ cert = "{CERTS}/demo-admin.pem", key = "{CERTS}/demo-admin.key" }},
+]
+"""
+
+
+LB = Ringlb(ARGS.ringlb, config(), [PORT, ADMIN])
+
+
+def tls_client(server_name, cafile):
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.set_alpn_protocols(["http/1.1", "postgresql"])
+    raw = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+    return ctx.wrap_socket(raw, server_hostname=server_name)
+
+
+def metric(name, **labels):
+    with urllib.request.urlopen(f"http://127.0.0.1:{ADMIN}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{") and want in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_tls_client_reaches_the_plaintext_backend_and_back():
+    with tls_client("app.example.com", os.path.join(CERTS, "demo.pem")) as s:
+        payload = os.urandom(200_000)
+        s.sendall(payload)
+        got = b""
+        while len(got) < len(payload):
+            chunk = s.recv(65536)
+            assert chunk, "closed early"
+            got += chunk
+        assert got == payload
+        assert s.selected_alpn_protocol() is None, "a tcp listener offers no ALPN"
+
+
+def test_sni_picks_the_certificate_for_the_name():
+    with tls_client("admin.example.org", os.path.join(CERTS, "demo-admin.pem")) as s:
+        subject = dict(x[0] for x in s.getpeercert()["subject"])
+        assert subject["commonName"] == "admin.example.org", subject
+        s.sendall(b"ping")
+        assert s.recv(100) == b"ping"
+
+
+def test_unknown_names_get_the_first_certificate():
+    ctx = ssl.create_default_context(cafile=os.path.join(CERTS, "demo.pem"))
+    ctx.check_hostname = False
+    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", PORT), timeout=10),
+                         server_hostname="unknown.test") as s:
+        subject = dict(x[0] for x in s.getpeercert()["subject"])
+        assert subject["commonName"] == "app.example.com", subject
+
+
+def test_half_close_after_tls_still_gets_the_answer():
+    with tls_client("localhost", os.path.join(CERTS, "demo.pem")) as s:
+        s.sendall(b"last words")
+        # TLS has no half-close of its own: the echo answers before the EOF.
+        got = b""
+        while len(got) < 10:
+            got += s.recv(100)
+        assert got == b"last words"
+
+
+def test_plaintext_bytes_are_refused_without_a_backend_connection():
+    before = ECHO.connections
+    failures = metric("ringlb_rejected_total", listener="secure", reason="tls_handshake")
+    with socket.create_connection(("127.0.0.1", PORT), timeout=10) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        try:
+            while chunk := s.recv(4096):
+                data += chunk
+        except ConnectionResetError:
+            pass
+        assert b"HTTP" not in data, "never answered in plaintext"
+    wait_until(lambda: metric("ringlb_rejected_total", listener="secure",
+                              reason="tls_handshake") > failures, what="the failure counted")
+    assert ECHO.connections == before, "no backend connection for a failed handshake"
+
+
+def test_a_client_that_never_finishes_its_handshake_is_dropped():
+    with socket.create_connection(("127.0.0.1", PORT), timeout=20) as s:
+        start = time.monotonic()
+        s.sendall(b"\x16\x03\x01")  # the start of a record, then nothing
+        try:
+            assert s.recv(100) == b""
+        except ConnectionResetError:
+            pass
+        assert 4 <= time.monotonic() - start < 15
+
+
+def test_zz_clean_exit():
+    assert LB.stop() == 0
+
+
+if __name__ == "__main__":
+    try:
+        run_tests([(n, f) for n, f in globals().items() if n.startswith("test_")])
+    finally:
+        LB.close()
+        ECHO.stop()
