@@ -2,7 +2,7 @@
 // keeps every live session in a list so that a drain can tell them to finish
 // and a deadline can abort them.
 //
-// Worker thread only. A session frees itself (delete this) once it is closed
+// Worker thread only. A session frees itself (Worker::deferDelete) once it is closed
 // and has no op in flight; it must unlink itself before that.
 #pragma once
 

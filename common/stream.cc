@@ -172,8 +172,6 @@ void Stream::onRecv(Op& op) {
       io_.buffers(armedBulk_).recycle(op.bufferId());
       return;
     }
-    received_ += length;
-    if (inCounter_ != nullptr) inCounter_->add(length);
     noteReadSize(op);
     size_t before = in_.size();
     bool eofBefore = eof_;
@@ -235,7 +233,15 @@ void Stream::takeReceived(BufferSource source, uint16_t id, uint32_t length) {
     decrypt();
     return;
   }
+  countReceived(length - offset);
   in_.push(source, id, length, offset);
+}
+
+// Bytes counted are the application's both ways: what reaches in() (after
+// the PROXY header, decrypted) and what leaves out(), as HAProxy counts.
+void Stream::countReceived(uint64_t n) {
+  received_ += n;
+  if (inCounter_ != nullptr) inCounter_->add(n);
 }
 
 // Feeds the PROXY header reader; true with `offset` past the header once it
@@ -303,6 +309,7 @@ void Stream::decrypt() {
     uint16_t id = blocks.acquire();
     tls::TlsStream::Read r = tls.readPlaintext({blocks.data(id), BlockPool::kBlockSize});
     if (r.status == tls::TlsStatus::Ok) {
+      countReceived(r.bytes);
       in_.push(BufferSource::Block, id, static_cast<uint32_t>(r.bytes));
       continue;
     }

@@ -143,6 +143,7 @@ class Stream final : public OpOwner, public TimerHandler {
   bool idle() const { return opsInFlight() == 0; }
   bool sendIdle() const;
   bool shutDown() const { return shutDone_; }
+  // Application bytes (plaintext, without a PROXY header) each way.
   uint64_t bytesReceived() const { return received_; }
   uint64_t bytesSent() const { return sent_; }
   IoContext& io() { return io_; }
@@ -169,6 +170,7 @@ class Stream final : public OpOwner, public TimerHandler {
   void finishShutdown();
   void finishClose();
   void fail(int err);
+  void countReceived(uint64_t n);
   size_t held() const;
   size_t cap() const { return bulk_ ? kMaxQueuedBulkBuffers : kMaxQueuedBuffers; }
   void emit(StreamEvent event);

@@ -48,7 +48,7 @@ struct WorkerOptions {
   // (FACTS.md: 64 KiB costs 0.73 CPU-s/GB, 1 MiB 0.33). Virtual memory only
   // until used.
   uint16_t bulkBufferCount = 64;
-  uint32_t bulkBufferSize = 1024 * 1024;
+  uint32_t bulkBufferSize = 512 * 1024;
 };
 
 // The event loop's own counters (single writer: the worker; any thread reads).

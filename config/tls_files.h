@@ -4,7 +4,7 @@
 // handshake failing at run time.
 //
 // Main thread (config loading). Uses libcrypto only; the TLS contexts that
-// serve connections are built by the http listener (l7/tls_context).
+// serve connections are built by the listener (common/tls/tls_context).
 #pragma once
 
 #include <string>

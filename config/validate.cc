@@ -217,7 +217,6 @@ class Validator {
     }
   }
 
-  // Refused rather than served in plaintext: only http listeners terminate TLS so far.
   void checkNeedsPool(const ListenerConfig& listener, const std::string& path) {
     bool hasPool = sources_.present(path + ".pool");
     if ((listener.mode == ListenerMode::Tcp || listener.mode == ListenerMode::Udp) && !hasPool) {

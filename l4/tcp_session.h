@@ -1,6 +1,6 @@
 // TcpSession: one proxied TCP connection, two streams and a relay.
 //
-//   (Handshaking ──TLS done──▶) (ReadingHeader ──PROXY header──▶)
+//   (ReadingHeader ──PROXY header──▶) (Handshaking ──TLS done──▶)
 //   Connecting ──connected──▶ Relaying ──both ended──▶ Closing ─▶ freed
 //       │ refused / timeout: next backend (pool.retries), else Closing
 //

@@ -144,7 +144,8 @@ void writeListenerCounters(Writer& w, const AdminSnapshot& snap) {
 
 void writeListenerModeMetrics(Writer& w, const AdminSnapshot& snap) {
   w.family("ringlb_request_duration_seconds", "histogram",
-           "HTTP request duration, first request byte to last response byte (http, forward).");
+           "HTTP request duration, from the complete request head to the last response byte "
+           "(http, forward).");
   for (const auto& l : snap.listeners) {
     if (l.mode != "http" && l.mode != "forward") continue;
     w.histogram("ringlb_request_duration_seconds", {{"listener", l.name}}, l.requestDuration);

@@ -7,6 +7,7 @@
 #include "common/passive_reports.h"
 #include "common/stats.h"
 #include "common/worker.h"
+#include "l7/forward/forward_target.h"
 #include "l7/http/connection_pool.h"
 #include "l7/http/exchange.h"
 #include "l7/http/http_service.h"
@@ -96,8 +97,10 @@ void Exchange::connectTo(const config::SocketAddress& address, config::Duration 
   timing_.attempt = context_.service.worker().now();
   phase_ = Phase::Waiting;
   ConnectionPool& pool = context_.service.connections();
-  // After a dead keep-alive connection, the once-more goes on a fresh one.
-  BackendConnection* idle = retried_ ? nullptr : pool.take(backendKey_, context_.owner);
+  // After a dead keep-alive connection, the once-more goes on a fresh one;
+  // a CONNECT tunnel always gets its own (and never parks it).
+  bool fresh = retried_ || (forward_ && forward_->tunnel);
+  BackendConnection* idle = fresh ? nullptr : pool.take(backendKey_, context_.owner);
   if (idle != nullptr) {
     startAttempt(idle);
     return;

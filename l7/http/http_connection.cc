@@ -121,7 +121,9 @@ void HttpConnection::onStreamEvent(Stream& stream, StreamEvent event) {
       break;
     case StreamEvent::Error: {
       bool proxyHeader = listener_->acceptProxyProtocol && client_.proxyHeader() == nullptr;
-      bool tlsFailed = client_.tls() != nullptr && client_.error() == EPROTO && !proxyHeader;
+      // A TLS error, or a client gone in the middle of its handshake.
+      bool tlsFailed = client_.tls() != nullptr && !proxyHeader &&
+                       (client_.error() == EPROTO || !client_.tls()->handshakeDone());
       if (proxyHeader) {
         service_.stats().rejected[static_cast<size_t>(RejectReason::BadRequest)].add();
         const char* why = client_.proxyHeaderError();
@@ -138,7 +140,7 @@ void HttpConnection::onStreamEvent(Stream& stream, StreamEvent event) {
         maybeFree();
         return;
       }
-      close(false);
+      close(false, accessEndForError(client_.error(), true));
       maybeFree();
       return;
     }
@@ -177,8 +179,10 @@ void HttpConnection::onTimer(Timer& timer) {
   }
   switch (state_) {
     case State::ReadingHead:
-      if (listener_->acceptProxyProtocol && client_.proxyHeader() == nullptr) {
-        // No HTTP answer: the peer does not speak HTTP to us yet.
+      if ((listener_->acceptProxyProtocol && client_.proxyHeader() == nullptr) ||
+          (client_.tls() != nullptr && !client_.tls()->handshakeDone())) {
+        // No HTTP answer: the peer does not speak HTTP to us yet (no PROXY
+        // header, or a TLS handshake that did not finish in time).
         service_.stats().rejected[static_cast<size_t>(RejectReason::HeaderTimeout)].add();
         close(false);
       } else if (headStarted_) {
@@ -193,7 +197,7 @@ void HttpConnection::onTimer(Timer& timer) {
       bool waitingBackend = exchange_ && !exchange_->responseStarted() && !exchange_->failed();
       auto last = tunnel_ ? std::max(lastActivity_, tunnel_->relay.lastActivity()) : lastActivity_;
       if (!waitingBackend && worker.now() - last >= idleTimeout_) {
-        close(false);
+        close(false, AccessEnd::IdleTimeout);
       } else {
         worker.timers().schedule(clientTimer_,
                                  (waitingBackend ? worker.now() : last) + idleTimeout_);
@@ -215,7 +219,7 @@ void HttpConnection::beginDrain() {
 }
 
 void HttpConnection::abort() {
-  close(false);
+  close(false, AccessEnd::DrainAborted);
   maybeFree();
 }
 
@@ -401,8 +405,7 @@ void HttpConnection::startTunnel() {
 }
 
 void HttpConnection::onRelayEnd(Relay&, AccessEnd end) {
-  tunnelEnd_ = end;
-  close(false);
+  close(false, end);
   maybeFree();
 }
 
@@ -428,7 +431,7 @@ void HttpConnection::startLingering() {
 
 // ------------------------------------------------------------------- end
 
-void HttpConnection::close(bool graceful) {
+void HttpConnection::close(bool graceful, AccessEnd why) {
   if (state_ == State::Closing) return;
   // A request cut short (reset, truncated body) is logged too.
   if (exchange_) {
@@ -436,9 +439,9 @@ void HttpConnection::close(bool graceful) {
     if (tunnel_) {  // a CONNECT tunnel: what it carried and how it ended
       exchange_->finish(status, client_.bytesSent() - sentBefore_,
                         context_->headBytes + client_.bytesReceived() - receivedBefore_,
-                        tunnelEnd_ != AccessEnd::None ? tunnelEnd_ : AccessEnd::DrainAborted);
+                        why != AccessEnd::None ? why : AccessEnd::Closed);
     } else {
-      exchange_->finish(status, client_.bytesSent() - sentBefore_);
+      exchange_->finish(status, client_.bytesSent() - sentBefore_, std::nullopt, why);
     }
     exchange_.reset();
   }

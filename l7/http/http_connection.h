@@ -89,7 +89,8 @@ class HttpConnection final : public Session,
   void startLingering();
   void lingerAfterFailure();
   void scheduleHeadTimer();
-  void close(bool graceful);
+  // `why`: how the exchange in progress (or a CONNECT tunnel) ended, for its log line.
+  void close(bool graceful, AccessEnd why = AccessEnd::None);
   void maybeFree();
 
   HttpService& service_;
@@ -109,9 +110,8 @@ class HttpConnection final : public Session,
   Timer responseTimer_{*this, kResponseTimer};
   std::chrono::steady_clock::time_point lastActivity_;
   config::Duration idleTimeout_{};
-  uint64_t sentBefore_ = 0;      // client bytes sent before the current exchange
-  uint64_t receivedBefore_ = 0;  // client bytes received before its body
-  AccessEnd tunnelEnd_ = AccessEnd::None;
+  uint64_t sentBefore_ = 0;                         // client bytes sent before the current exchange
+  uint64_t receivedBefore_ = 0;                     // client bytes received before its body
   std::shared_ptr<const ForwardSettings> forward_;  // forward listeners: the snapshot's rules
   bool headStarted_ = false;                        // a byte of the next head arrived
   bool pageWritten_ = false;                        // the failed exchange's error page is queued
