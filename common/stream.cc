@@ -160,7 +160,10 @@ void Stream::onRecv(Op& op) {
       needRearm_ = true;
       if (!rearmTimer_.armed()) io_.timers.schedule(rearmTimer_, io_.now + kRearmDelay);
     } else if (op.result != -ECANCELED) {
-      close();  // the peer's EOF (or an error): nothing is left unread
+      // The peer's EOF (or an error): nothing is left unread. The owner
+      // hears Closed now, or from the last completion.
+      close();
+      if (closed_) emit(StreamEvent::Closed);
     }
     return;
   }

@@ -126,7 +126,8 @@ class Stream final : public OpOwner, public TimerHandler {
   // page already sent): FIN now, then read and drop what the peer still
   // sends until its EOF, and close then, so that closing with unread bytes
   // does not reset what it was told. Works after Error too. The owner bounds
-  // it with a timer that calls close().
+  // it with a timer that calls close(); the peer's EOF ends it sooner, with
+  // the Closed event.
   void lingerClose();
   // Cancels every op and closes the socket once none is in flight: at once
   // (closed() right after) when none is, else with the Closed event.

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <string>
 
 #include "common/log.h"
 #include "common/socket.h"
@@ -113,6 +114,11 @@ void HttpConnection::onStreamEvent(Stream& stream, StreamEvent event) {
     maybeFree();
     return;
   }
+  if (event == StreamEvent::Closed) {  // a lingering close ended by the client's EOF
+    close(false);
+    maybeFree();
+    return;
+  }
   switch (event) {
     case StreamEvent::Received:
     case StreamEvent::Drained:
@@ -133,9 +139,11 @@ void HttpConnection::onStreamEvent(Stream& stream, StreamEvent event) {
         // Closed and counted, never answered in plaintext; the client reads
         // OpenSSL's alert rather than a reset.
         service_.stats().rejected[static_cast<size_t>(RejectReason::TlsHandshake)].add();
+        std::string why = client_.tls()->error();
+        if (why.empty()) why = client_.error() != 0 ? std::strerror(client_.error()) : "";
+        if (why.empty()) why = "the client closed the connection";
         logDebug("listener {}: TLS {} from {}: {}", service_.name(),
-                 client_.tls()->handshakeDone() ? "error" : "handshake failed", clientAddr_,
-                 client_.tls()->error());
+                 client_.tls()->handshakeDone() ? "error" : "handshake failed", clientAddr_, why);
         lingerAfterFailure();
         maybeFree();
         return;

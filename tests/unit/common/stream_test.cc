@@ -222,6 +222,33 @@ TEST(Stream, CloseWithOpsInFlightEndsWithClosed) {
   ::close(peer);
 }
 
+// The owner's linger timer is only a bound: the peer's EOF ends a lingering
+// close at once, and the owner hears of it (it would otherwise hold the
+// session, and a drain, until the timer).
+TEST(Stream, ALingeringCloseEndsAtThePeersEofWithClosed) {
+  TestLoop loop;
+  auto [ours, peer] = testing::unixPair();
+  Recorder r;
+  Stream s(loop.io(), r);
+  s.adopt(ours);
+  s.startReceiving();
+  loop.turn();
+  s.lingerClose();
+  ASSERT_EQ(::send(peer, "late bytes", 10, 0), 10);
+  char c;
+  pollfd p{peer, POLLIN, 0};
+  ASSERT_TRUE(loop.runUntil([&] { return poll(&p, 1, 0) == 1; }));
+  EXPECT_EQ(::recv(peer, &c, 1, MSG_DONTWAIT), 0) << "our FIN came first";
+  loop.turn();
+  EXPECT_FALSE(s.closed()) << "still reading (and dropping) what the peer sends";
+  ::shutdown(peer, SHUT_WR);
+  ASSERT_TRUE(loop.runUntil([&] { return r.saw(StreamEvent::Closed); }));
+  EXPECT_TRUE(s.closed());
+  EXPECT_TRUE(s.idle());
+  EXPECT_FALSE(r.saw(StreamEvent::Received)) << "lingering drops what arrives";
+  ::close(peer);
+}
+
 TEST(Stream, AProxyHeaderIsDecodedAndWhatFollowsIsData) {
   TestLoop loop;
   auto [ours, peer] = testing::unixPair();
