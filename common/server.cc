@@ -102,7 +102,8 @@ int Server::serve(config::Config config) {
   config_ = std::make_shared<const config::Config>(std::move(config));
   publishBackendList(*config_, shared_.backendStatus);
   std::string error;
-  if (!startWorkers(*config_, &error)) {
+  std::vector<OpenListener> listeners;
+  if (!startWorkers(*config_, &listeners, &error)) {
     fmt::print(stderr, "ringlb: {}\n", error);
     stopWorkers(true);
     return 1;
@@ -115,11 +116,15 @@ int Server::serve(config::Config config) {
       fmt::print(stderr, "ringlb: {}\n", error);
       // Stop what started (it may read the workers) before the workers go.
       for (size_t j = i; j-- > 0;) extensions_[j]->stop();
+      for (auto& l : listeners) {
+        for (int fd : l.fds) close(fd);
+      }
       stopWorkers(true);
       for (auto& w : workers_) w->join();
       return 1;
     }
   }
+  startAccepting(std::move(listeners));
   logInfo("ringlb {} started: {} workers, {} listeners", RINGLB_VERSION_STRING, workers_.size(),
           config_->listeners.size());
   waitForSignals();
@@ -157,7 +162,8 @@ bool Server::modesSupported(const config::Config& config, std::string* error) co
   return true;
 }
 
-bool Server::startWorkers(const config::Config& config, std::string* error) {
+bool Server::startWorkers(const config::Config& config, std::vector<OpenListener>* opened,
+                          std::string* error) {
   unsigned count = workerCount(config);
   for (unsigned i = 0; i < count; ++i) {
     WorkerOptions options;
@@ -200,15 +206,21 @@ bool Server::startWorkers(const config::Config& config, std::string* error) {
       return false;
     }
   }
+  for (auto& worker : workers_) {
+    worker->post([worker = worker.get(), cfg = config_] { worker->applyConfig(cfg); });
+  }
+  *opened = std::move(listeners);
+  return true;
+}
+
+void Server::startAccepting(std::vector<OpenListener> listeners) {
   for (size_t w = 0; w < workers_.size(); ++w) {
     std::vector<std::pair<config::ListenerConfig, int>> mine;
     for (auto& l : listeners) mine.emplace_back(l.config, l.fds[w]);
-    workers_[w]->post([worker = workers_[w].get(), cfg = config_, mine = std::move(mine)] {
-      worker->applyConfig(cfg);
+    workers_[w]->post([worker = workers_[w].get(), mine = std::move(mine)] {
       for (const auto& [listener, fd] : mine) worker->addListener(listener, fd);
     });
   }
-  return true;
 }
 
 void Server::waitForSignals() {

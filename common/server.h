@@ -48,7 +48,13 @@ class Server {
   };
 
   bool openListener(const config::ListenerConfig& listener, OpenListener* out, std::string* error);
-  bool startWorkers(const config::Config& config, std::string* error);
+  // Starts the workers with the config and opens the listening sockets into
+  // `listeners` (nothing is accepted yet).
+  bool startWorkers(const config::Config& config, std::vector<OpenListener>* listeners,
+                    std::string* error);
+  // Hands each worker its listening sockets: accepting starts. After the
+  // extensions, so that the first connection already has an access log.
+  void startAccepting(std::vector<OpenListener> listeners);
   // False (with the listener named) when a listener's mode has no factory.
   bool modesSupported(const config::Config& config, std::string* error) const;
   void waitForSignals();

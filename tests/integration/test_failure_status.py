@@ -355,15 +355,22 @@ def content_length_over_the_limit_is_413_and_reaches_no_backend(mode):
 def chunked_body_crossing_the_limit_aborts_the_upstream_request_with_413(mode):
     port, target, backend = limits().target(mode, "/chunked")
     before = len(backend.notes)
+    connections = backend.connections
     piece = b"c" * (64 * KIB)
+    chunk = b"%x\r\n" % len(piece) + piece + b"\r\n"
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        # Half the limit first, and only once the upstream connection is up
+        # the rest: else a slow connect (a sanitizer build) ends the request
+        # before it ever reached the backend, and nothing is there to abort.
         s.sendall(f"POST {target} HTTP/1.1\r\nHost: x.test\r\nTransfer-Encoding: chunked\r\n"
-                  f"\r\n".encode())
+                  f"\r\n".encode() + chunk * 8)
+        wait_until(lambda: backend.connections > connections, timeout=10,
+                   what="the proxy to connect to the backend")
 
-        def send_body():  # 1.25 MiB, no last chunk: the body never completes
+        def send_body():  # 1.25 MiB in all, no last chunk: the body never completes
             try:
-                for _ in range(20):
-                    s.sendall(b"%x\r\n" % len(piece) + piece + b"\r\n")
+                for _ in range(12):
+                    s.sendall(chunk)
             except OSError:
                 pass
 
@@ -373,7 +380,7 @@ def chunked_body_crossing_the_limit_aborts_the_upstream_request_with_413(mode):
         sender.join(5)
         # The client's connection is still open: only the proxy can have
         # ended the upstream request.
-        notes = backend.wait_notes(lambda n: len(n) > before, timeout=3,
+        notes = backend.wait_notes(lambda n: len(n) > before, timeout=10,
                                    what=f"the upstream request to be aborted (client got {resp})")
     _, _, _, _, got, complete = notes[before]
     print(f"{mode}: backend got {got} body bytes before its connection closed", flush=True)

@@ -10,6 +10,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 
 from harness import EchoServer, Ringlb, free_port, parse_args, run_tests, wait_until
 
@@ -175,6 +176,55 @@ def test_tcp_session_is_one_line_with_the_bytes_each_way():
     assert entry["duration_ms"] >= entry["upstream_connect_ms"] >= 0, entry
     for key in ("status", "method", "path", "route", "request_id"):
         assert key not in entry, (key, entry)
+
+
+def test_a_connection_queued_while_ringlb_starts_is_logged_with_its_client():
+    """The kernel queues connections from the moment the sockets listen; they
+    are accepted only once the access log is open, so none is logged without
+    its client address (or not at all)."""
+    port = free_port()
+    log = os.path.join(LOG_DIR, "startup.log")
+    lb = Ringlb(ARGS.ringlb, f"""
+[global]
+workers = 1
+access_log = "{log}"
+
+[pools.echo]
+backends = ["127.0.0.1:{ECHO.port}"]
+
+[listeners.early]
+bind = "127.0.0.1:{port}"
+mode = "tcp"
+pool = "echo"
+""")
+    try:
+        s = None
+        deadline = time.monotonic() + 10
+        while s is None:  # the first connect the listening socket takes
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline, "ringlb never listened"
+                time.sleep(0.002)
+        with s:
+            client = client_of(s)
+            s.sendall(b"first")
+            s.shutdown(socket.SHUT_WR)
+            assert read_to_end(s) == b"first"
+
+        def mine():
+            if not os.path.exists(log):
+                return []
+            with open(log, "rb") as f:
+                return [json.loads(x) for x in f.read().splitlines()]
+
+        assert lb.stop(timeout=15) == 0, lb.stderr()
+        entries = mine()
+        assert [e["client"] for e in entries] == [client], entries
+        assert entries[0]["bytes_in"] == 5 and entries[0]["end"] == "closed", entries
+    finally:
+        if lb.proc.poll() is None:
+            lb.proc.kill()
 
 
 def test_tcp_client_reset_is_logged_as_client_reset():

@@ -40,6 +40,13 @@ bool readSome(int fd, std::string& out) {
   return n != 0 && !(n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
+// The owner's rule (stream.h): a stream is destroyed only once closed()
+// and idle(); a recv still armed at close() comes back first.
+void closeAndSettle(TestLoop& loop, Stream& s) {
+  s.close();
+  EXPECT_TRUE(loop.runUntil([&] { return s.closed() && s.idle(); }));
+}
+
 std::string contents(ByteQueue& q) {
   std::string out;
   while (!q.empty()) {
@@ -61,8 +68,7 @@ TEST(Stream, ReceivedBytesWaitInInInOrder) {
   ASSERT_TRUE(loop.runUntil([&] { return s.in().size() == 11; }));
   EXPECT_TRUE(r.saw(StreamEvent::Received));
   EXPECT_EQ(contents(s.in()), "hello world");
-  s.close();
-  loop.runUntil([&] { return s.closed() && s.idle(); });
+  closeAndSettle(loop, s);
   ::close(peer);
 }
 
@@ -82,7 +88,7 @@ TEST(Stream, WrittenBytesReachThePeerAndDrainedFollows) {
   }));
   EXPECT_EQ(got, "head|" + big);
   EXPECT_TRUE(s.sendIdle());
-  s.close();
+  closeAndSettle(loop, s);
   ::close(peer);
 }
 
@@ -99,7 +105,7 @@ TEST(Stream, EofComesAfterEveryByteBeforeIt) {
   EXPECT_EQ(contents(s.in()), "last words");
   ASSERT_GE(r.events.size(), 2u);
   EXPECT_EQ(r.events.back(), StreamEvent::Eof);
-  s.close();
+  closeAndSettle(loop, s);
   ::close(peer);
 }
 
@@ -129,7 +135,7 @@ TEST(Stream, ReceivingPausesWhileInIsFullAndResumesOnceRead) {
     return got.size() == sent.size();
   }));
   EXPECT_EQ(got, sent);
-  s.close();
+  closeAndSettle(loop, s);
   ::close(peer);
 }
 
@@ -150,7 +156,7 @@ TEST(Stream, ShutdownWriteHalfClosesOnceTheQueueIsSent) {
   }));
   EXPECT_EQ(got.size(), big.size()) << "every byte, then the FIN";
   EXPECT_TRUE(s.shutDown());
-  s.close();
+  closeAndSettle(loop, s);
   ::close(peer);
 }
 
@@ -166,7 +172,7 @@ TEST(Stream, AResetFromThePeerIsAnError) {
   ASSERT_TRUE(loop.runUntil([&] { return s.error() != 0; }));
   EXPECT_EQ(s.error(), ECONNRESET);
   EXPECT_TRUE(r.saw(StreamEvent::Error));
-  s.close();
+  closeAndSettle(loop, s);
 }
 
 TEST(Stream, ResetOnCloseResetsThePeer) {
@@ -263,7 +269,7 @@ TEST(Stream, AProxyHeaderIsDecodedAndWhatFollowsIsData) {
   EXPECT_TRUE(s.proxyHeader()->hasAddresses);
   ASSERT_TRUE(loop.runUntil([&] { return s.in().size() == 16; }));
   EXPECT_EQ(contents(s.in()), "GET / HTTP/1.1\r\n");
-  s.close();
+  closeAndSettle(loop, s);
   ::close(peer);
 }
 
@@ -278,7 +284,7 @@ TEST(Stream, AMalformedProxyHeaderIsAnError) {
   ::send(peer, "GET / HTTP/1.1\r\n\r\n", 18, 0);
   ASSERT_TRUE(loop.runUntil([&] { return s.error() != 0; }));
   EXPECT_TRUE(s.in().empty());
-  s.close();
+  closeAndSettle(loop, s);
   ::close(peer);
 }
 
@@ -318,9 +324,8 @@ TEST(Stream, TlsCarriesPlaintextBothWaysAndEndsWithCloseNotify) {
     return client.eof();
   }));
   EXPECT_EQ(got, big);
-  server.close();
-  client.close();
-  loop.runUntil([&] { return server.closed() && client.closed(); });
+  closeAndSettle(loop, server);
+  closeAndSettle(loop, client);
   SSL_CTX_free(clientCtx);
 }
 
