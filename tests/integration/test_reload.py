@@ -191,9 +191,11 @@ def test_a_broken_config_is_refused_with_the_reason_and_traffic_goes_on():
     try:
         lb.write_config(config("tcp", port, [a.port]) + "\n[pools.broken]\nbalance = 42\n")
         lb.reload()
-        wait_until(lambda: "reload refused" in lb.stderr(), what="the refusal in the log")
+        # The refusal, then one line per problem: wait for the problem too.
+        wait_until(lambda: "reload refused" in lb.stderr() and "balance" in lb.stderr(),
+                   what="the refusal and its reason in the log")
         log = lb.stderr()
-        assert "balance" in log and "ringlb.toml:" in log, log
+        assert "ringlb.toml:" in log, log
         done = load.done
         wait_until(lambda: load.done > done + 50, what="traffic after the refused reload")
         load.finish()
