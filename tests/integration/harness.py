@@ -6,6 +6,7 @@ Every test talks only to 127.0.0.1 and bounds its loops in count and time."""
 
 import argparse
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -22,21 +23,58 @@ def parse_args():
     return parser.parse_args()
 
 
+def ephemeral_range():
+    """The kernel's range for the local ports of outgoing connections."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+PORTS_GIVEN = set()  # never hand out one port twice in a process
+LOWEST_PORT = 10000
+
+
 def free_port(host="127.0.0.1"):
+    """A port free for TCP and UDP on host, from below the ephemeral range:
+    a port from that range can be taken, between this check and ringlb's
+    bind, by an outgoing connection of a test running beside (ctest -j2),
+    and ringlb would then exit with "address in use"."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as s:
+    low, _ = ephemeral_range()
+    if low - 1 > LOWEST_PORT + 1000:
+        for _ in range(1000):
+            port = random.randint(LOWEST_PORT, low - 1)
+            if port in PORTS_GIVEN:
+                continue
+            try:
+                with socket.socket(family, socket.SOCK_STREAM) as t, \
+                        socket.socket(family, socket.SOCK_DGRAM) as u:
+                    t.bind((host, port))
+                    u.bind((host, port))
+            except OSError:
+                continue
+            PORTS_GIVEN.add(port)
+            return port
+    with socket.socket(family) as s:  # no room below the range: the kernel's pick
         s.bind((host, 0))
         return s.getsockname()[1]
 
 
-def wait_for_port(port, timeout=10.0, host="127.0.0.1"):
-    """Polls until something accepts on host:port."""
+def wait_for_port(port, timeout=10.0, host="127.0.0.1", exited=None):
+    """Polls until something accepts on host:port; `exited` (a process's
+    poll) ends the wait at once if the process that should listen is gone."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return
         except OSError:
+            code = exited() if exited else None
+            if code is not None:
+                raise AssertionError(f"exited with {code} before listening on {host}:{port}")
             time.sleep(0.02)
     raise AssertionError(f"nothing listens on {host}:{port} after {timeout}s")
 
@@ -62,7 +100,10 @@ class Ringlb:
         self.proc = subprocess.Popen([binary, "run", "-c", self.config_path],
                                      stdout=self.log, stderr=self.log)
         for port in ports_to_wait:
-            wait_for_port(port)
+            try:
+                wait_for_port(port, exited=self.proc.poll)
+            except AssertionError as e:
+                raise AssertionError(f"{e}; ringlb's stderr:\n{self.stderr()}") from None
 
     def write_config(self, text):
         with open(self.config_path, "w") as f:
