@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cassert>
 #include <cerrno>
 #include <cstring>
@@ -25,6 +27,11 @@ constexpr size_t kMaxTlsBacklog = 64 * 1024;
 constexpr size_t kTlsSendBatch = 64 * 1024;
 
 }  // namespace
+
+struct Stream::SendVector {
+  std::array<iovec, kMaxIov> iov{};
+  msghdr msg{};
+};
 
 struct Stream::Filters {
   std::unique_ptr<proxy::ProxyHeaderReader> proxyReader;  // until the header is decoded
@@ -356,15 +363,19 @@ void Stream::sendPlain() {
     if (shutdownWanted_) finishShutdown();
     return;
   }
-  size_t n = out_.gather(iov_.data(), kMaxIov);
+  std::array<iovec, kMaxIov> iov;
+  size_t n = out_.gather(iov.data(), kMaxIov);
   if (n == 1) {
-    io_.ring.send(sendOp_, fd_, iov_[0].iov_base, iov_[0].iov_len);
+    io_.ring.send(sendOp_, fd_, iov[0].iov_base, iov[0].iov_len);
     return;
   }
-  msg_ = {};
-  msg_.msg_iov = iov_.data();
-  msg_.msg_iovlen = n;
-  io_.ring.sendmsg(sendOp_, fd_, &msg_);
+  if (!sendVector_) sendVector_ = std::make_unique<SendVector>();
+  SendVector& v = *sendVector_;
+  std::copy_n(iov.begin(), n, v.iov.begin());
+  v.msg = {};
+  v.msg.msg_iov = v.iov.data();
+  v.msg.msg_iovlen = n;
+  io_.ring.sendmsg(sendOp_, fd_, &v.msg);
 }
 
 void Stream::sendTls() {
@@ -384,9 +395,10 @@ void Stream::sendTls() {
   }
   if (f.tls->handshakeDone() && !f.tlsFailed) {
     // Encrypt a batch of what out() holds; it is consumed once sent.
-    size_t n = out_.gather(iov_.data(), kMaxIov);
+    std::array<iovec, kMaxIov> iov;
+    size_t n = out_.gather(iov.data(), kMaxIov);
     for (size_t i = 0; i < n && f.plainPending < kTlsSendBatch; ++i) {
-      std::string_view piece(static_cast<const char*>(iov_[i].iov_base), iov_[i].iov_len);
+      std::string_view piece(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
       if (f.tls->writePlaintext(piece) != tls::TlsStatus::Ok) {
         f.tlsFailed = true;
         failSoon(EPROTO);

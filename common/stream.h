@@ -212,8 +212,10 @@ class Stream final : public OpOwner, public TimerHandler {
   Op cancelOp_{this, OpKind::Cancel};
   Op wakeOp_{this, OpKind::Nop};  // brings decrypt() back into a completion
   Timer rearmTimer_{*this};
-  std::array<iovec, kMaxIov> iov_{};
-  msghdr msg_{};
+  // The sendmsg vector, which must live while the send is in flight: made
+  // on the first send of several pieces (an idle connection has none).
+  struct SendVector;
+  std::unique_ptr<SendVector> sendVector_;
 };
 
 }  // namespace ringlb
