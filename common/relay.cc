@@ -9,11 +9,11 @@ Relay::Relay(Stream& client, Stream& backend, RelayHandler& handler)
 
 void Relay::start() {
   lastActivity_ = client_.io().now;
-  for (Stream* s : {&client_, &backend_}) {
-    s->setHandler(*this);
-    other(*s).limitBy(nullptr);
-    s->limitBy(&other(*s));
-  }
+  // Each side's receiving waits for the other side's send queue.
+  client_.setHandler(*this);
+  backend_.setHandler(*this);
+  client_.limitBy(&backend_);
+  backend_.limitBy(&client_);
   for (Stream* s : {&client_, &backend_}) {
     s->startReceiving();
     pump(*s);
@@ -28,6 +28,11 @@ void Relay::pump(Stream& from) {
     to.flush();
     from.refresh();  // its receiving now waits on `to`'s queue
     lastActivity_ = from.io().now;
+    bool& tried = &from == &client_ ? clientSpliceTried_ : backendSpliceTried_;
+    if (!tried && from.bytesReceived() >= kSpliceAfter) {
+      tried = true;
+      from.spliceToSink();  // false: the copying path goes on
+    }
   }
   // Half-close: the peer learns that no more data comes; the other
   // direction keeps flowing.
@@ -40,7 +45,10 @@ void Relay::onStreamEvent(Stream& stream, StreamEvent event) {
     return;
   }
   switch (event) {
-    case StreamEvent::Received:
+    case StreamEvent::Received:  // while splicing: progress, in() empty
+      lastActivity_ = stream.io().now;
+      pump(stream);
+      break;
     case StreamEvent::Eof: pump(stream); break;
     case StreamEvent::Drained: lastActivity_ = stream.io().now; break;
     case StreamEvent::Error: {
