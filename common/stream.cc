@@ -79,8 +79,12 @@ struct Stream::Splice {
   bool wanted = false;     // spliceToSink() ran: the recv is not armed again
   bool active = false;     // the recv ended: splice moves the bytes
   bool socketEof = false;  // EOF read into the pipe; Eof once it is empty
-  Op readPoll;             // POLLIN on our socket (as a source)
-  Op writePoll;            // POLLOUT on our socket (as a sink)
+  bool polledIn = false;   // the read poll fired: the socket has something
+  // A readable socket still said EAGAIN: the pipe's slots are used up
+  // (however few bytes each holds); no read poll until the sink takes some.
+  bool slotsFull = false;
+  Op readPoll;   // POLLIN on our socket (as a source)
+  Op writePoll;  // POLLOUT on our socket (as a sink)
 };
 
 Stream::Stream(IoContext& io, StreamHandler& handler)
@@ -661,9 +665,10 @@ void Stream::startSplice() {
   pumpSplice();
 }
 
-// Moves socket -> pipe -> sink until neither moves, then waits: for the
-// sink to take more while the pipe holds bytes (a splice in that found the
-// pipe's slots full also says EAGAIN), else for our socket to be readable.
+// Moves socket -> pipe -> sink until neither moves, then waits for both
+// ends at once: the sink to take more while the pipe holds bytes, our
+// socket to be readable while the pipe has room (reading on while the sink
+// is busy keeps both sockets moving).
 void Stream::pumpSplice() {
   Splice& sp = *splice_;
   Stream* sink = sink_;
@@ -687,17 +692,17 @@ void Stream::pumpSplice() {
     }
     return;
   }
-  if (sp.inPipe > 0) {
-    // A sink still sending its out() resumes us from onSend.
-    if (sink->canSpliceOut() && !sink->splice().writePoll.inFlight()) {
-      io_.ring.poll(sink->splice_->writePoll, sink->fd_, POLLOUT);
-    }
-    return;
+  // A sink still sending its out() resumes us from onSend.
+  if (sp.inPipe > 0 && sink->canSpliceOut() && !sink->splice().writePoll.inFlight()) {
+    io_.ring.poll(sink->splice_->writePoll, sink->fd_, POLLOUT);
   }
-  if (!sp.readPoll.inFlight()) io_.ring.poll(sp.readPoll, fd_, POLLIN);
+  if (!sp.socketEof && sp.inPipe < sp.pipeSize && !sp.slotsFull && !sp.readPoll.inFlight()) {
+    io_.ring.poll(sp.readPoll, fd_, POLLIN);
+  }
 }
 
 bool Stream::spliceIn(Splice& sp) {
+  bool afterPoll = std::exchange(sp.polledIn, false);  // only the first splice after it tells
   if (sp.socketEof || sp.inPipe >= sp.pipeSize) return false;
   ssize_t n = ::splice(fd_, nullptr, sp.pipeWrite, nullptr, sp.pipeSize - sp.inPipe,
                        SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -708,7 +713,9 @@ bool Stream::spliceIn(Splice& sp) {
   }
   if (n == 0) {
     sp.socketEof = true;
-  } else if (errno != EAGAIN && errno != EINTR) {
+  } else if (errno == EAGAIN) {
+    if (afterPoll && sp.inPipe > 0) sp.slotsFull = true;
+  } else if (errno != EINTR) {
     fail(errno);
   }
   return false;
@@ -720,6 +727,7 @@ bool Stream::spliceOut(Splice& sp, Stream& sink) {
                        SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
   if (n > 0) {
     sp.inPipe -= static_cast<size_t>(n);
+    sp.slotsFull = false;
     sink.countSent(static_cast<uint64_t>(n));
     return true;
   }
@@ -741,6 +749,7 @@ void Stream::countSent(uint64_t n) {
 void Stream::onSplicePoll(Op& op) {
   if (closing_ || op.result == -ECANCELED) return;
   if (&op == &splice_->readPoll) {
+    splice_->polledIn = true;
     pumpSplice();  // an error shows in the splice
   } else if (source_ != nullptr && source_->splicing()) {
     source_->pumpSplice();  // we, its sink, can take more
