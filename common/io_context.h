@@ -21,8 +21,6 @@ struct IoContext {
   TimerWheel& timers;
   // The loop's clock: read once per wake-up, after the wait.
   const std::chrono::steady_clock::time_point& now;
-  // Relay directions that moved to splice(2), for the worker's metrics.
-  uint64_t splices = 0;
 
   BufferRing& buffers(bool bulk) const { return bulk ? store.bulk : store.small; }
 };

@@ -28,11 +28,6 @@ void Relay::pump(Stream& from) {
     to.flush();
     from.refresh();  // its receiving now waits on `to`'s queue
     lastActivity_ = from.io().now;
-    bool& tried = &from == &client_ ? clientSpliceTried_ : backendSpliceTried_;
-    if (!tried && from.bytesReceived() >= kSpliceAfter) {
-      tried = true;
-      from.spliceToSink();  // false: the copying path goes on
-    }
   }
   // Half-close: the peer learns that no more data comes; the other
   // direction keeps flowing.
@@ -45,10 +40,7 @@ void Relay::onStreamEvent(Stream& stream, StreamEvent event) {
     return;
   }
   switch (event) {
-    case StreamEvent::Received:  // while splicing: progress, in() empty
-      lastActivity_ = stream.io().now;
-      pump(stream);
-      break;
+    case StreamEvent::Received:
     case StreamEvent::Eof: pump(stream); break;
     case StreamEvent::Drained: lastActivity_ = stream.io().now; break;
     case StreamEvent::Error: {

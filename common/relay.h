@@ -9,10 +9,6 @@
 //        ──▶ both ended ──▶ onRelayEnd(closed)
 //   any error ──▶ onRelayEnd(client_reset | backend_error | ...)
 //
-// A direction that has moved kSpliceAfter bytes between plain streams
-// switches to splice(2) (Stream::spliceToSink): bulk transfers stop paying
-// for copies through user space (docs/performance.md).
-//
 // The relay becomes the streams' handler from start(); their owner keeps
 // owning them, hears of their Closed events, and closes them after
 // onRelayEnd.
@@ -40,8 +36,6 @@ class RelayHandler : public StreamHandler {
 
 class Relay final : public StreamHandler {
  public:
-  static constexpr uint64_t kSpliceAfter = 4 * 1024 * 1024;
-
   // `client` is the side clients connect from (for the end reason).
   Relay(Stream& client, Stream& backend, RelayHandler& handler);
 
@@ -65,8 +59,6 @@ class Relay final : public StreamHandler {
   RelayHandler& handler_;
   std::chrono::steady_clock::time_point lastActivity_{};
   bool ended_ = false;
-  bool clientSpliceTried_ = false;
-  bool backendSpliceTried_ = false;
 };
 
 }  // namespace ringlb

@@ -153,10 +153,6 @@ void Ring::pollMultishot(Op& op, int fd, unsigned events) {
   io_uring_prep_poll_multishot(sqe, fd, events);
 }
 
-void Ring::poll(Op& op, int fd, unsigned events) {
-  io_uring_prep_poll_add(prepare(op), fd, events);
-}
-
 void Ring::cancelFd(Op& op, int fd) {
   io_uring_prep_cancel_fd(prepare(op), fd, IORING_ASYNC_CANCEL_ALL);
 }

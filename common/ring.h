@@ -82,8 +82,6 @@ class Ring {
   // MULTI): data that arrived before the SQE reached the kernel raises no
   // event. Callers submit() right after, then read until EAGAIN once.
   void pollMultishot(Op& op, int fd, unsigned events);
-  // A one-shot poll: completes once with the events that are ready.
-  void poll(Op& op, int fd, unsigned events);
   // Cancels every op on fd; the cancel itself completes on `op`.
   void cancelFd(Op& op, int fd);
   // Cancels one op; the cancel itself completes on `op`.

@@ -1,7 +1,5 @@
 #include "common/stream.h"
 
-#include <fcntl.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,15 +25,6 @@ constexpr auto kRearmDelay = std::chrono::milliseconds(2);
 constexpr size_t kMaxTlsBacklog = 64 * 1024;
 // Plaintext encrypted per send: a few records, so one send carries them.
 constexpr size_t kTlsSendBatch = 64 * 1024;
-// The splice pipe: 1 MiB moved the most per poll for the least CPU
-// (docs/performance.md, bench/relay_modes_bench.cc); the default
-// fs.pipe-max-size, so no privilege is needed.
-constexpr int kSplicePipeSize = 1024 * 1024;
-
-bool setNonBlocking(int fd) {
-  int flags = fcntl(fd, F_GETFL);
-  return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
-}
 
 }  // namespace
 
@@ -60,33 +49,6 @@ struct Stream::Filters {
   bool closeNotifyQueued = false;
 };
 
-struct Stream::Splice {
-  explicit Splice(Stream* owner)
-      : readPoll(owner, OpKind::Wakeup), writePoll(owner, OpKind::Wakeup) {}
-  ~Splice() { closePipe(); }
-  Splice(const Splice&) = delete;
-  Splice& operator=(const Splice&) = delete;
-  void closePipe() {
-    if (pipeRead >= 0) ::close(pipeRead);
-    if (pipeWrite >= 0) ::close(pipeWrite);
-    pipeRead = pipeWrite = -1;
-  }
-
-  int pipeRead = -1;
-  int pipeWrite = -1;
-  size_t pipeSize = 0;     // bytes the pipe takes
-  size_t inPipe = 0;       // spliced in, not yet out
-  bool wanted = false;     // spliceToSink() ran: the recv is not armed again
-  bool active = false;     // the recv ended: splice moves the bytes
-  bool socketEof = false;  // EOF read into the pipe; Eof once it is empty
-  bool polledIn = false;   // the read poll fired: the socket has something
-  // A readable socket still said EAGAIN: the pipe's slots are used up
-  // (however few bytes each holds); no read poll until the sink takes some.
-  bool slotsFull = false;
-  Op readPoll;   // POLLIN on our socket (as a source)
-  Op writePoll;  // POLLOUT on our socket (as a sink)
-};
-
 Stream::Stream(IoContext& io, StreamHandler& handler)
     : io_(io), handler_(&handler), in_(io.store), out_(io.store) {}
 
@@ -100,11 +62,6 @@ Stream::~Stream() {
 Stream::Filters& Stream::filters() {
   if (!filters_) filters_ = std::make_unique<Filters>();
   return *filters_;
-}
-
-Stream::Splice& Stream::splice() {
-  if (!splice_) splice_ = std::make_unique<Splice>(this);
-  return *splice_;
 }
 
 tls::TlsStream* Stream::tls() { return filters_ ? filters_->tls.get() : nullptr; }
@@ -132,7 +89,6 @@ void Stream::reset() {
   connecting_ = receiving_ = paused_ = needRearm_ = bulk_ = armedBulk_ = switching_ = false;
   eof_ = shutdownWanted_ = shutDone_ = resetOnClose_ = closing_ = closed_ = false;
   fullReads_ = 0;
-  splice_.reset();
 }
 
 void Stream::abandonConnect() {
@@ -175,7 +131,6 @@ void Stream::armRecv() {
     }
     return;
   }
-  if (splice_ && splice_->wanted) return;  // splice reads from now on
   if (!receiving_ || recvOp_.inFlight() || eof_ || closing_ || fd_ < 0 || connecting_ ||
       needRearm_ || error_ != 0 || (filters_ && filters_->socketEof)) {
     return;
@@ -474,14 +429,11 @@ void Stream::onSend(Op& op) {
     plain = 0;
     if (f.cipherSent == f.cipher.size()) plain = std::exchange(f.plainPending, 0);
   }
-  countSent(plain);
+  sent_ += plain;
+  if (outCounter_ != nullptr) outCounter_->add(plain);
   out_.consume(plain);
   if (source_ != nullptr) source_->refresh();  // its receiving may wait for our out()
   flush();
-  if (source_ != nullptr && source_->splicing() && sendIdle()) {
-    source_->pumpSplice();  // spliced bytes go once what we queued is out
-    if (closing_ || error_ != 0) return;
-  }
   if (sendIdle()) {
     if (shutdownWanted_) finishShutdown();
     emit(StreamEvent::Drained);
@@ -515,7 +467,6 @@ void Stream::resetOnClose() { resetOnClose_ = true; }
 void Stream::lingerClose() {
   if (closing_ || lingering_ || fd_ < 0) return;
   lingering_ = true;
-  if (splice_) splice_->wanted = splice_->active = false;
   in_.clear();
   ::shutdown(fd_, SHUT_WR);
   if (recvOp_.inFlight()) {
@@ -558,10 +509,6 @@ void Stream::close(bool graceful) {
 void Stream::finishClose() {
   in_.clear();
   out_.clear();
-  if (splice_) {
-    splice_->closePipe();
-    splice_->wanted = splice_->active = false;
-  }
   if (fd_ >= 0) io_.ring.closeDetached(fd_);
   fd_ = -1;
   closed_ = true;
@@ -591,8 +538,6 @@ void Stream::onCompletion(Op& op) {
     onSend(op);
   } else if (&op == &connectOp_) {
     onConnect(op);
-  } else if (splice_ && (&op == &splice_->readPoll || &op == &splice_->writePoll)) {
-    onSplicePoll(op);
   } else if (&op == &wakeOp_) {
     if (!closing_ && filters_ && filters_->deferredError != 0) {
       fail(std::exchange(filters_->deferredError, 0));
@@ -603,157 +548,12 @@ void Stream::onCompletion(Op& op) {
       if (error_ == 0) deliver(before, eofBefore);
     }
   }  // cancels: their targets complete on their own ops
-  if (splice_ && splice_->wanted && !splice_->active && !recvOp_.inFlight() && !closing_ &&
-      error_ == 0) {
-    startSplice();  // the recv's last CQE is in: nothing received is left behind
-  }
   if (closing_ && !closed_ && opsInFlight() == 0) {
     finishClose();
     emit(StreamEvent::Closed);
     return;
   }
   if (!closing_) refresh();
-}
-
-// ---------------------------------------------------------------- splicing
-
-bool Stream::splicing() const { return splice_ && splice_->active; }
-
-bool Stream::spliceToSink() {
-  Stream* sink = sink_;
-  if (sink == nullptr || tls() != nullptr || sink->tls() != nullptr || fd_ < 0 || connecting_ ||
-      closing_ || lingering_ || error_ != 0 || eof_ || (splice_ && splice_->wanted) ||
-      sink->fd_ < 0 || sink->closing_ || sink->error_ != 0) {
-    return false;
-  }
-  int fds[2];
-  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return false;
-  // Past fs.pipe-user-pages-soft an unprivileged process gets no big pipe:
-  // the copying path stays.
-  int size = fcntl(fds[1], F_SETPIPE_SZ, kSplicePipeSize);
-  if (size <= 0 || !setNonBlocking(fd_) || !setNonBlocking(sink->fd_)) {
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return false;
-  }
-  Splice& sp = splice();
-  sp.pipeRead = fds[0];
-  sp.pipeWrite = fds[1];
-  sp.pipeSize = static_cast<size_t>(size);
-  sp.wanted = true;
-  // Splicing starts from the completion that ends the recv (whatever it
-  // brought is delivered first), or from a no-op: never inside the caller.
-  if (recvOp_.inFlight()) {
-    io_.ring.cancelOp(cancelOp_, recvOp_);
-  } else if (!wakeOp_.inFlight()) {
-    io_.ring.nop(wakeOp_);
-  }
-  return true;
-}
-
-void Stream::startSplice() {
-  Splice& sp = *splice_;
-  if (eof_ || lingering_) {  // the recv brought the end: nothing is left to splice
-    sp.wanted = false;
-    sp.closePipe();
-    return;
-  }
-  sp.active = true;
-  ++io_.splices;
-  paused_ = needRearm_ = false;
-  io_.timers.cancel(rearmTimer_);
-  pumpSplice();
-}
-
-// Moves socket -> pipe -> sink until neither moves, then waits for both
-// ends at once: the sink to take more while the pipe holds bytes, our
-// socket to be readable while the pipe has room (reading on while the sink
-// is busy keeps both sockets moving).
-void Stream::pumpSplice() {
-  Splice& sp = *splice_;
-  Stream* sink = sink_;
-  if (!sp.active || closing_ || error_ != 0 || lingering_ || sink == nullptr) return;
-  uint64_t before = received_;
-  for (;;) {
-    bool in = spliceIn(sp);
-    if (error_ != 0 || closing_) return;
-    bool out = spliceOut(sp, *sink);
-    if (sink->error_ != 0 || closing_) return;
-    if (!in && !out) break;
-  }
-  if (received_ > before) {
-    emit(StreamEvent::Received);  // progress (in() stays empty)
-    if (closing_ || error_ != 0 || !sp.active) return;
-  }
-  if (sp.socketEof && sp.inPipe == 0) {
-    if (!eof_) {
-      eof_ = true;
-      emit(StreamEvent::Eof);
-    }
-    return;
-  }
-  // A sink still sending its out() resumes us from onSend.
-  if (sp.inPipe > 0 && sink->canSpliceOut() && !sink->splice().writePoll.inFlight()) {
-    io_.ring.poll(sink->splice_->writePoll, sink->fd_, POLLOUT);
-  }
-  if (!sp.socketEof && sp.inPipe < sp.pipeSize && !sp.slotsFull && !sp.readPoll.inFlight()) {
-    io_.ring.poll(sp.readPoll, fd_, POLLIN);
-  }
-}
-
-bool Stream::spliceIn(Splice& sp) {
-  bool afterPoll = std::exchange(sp.polledIn, false);  // only the first splice after it tells
-  if (sp.socketEof || sp.inPipe >= sp.pipeSize) return false;
-  ssize_t n = ::splice(fd_, nullptr, sp.pipeWrite, nullptr, sp.pipeSize - sp.inPipe,
-                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-  if (n > 0) {
-    sp.inPipe += static_cast<size_t>(n);
-    countReceived(static_cast<uint64_t>(n));
-    return true;
-  }
-  if (n == 0) {
-    sp.socketEof = true;
-  } else if (errno == EAGAIN) {
-    if (afterPoll && sp.inPipe > 0) sp.slotsFull = true;
-  } else if (errno != EINTR) {
-    fail(errno);
-  }
-  return false;
-}
-
-bool Stream::spliceOut(Splice& sp, Stream& sink) {
-  if (sp.inPipe == 0 || !in_.empty() || !sink.canSpliceOut()) return false;
-  ssize_t n = ::splice(sp.pipeRead, nullptr, sink.fd_, nullptr, sp.inPipe,
-                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-  if (n > 0) {
-    sp.inPipe -= static_cast<size_t>(n);
-    sp.slotsFull = false;
-    sink.countSent(static_cast<uint64_t>(n));
-    return true;
-  }
-  if (n < 0 && errno != EAGAIN && errno != EINTR) sink.fail(errno);
-  return false;
-}
-
-// Spliced bytes may go to our socket: nothing queued before them waits.
-bool Stream::canSpliceOut() const {
-  return fd_ >= 0 && !connecting_ && !closing_ && !lingering_ && error_ == 0 && !shutDone_ &&
-         out_.empty() && !sendOp_.inFlight();
-}
-
-void Stream::countSent(uint64_t n) {
-  sent_ += n;
-  if (outCounter_ != nullptr) outCounter_->add(n);
-}
-
-void Stream::onSplicePoll(Op& op) {
-  if (closing_ || op.result == -ECANCELED) return;
-  if (&op == &splice_->readPoll) {
-    splice_->polledIn = true;
-    pumpSplice();  // an error shows in the splice
-  } else if (source_ != nullptr && source_->splicing()) {
-    source_->pumpSplice();  // we, its sink, can take more
-  }
 }
 
 void Stream::onConnect(Op& op) {

@@ -8,9 +8,6 @@
 //   filters: a PROXY protocol header read first (expectProxyHeader), then
 //            TLS over memory BIOs (setTls): in() and out() hold plaintext
 //   send:    what out() holds, one sendmsg at a time, gathered
-//   splice:  spliceToSink(): a relay's bulk direction moves socket -> pipe ->
-//            sink's socket with splice(2) after readiness (poll), in()
-//            bypassed
 //   end:     shutdownWrite() (half-close once out() is sent; close_notify
 //            first with TLS), resetOnClose(), close()
 //
@@ -106,22 +103,6 @@ class Stream final : public OpOwner, public TimerHandler {
   // unsent ones reach the cap; null for in() alone.
   void limitBy(Stream* sink);
 
-  // --- splicing (a relay's bulk direction)
-  // From now on the bytes this stream receives go to its sink's socket (the
-  // stream named by limitBy) through a 1 MiB pipe with splice(2), woken by
-  // one-shot polls: the kernel moves pages, nothing is copied through user
-  // space. What was received before goes first: the recv in flight is
-  // cancelled, what it brought is delivered as usual, and no spliced byte
-  // goes out before the sink's out() is sent. While splicing, Received
-  // (in() empty) reports progress, Eof comes once the pipe is empty, and a
-  // splice error is an Error of the stream whose socket failed. Plain
-  // streams only (no TLS on either); false, nothing changed, when it
-  // cannot start (no pipe: the copying path goes on). Sets O_NONBLOCK on
-  // both sockets. SIGPIPE must be blocked or ignored (splice has no
-  // MSG_NOSIGNAL).
-  bool spliceToSink();
-  bool splicing() const;
-
   // --- receiving
   void startReceiving();
   ByteQueue& in() { return in_; }
@@ -176,9 +157,6 @@ class Stream final : public OpOwner, public TimerHandler {
   // stream stays small (idle connections).
   struct Filters;
   Filters& filters();
-  // Splice state (a source's pipe, a sink's poll), made on first use.
-  struct Splice;
-  Splice& splice();
 
   void armRecv();
   void onRecv(Op& op);
@@ -199,13 +177,6 @@ class Stream final : public OpOwner, public TimerHandler {
   void emit(StreamEvent event);
   void noteReadSize(const Op& op);
   bool tlsBacklogged() const;
-  void startSplice();
-  void pumpSplice();
-  bool spliceIn(Splice& sp);
-  bool spliceOut(Splice& sp, Stream& sink);
-  bool canSpliceOut() const;
-  void countSent(uint64_t n);
-  void onSplicePoll(Op& op);
 
   IoContext& io_;
   StreamHandler* handler_;
@@ -220,7 +191,6 @@ class Stream final : public OpOwner, public TimerHandler {
   uint64_t received_ = 0;
   uint64_t sent_ = 0;
   std::unique_ptr<Filters> filters_;
-  std::unique_ptr<Splice> splice_;
   bool connecting_ = false;
   bool receiving_ = false;  // startReceiving() was called
   bool paused_ = false;     // receiving waits for room (backpressure)

@@ -93,7 +93,6 @@ bool Worker::turn(std::chrono::milliseconds maxWait) {
   if (batch.completions > 1) counters_.batchedWaits.add();
   counters_.completions.add(completions);
   counters_.buffersExhausted.set(ring_->buffersExhausted());
-  counters_.splices.set(io_->splices);
   timers_->advance(now_);
   if (mailbox_->woken()) mailbox_->drain();
   freeDeferred();

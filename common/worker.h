@@ -57,7 +57,6 @@ struct WorkerCounters {
   Counter batchedWaits;      // of which batched (WaitPolicy busy)
   Counter completions;       // CQEs dispatched
   Counter buffersExhausted;  // receives that found the provided buffers used up
-  Counter splices;           // relay directions moved to splice(2)
 };
 
 class Worker {

@@ -103,7 +103,6 @@ struct WorkerView {
   uint64_t batchedWaits = 0;
   uint64_t completions = 0;
   uint64_t buffersExhausted = 0;
-  uint64_t splices = 0;
 };
 
 struct AdminSnapshot {

@@ -87,10 +87,6 @@ void writeWorkerCounters(Writer& w, const AdminSnapshot& snap) {
        "Receives that found the worker's provided buffers used up (-ENOBUFS); each is re-armed "
        "after 2 ms.",
        &WorkerView::buffersExhausted},
-      {"ringlb_relay_splices_total",
-       "Relay directions (tcp sessions, CONNECT tunnels, upgrades) that moved to splice(2) "
-       "after 4 MiB.",
-       &WorkerView::splices},
   };
   for (const Family& f : kFamilies) {
     w.family(f.name, "counter", f.help);

@@ -6,8 +6,7 @@ import socket
 import struct
 import threading
 
-from harness import (EchoServer, Ringlb, free_port, metrics_text, parse_args, run_tests,
-                     wait_until)
+from harness import (EchoServer, Ringlb, free_port, parse_args, run_tests, wait_until)
 
 ARGS = parse_args()
 
@@ -73,41 +72,6 @@ def test_concurrent_clients_get_back_exactly_what_they_sent():
             t.join(120)
         assert not any(t.is_alive() for t in threads), "clients still running after 120 s"
         assert not errors, errors[:5]
-        assert lb.stop() == 0
-    finally:
-        lb.close()
-        echo.stop()
-
-
-def splices(admin_port):
-    """ringlb_relay_splices_total summed over the workers."""
-    return sum(int(float(line.split()[-1])) for line in metrics_text(admin_port).splitlines()
-               if line.startswith("ringlb_relay_splices_total{"))
-
-
-def test_bulk_transfers_move_to_splice_and_every_byte_arrives_in_order():
-    echo = EchoServer()
-    port, admin = free_port(), free_port()
-    config = tcp_config(port, [echo.port]) + f'\n[admin]\nbind = "127.0.0.1:{admin}"\n'
-    lb = Ringlb(ARGS.ringlb, config, [port, admin])
-    try:
-        errors = []
-
-        def client(i):
-            payload = os.urandom((24 << 20) + 4099 * i)  # past the 4 MiB switch both ways
-            got = echo_roundtrip(port, payload)
-            if hashlib.sha256(got).digest() != hashlib.sha256(payload).digest():
-                errors.append(f"client {i}: {len(got)} bytes back of {len(payload)}")
-
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
-        assert not any(t.is_alive() for t in threads), "clients still running after 120 s"
-        assert not errors, errors
-        # Each session's two directions moved past 4 MiB: both switched.
-        assert splices(admin) == 8, metrics_text(admin)
         assert lb.stop() == 0
     finally:
         lb.close()

@@ -1,15 +1,12 @@
 // Relay: bytes both ways, half-close in each direction, resets passed on,
-// backpressure when one side stops reading, and the switch of a bulk
-// direction to splice(2) with the same guarantees.
+// and backpressure when one side stops reading.
 #include "common/relay.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <optional>
 #include <string>
 
@@ -151,160 +148,19 @@ TEST(Relay, ABackendThatStopsReadingHoldsBackTheClient) {
   }));
 }
 
-// Bytes that show loss, duplication or reordering (not a multiple of a
-// buffer or pipe size).
-std::string pattern(size_t size) {
-  std::string s(size, '\0');
-  for (size_t i = 0; i < size; ++i) s[i] = static_cast<char>('a' + (i * 7 + i / 4093) % 26);
-  return s;
-}
-
-// Sends `data` from `fd` (non-blocking) as the peer takes it, turning the
-// loop; `drain` reads the far side into `got` until `until()`.
-struct Transfer {
-  Transfer(TestLoop& l, int f, int t, const std::string& d) : loop(l), from(f), to(t), data(d) {}
-  TestLoop& loop;
-  int from;
-  int to;
-  const std::string& data;
-  std::string got;
-  size_t sent = 0;
-  bool step() {
-    if (sent < data.size()) {
-      ssize_t n = ::send(from, data.data() + sent, std::min<size_t>(data.size() - sent, 1 << 20),
-                         MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n > 0) sent += static_cast<size_t>(n);
-    }
-    // Drain what is there (a read per turn would make the test slow).
-    for (int i = 0; i < 64; ++i) {
-      size_t before = got.size();
-      if (!readSome(to, got)) return false;
-      if (got.size() == before) break;
-    }
-    return true;
-  }
-  bool run(size_t until, std::chrono::milliseconds limit = std::chrono::milliseconds(10000)) {
-    return loop.runUntil(
-        [&] {
-          step();
-          return got.size() >= until;
-        },
-        limit);
-  }
-};
-
-TEST(RelaySplice, ABulkDirectionSwitchesToSpliceAndLosesNoByte) {
+// Both directions are limited by the other side's send queue: a backend
+// that stops reading holds back a client with large TCP buffers before it
+// uses up the worker's provided buffers (which every session shares).
+TEST(Relay, ASlowBackendNeverUsesUpTheWorkersBuffers) {
   Fixture f(/*tcp=*/true);
-  std::string data = pattern(3 * Relay::kSpliceAfter + 12345);
-  Transfer t{f.loop, f.clientPeer, f.backendPeer, data};
-  ASSERT_TRUE(t.run(data.size())) << "got " << t.got.size();
-  EXPECT_TRUE(t.got == data) << "every byte, in order";
-  EXPECT_TRUE(f.client.splicing()) << "the client's direction moved past kSpliceAfter";
-  EXPECT_FALSE(f.backend.splicing()) << "the other direction stays on recv";
-  EXPECT_EQ(f.client.bytesReceived(), data.size());
-  EXPECT_EQ(f.backend.bytesSent(), data.size());
-  // The other direction still works, and the relay goes on.
-  ::send(f.backendPeer, "reply", 5, 0);
-  std::string atClient;
-  ASSERT_TRUE(f.loop.runUntil([&] {
-    readSome(f.clientPeer, atClient);
-    return atClient == "reply";
-  }));
-  EXPECT_FALSE(f.owner.end);
-}
-
-TEST(RelaySplice, BothDirectionsSpliceAtOnce) {
-  Fixture f(/*tcp=*/true);
-  std::string up = pattern(2 * Relay::kSpliceAfter + 1);
-  std::string down = pattern(2 * Relay::kSpliceAfter + 77);
-  Transfer a{f.loop, f.clientPeer, f.backendPeer, up};
-  Transfer b{f.loop, f.backendPeer, f.clientPeer, down};
-  ASSERT_TRUE(f.loop.runUntil(
-      [&] {
-        a.step();
-        b.step();
-        return a.got.size() >= up.size() && b.got.size() >= down.size();
-      },
-      std::chrono::milliseconds(10000)));
-  EXPECT_TRUE(a.got == up);
-  EXPECT_TRUE(b.got == down);
-  EXPECT_TRUE(f.client.splicing());
-  EXPECT_TRUE(f.backend.splicing());
-}
-
-TEST(RelaySplice, AHalfCloseWhileSplicingComesAfterTheLastByte) {
-  Fixture f(/*tcp=*/true);
-  std::string data = pattern(Relay::kSpliceAfter + 3 * 1024 * 1024);
-  Transfer t{f.loop, f.clientPeer, f.backendPeer, data};
-  // The FIN follows bytes sent while splicing (sent at once, a recv could
-  // read it before the switch).
-  ASSERT_TRUE(f.loop.runUntil(
-      [&] {
-        if (!f.client.splicing()) t.step();
-        return f.client.splicing();
-      },
-      std::chrono::milliseconds(10000)));
-  ASSERT_TRUE(f.loop.runUntil(
-      [&] {
-        t.step();
-        return t.sent == data.size();
-      },
-      std::chrono::milliseconds(10000)));
-  ::shutdown(f.clientPeer, SHUT_WR);
-  ASSERT_TRUE(f.loop.runUntil([&] { return !t.step(); }, std::chrono::milliseconds(10000)))
-      << "the backend sees the FIN";
-  EXPECT_TRUE(t.got == data) << "the FIN came after every byte (" << t.got.size() << " of "
-                             << data.size() << ")";
-  EXPECT_TRUE(f.client.splicing());
-  ::send(f.backendPeer, "bye", 3, 0);
-  ::shutdown(f.backendPeer, SHUT_WR);
-  ASSERT_TRUE(f.loop.runUntil([&] { return f.owner.end.has_value(); }));
-  EXPECT_EQ(*f.owner.end, AccessEnd::Closed);
-}
-
-TEST(RelaySplice, AResetWhileSplicingIsPassedOn) {
-  Fixture f(/*tcp=*/true);
-  std::string data = pattern(Relay::kSpliceAfter + 1024 * 1024);
-  Transfer t{f.loop, f.clientPeer, f.backendPeer, data};
-  ASSERT_TRUE(t.run(data.size()));
-  ASSERT_TRUE(f.client.splicing());
-  resetOnClose(f.clientPeer);
-  ::close(f.clientPeer);
-  ASSERT_TRUE(f.loop.runUntil([&] { return f.owner.end.has_value(); }));
-  EXPECT_EQ(*f.owner.end, AccessEnd::ClientReset);
-  f.backend.close();
-  f.loop.runUntil([&] { return f.backend.closed(); });
-  f.loop.turn();  // submits the close
-  pollfd p{f.backendPeer, POLLIN, 0};
-  poll(&p, 1, 2000);
-  char c;
-  EXPECT_EQ(::recv(f.backendPeer, &c, 1, MSG_DONTWAIT), -1);
-  EXPECT_EQ(errno, ECONNRESET);
-  f.clientPeer = ::socket(AF_INET, SOCK_STREAM, 0);  // closed above; the fixture closes this one
-}
-
-TEST(RelaySplice, ABackendThatStopsReadingHoldsBackASplicingClient) {
-  Fixture f(/*tcp=*/true);
-  std::string data = pattern(Relay::kSpliceAfter + 64 * 1024);
-  Transfer t{f.loop, f.clientPeer, f.backendPeer, data};
-  ASSERT_TRUE(t.run(data.size()));
-  ASSERT_TRUE(f.client.splicing());
-  // The backend stops reading; the client keeps sending.
-  std::string more = pattern(64 * 1024 * 1024);
-  size_t sent = 0;
-  for (int i = 0; i < 150; ++i) {
-    ssize_t n = ::send(f.clientPeer, more.data() + sent,
-                       std::min<size_t>(more.size() - sent, 1 << 20), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) sent += static_cast<size_t>(n);
+  fcntl(f.clientPeer, F_SETFL, O_NONBLOCK);
+  std::string chunk(256 * 1024, 'u');
+  for (int i = 0; i < 100; ++i) {
+    ::send(f.clientPeer, chunk.data(), chunk.size(), 0);
     f.loop.turn();
   }
-  EXPECT_LT(sent, more.size()) << "the client was slowed down by TCP flow control";
-  EXPECT_LE(f.client.bytesReceived() - f.backend.bytesSent(), 1024u * 1024u)
-      << "the proxy holds at most its pipe";
-  Transfer rest{f.loop, f.clientPeer, f.backendPeer, more};
-  rest.sent = sent;
-  ASSERT_TRUE(rest.run(more.size(), std::chrono::milliseconds(20000)));
-  EXPECT_TRUE(rest.got == more);
+  EXPECT_EQ(f.loop.ring().buffersExhausted(), 0u);
+  EXPECT_LE(f.backend.out().buffers(), size_t{Stream::kMaxQueuedBuffers});
 }
 
 }  // namespace
