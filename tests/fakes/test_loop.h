@@ -16,6 +16,7 @@
 #include "common/io_context.h"
 #include "common/ring.h"
 #include "common/timer_wheel.h"
+#include "tests/fakes/loopback.h"
 
 namespace ringlb::testing {
 
@@ -70,14 +71,9 @@ inline std::pair<int, int> unixPair() {
 
 // A connected loopback TCP pair (resets and TCP options need TCP).
 inline std::pair<int, int> tcpPair() {
-  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  int listener = boundLoopback(addr);
   listen(listener, 1);
-  socklen_t len = sizeof addr;
-  getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
   int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
   int server = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
@@ -87,14 +83,8 @@ inline std::pair<int, int> tcpPair() {
 
 // A loopback address where nothing listens (connects are refused).
 inline sockaddr_in closedPort() {
-  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(s);
+  close(boundLoopback(addr));
   return addr;
 }
 

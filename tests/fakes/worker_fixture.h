@@ -21,19 +21,15 @@
 #include "common/shared_services.h"
 #include "common/worker.h"
 #include "config/load.h"
+#include "tests/fakes/loopback.h"
 
 namespace ringlb::testing {
 
 // A loopback port nothing listens on; or one that listens (BackendPeer).
 inline int listenLoopback(uint16_t* port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  int fd = boundLoopback(addr, SOCK_NONBLOCK);
   listen(fd, 64);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   *port = ntohs(addr.sin_port);
   return fd;
 }
