@@ -7,6 +7,7 @@
 //   passiveReports  workers -> health thread (connect failures, successes)
 //   stats           counters for /metrics (single writer per counter)
 //   backendStatus   health state per backend for /status
+//   ticketKeys      TLS session-ticket keys of every listener and worker
 //
 // Thread rules: each member documents its own; the object outlives every
 // worker and extension of its server.
@@ -16,6 +17,7 @@
 #include "common/backend_status.h"
 #include "common/passive_reports.h"
 #include "common/stats.h"
+#include "common/tls/ticket_keys.h"
 
 namespace ringlb {
 
@@ -24,6 +26,7 @@ struct SharedServices {
   PassiveReportQueue passiveReports;
   StatsRegistry stats;
   BackendStatusBoard backendStatus;
+  tls::TicketKeys ticketKeys;
 };
 
 }  // namespace ringlb

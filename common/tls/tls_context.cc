@@ -2,12 +2,14 @@
 
 #include <fmt/format.h>
 #include <openssl/err.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <cctype>
 
 #include "common/ascii.h"
+#include "common/tls/ticket_keys.h"
 #include "common/tls/tls_stream.h"
 
 namespace ringlb::tls {
@@ -87,10 +89,12 @@ bool tlsNameMatches(std::string_view pattern, std::string_view host) {
 }
 
 std::shared_ptr<TlsContext> TlsContext::build(const config::TlsConfig& tls, bool http,
-                                              std::string* error) {
+                                              std::string* error, TicketKeys* ticketKeys,
+                                              std::string_view sessionContext) {
   std::shared_ptr<TlsContext> context(new TlsContext());
   for (const auto& cert : tls.certificates) {
     if (!context->add(cert, http, error)) return nullptr;
+    context->shareSessions(context->certs_.back().ctx, ticketKeys, sessionContext);
   }
   if (context->certs_.empty()) {
     *error = "no certificate";
@@ -127,6 +131,17 @@ bool TlsContext::add(const config::CertificateConfig& cert, bool http, std::stri
   SSL_CTX_set_tlsext_servername_arg(ctx, this);
   certs_.back().names = certificateNames(SSL_CTX_get0_certificate(ctx));
   return true;
+}
+
+void TlsContext::shareSessions(SSL_CTX* ctx, TicketKeys* ticketKeys,
+                               std::string_view sessionContext) {
+  if (ticketKeys != nullptr) ticketKeys->install(ctx);
+  if (sessionContext.empty()) return;
+  // At most 32 bytes: the listener name's SHA-256.
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(sessionContext.data()), sessionContext.size(),
+         digest);
+  SSL_CTX_set_session_id_context(ctx, digest, sizeof digest);
 }
 
 TlsContext::~TlsContext() {

@@ -22,12 +22,19 @@
 
 namespace ringlb::tls {
 
+class TicketKeys;
+
 class TlsContext {
  public:
   // Null with `error` set ("cannot load certificate FILE: REASON", ...).
   // `http`: offer ALPN "http/1.1" (http listeners; a tcp listener offers none).
+  // `ticketKeys` (which must outlive the context): session tickets under the
+  // server's shared keys, resumable on any worker; null: OpenSSL's own keys
+  // of this context. `sessionContext` (the listener's name) keeps a session
+  // from resuming on another listener.
   static std::shared_ptr<TlsContext> build(const config::TlsConfig& tls, bool http,
-                                           std::string* error);
+                                           std::string* error, TicketKeys* ticketKeys = nullptr,
+                                           std::string_view sessionContext = {});
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;
@@ -47,6 +54,7 @@ class TlsContext {
   };
   TlsContext() = default;
   bool add(const config::CertificateConfig& cert, bool http, std::string* error);
+  void shareSessions(SSL_CTX* ctx, TicketKeys* ticketKeys, std::string_view sessionContext);
   static int onServerName(SSL* ssl, int* alert, void* arg);
 
   std::vector<Cert> certs_;

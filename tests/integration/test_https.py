@@ -157,6 +157,22 @@ def test_no_sni_gets_the_first_certificate():
     assert "subject=CN = a.test" in out.stdout.decode(errors="replace")
 
 
+def test_openssl_s_client_sessions_resume_on_either_worker():
+    request = b"GET /r HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
+    for version in ("-tls1_3", "-tls1_2"):
+        with tempfile.TemporaryDirectory() as d:
+            session = os.path.join(d, "session.pem")
+            common = (version, "-servername", "a.test", "-CAfile", CA, "-ign_eof")
+            first = s_client(*common, "-sess_out", session, data=request).stdout
+            assert b"New, TLSv1." in first, first
+            reused = []
+            for _ in range(10):  # two workers: each lands on one by the kernel's hash
+                out = s_client(*common, "-sess_in", session, "-sess_out", session,
+                               data=request).stdout
+                reused.append(b"Reused, TLSv1." in out)
+            assert all(reused), f"{version}: {reused.count(False)} of 10 made a full handshake"
+
+
 def test_many_requests_share_one_tls_connection():
     with tls_socket() as sock:
         conn = http.client.HTTPConnection("a.test", PORT)

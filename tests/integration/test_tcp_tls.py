@@ -76,6 +76,55 @@ def test_tls_client_reaches_the_plaintext_backend_and_back():
         assert s.selected_alpn_protocol() is None, "a tcp listener offers no ALPN"
 
 
+def resumption_attempts(version, attempts=20):
+    """One full handshake, then `attempts` connections each offering the
+    ticket of the one before (as browsers do); True for each that resumed.
+    SO_REUSEPORT spreads the connections over both workers."""
+    ctx = ssl.create_default_context(cafile=os.path.join(CERTS, "demo.pem"))
+    ctx.minimum_version = ctx.maximum_version = version
+    session, reused = None, []
+    for i in range(attempts + 1):
+        raw = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+        with ctx.wrap_socket(raw, server_hostname="app.example.com", session=session) as s:
+            s.sendall(b"x")  # a round trip: TLS 1.3 tickets come after the handshake
+            assert s.recv(1) == b"x"
+            if i > 0:
+                reused.append(s.session_reused)
+            session = s.session
+    return reused
+
+
+def test_a_tls13_ticket_resumes_on_any_worker():
+    reused = resumption_attempts(ssl.TLSVersion.TLSv1_3)
+    assert all(reused), f"{reused.count(False)} of {len(reused)} attempts made a full handshake"
+
+
+def test_a_tls12_ticket_resumes_on_any_worker():
+    reused = resumption_attempts(ssl.TLSVersion.TLSv1_2)
+    assert all(reused), f"{reused.count(False)} of {len(reused)} attempts made a full handshake"
+
+
+def test_a_ticket_from_before_a_reload_resumes_after_it():
+    ctx = ssl.create_default_context(cafile=os.path.join(CERTS, "demo.pem"))
+
+    def connect(session=None):
+        raw = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+        with ctx.wrap_socket(raw, server_hostname="app.example.com", session=session) as s:
+            s.sendall(b"x")
+            assert s.recv(1) == b"x"
+            return s.session, s.session_reused
+
+    session, _ = connect()
+    before = LB.stderr().count("reload done")
+    LB.reload()  # rebuilds every TLS context from the files
+    wait_until(lambda: LB.stderr().count("reload done") > before, what="the reload")
+    reused = []
+    for _ in range(6):
+        session, was_reused = connect(session)
+        reused.append(was_reused)
+    assert all(reused), reused
+
+
 def test_sni_picks_the_certificate_for_the_name():
     with tls_client("admin.example.org", os.path.join(CERTS, "demo-admin.pem")) as s:
         subject = dict(x[0] for x in s.getpeercert()["subject"])
