@@ -61,6 +61,15 @@ struct ListenerStats {
   std::array<Counter, 500> requestsByCode;
   // Rejected before reaching a backend, by reason (see RejectReason).
   std::array<Counter, 9> rejected;
+  // TLS listeners: handshakes finished (full, or resumed from a ticket),
+  // failed (an error, or the client gone first), not finished within
+  // handshake_timeout.
+  struct Tls {
+    Counter full;
+    Counter resumed;
+    Counter failed;
+    Counter timedOut;
+  } tls;
   DurationHistogram requestDuration;
   // udp: datagrams each way.
   Counter datagramsIn;

@@ -114,8 +114,13 @@ struct CertificateConfig {
   std::string keyFile;
 };
 
+enum class TlsVersion { Tls12, Tls13 };
+
 struct TlsConfig {
   std::vector<CertificateConfig> certificates;
+  TlsVersion minVersion = TlsVersion::Tls12;
+  // From the accept (or the end of the PROXY header) to a finished handshake.
+  Duration handshakeTimeout = std::chrono::seconds(10);
 };
 
 struct HeaderEdit {

@@ -617,6 +617,11 @@ class Parser {
     TlsConfig t;
     walk(table, Section::Tls, path, "in [" + path + "]",
          [&](std::string_view key, const toml::node& v) {
+           if (key == "min_version") {
+             return assign(t.minVersion, choice<TlsVersion>(v, {{"1.2", TlsVersion::Tls12},
+                                                                {"1.3", TlsVersion::Tls13}}));
+           }
+           if (key == "handshake_timeout") return assign(t.handshakeTimeout, duration(v, false));
            if (key == "certificates") {
              if (v.as_array()->empty()) {
                fail(v, path_, "needs at least one { cert = \"...\", key = \"...\" }");

@@ -161,6 +161,15 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
      "Non-empty list of `{ cert = \"...\", key = \"...\" }`, chosen by SNI; the first is the "
      "default.",
      false},
+    {S::Tls, "min_version", T::String, "\"1.2\"",
+     "`\"1.2\"` | `\"1.3\"`: the oldest TLS version accepted; older clients get a "
+     "`protocol_version` alert.",
+     false},
+    {S::Tls, "handshake_timeout", T::DurationString, "\"10s\"",
+     "The TLS handshake must finish this long after the accept (after the PROXY header with "
+     "`accept_proxy_protocol`), else the connection is closed (`header_timeout` reason). An http "
+     "listener's first request head then gets its own `header_timeout`.",
+     false},
 
     {S::Certificate, "cert", T::String, "required",
      "PEM certificate chain file; a relative path is relative to the config file's directory. "

@@ -81,7 +81,8 @@ void TcpSession::start() {
   }
   if (listener->acceptProxyProtocol || listener->tls) {
     state_ = listener->acceptProxyProtocol ? State::ReadingHeader : State::Handshaking;
-    worker.timers().schedule(timer_, worker.now() + kHeaderTimeout);
+    auto limit = state_ == State::ReadingHeader ? kHeaderTimeout : listener->tls->handshakeTimeout;
+    worker.timers().schedule(timer_, worker.now() + limit);
     client_.startReceiving();
     return;
   }
@@ -134,6 +135,7 @@ void TcpSession::onClientEvent(StreamEvent event) {
     if (header || state_ == State::Handshaking) {
       auto reason = header ? RejectReason::BadRequest : RejectReason::TlsHandshake;
       service_.stats().rejected[static_cast<size_t>(reason)].add();
+      if (!header) service_.stats().tls.failed.add();
       if (header) {
         logDebug("listener {}: PROXY protocol header rejected: {}", service_.name(),
                  client_.proxyHeaderError() != nullptr ? client_.proxyHeaderError()
@@ -165,10 +167,22 @@ void TcpSession::onClientEvent(StreamEvent event) {
       addresses_->local = r.destination;
     }
     state_ = client_.tls() != nullptr ? State::Handshaking : State::Connecting;
-    if (state_ == State::Connecting) startConnecting();
+    if (state_ == State::Connecting) {
+      startConnecting();
+    } else {  // the handshake gets its own handshake_timeout (this session's snapshot)
+      for (const auto& l : config_->listeners) {
+        if (l.name != service_.name() || !l.tls) continue;
+        Worker& worker = service_.worker();
+        worker.timers().schedule(timer_, worker.now() + l.tls->handshakeTimeout);
+      }
+    }
     return;
   }
-  if (state_ == State::Handshaking && event == StreamEvent::Secured) startConnecting();
+  if (state_ == State::Handshaking && event == StreamEvent::Secured) {
+    auto& counters = service_.stats().tls;
+    (client_.tls()->resumed() ? counters.resumed : counters.full).add();
+    startConnecting();
+  }
   // Connecting: client bytes (and an early EOF) wait for the relay.
 }
 
@@ -286,6 +300,7 @@ void TcpSession::onTimer(Timer&) {
     case State::Handshaking:
     case State::ReadingHeader:
       service_.stats().rejected[static_cast<size_t>(RejectReason::HeaderTimeout)].add();
+      if (state_ == State::Handshaking) service_.stats().tls.timedOut.add();
       logDebug("listener {}: no complete {} in time", service_.name(),
                state_ == State::ReadingHeader ? "PROXY header" : "TLS handshake");
       close(state_ == State::ReadingHeader ? AccessEnd::ProxyHeaderTimeout

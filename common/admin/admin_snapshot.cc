@@ -19,6 +19,7 @@ ListenerView listenerFromConfig(const config::ListenerConfig& l) {
   v.name = l.name;
   v.bind = l.bind.text;
   v.mode = modeName(l.mode);
+  v.tls = l.tls.has_value();
   v.pool = l.pool;
   return v;
 }
@@ -33,6 +34,10 @@ void addListenerStats(ListenerView& v, const ListenerStats& s) {
     if (n != 0) v.requestsByCode[static_cast<int>(i) + 100] += n;
   }
   for (size_t i = 0; i < v.rejected.size(); ++i) v.rejected[i] += s.rejected[i].get();
+  v.tlsFull += s.tls.full.get();
+  v.tlsResumed += s.tls.resumed.get();
+  v.tlsFailed += s.tls.failed.get();
+  v.tlsTimedOut += s.tls.timedOut.get();
   v.requestDuration.add(s.requestDuration);
   v.datagramsIn += s.datagramsIn.get();
   v.datagramsOut += s.datagramsOut.get();

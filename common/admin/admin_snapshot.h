@@ -50,6 +50,11 @@ struct ListenerView {
   uint64_t bytesOut = 0;                   // to clients
   std::map<int, uint64_t> requestsByCode;  // only codes seen
   std::array<uint64_t, 9> rejected{};      // index = RejectReason
+  bool tls = false;                        // a [listeners.NAME.tls] table
+  uint64_t tlsFull = 0;                    // handshakes finished without a ticket
+  uint64_t tlsResumed = 0;
+  uint64_t tlsFailed = 0;
+  uint64_t tlsTimedOut = 0;
   HistogramView requestDuration;
   uint64_t datagramsIn = 0;
   uint64_t datagramsOut = 0;

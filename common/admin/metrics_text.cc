@@ -140,6 +140,20 @@ void writeListenerCounters(Writer& w, const AdminSnapshot& snap) {
       w.sample("ringlb_rejected_total", {{"listener", l.name}, {"reason", reason}}, l.rejected[i]);
     }
   }
+  w.family("ringlb_tls_handshakes_total", "counter",
+           "TLS handshakes on listeners with TLS: result ok (resumed: a session ticket was "
+           "accepted), failed (an error, or the client left first), timeout (handshake_timeout).");
+  for (const auto& l : snap.listeners) {
+    if (!l.tls) continue;
+    auto sample = [&](const char* result, const char* resumed, uint64_t n) {
+      w.sample("ringlb_tls_handshakes_total",
+               {{"listener", l.name}, {"result", result}, {"resumed", resumed}}, n);
+    };
+    sample("ok", "false", l.tlsFull);
+    sample("ok", "true", l.tlsResumed);
+    sample("failed", "false", l.tlsFailed);
+    sample("timeout", "false", l.tlsTimedOut);
+  }
 }
 
 void writeListenerModeMetrics(Writer& w, const AdminSnapshot& snap) {

@@ -94,7 +94,10 @@ std::shared_ptr<TlsContext> TlsContext::build(const config::TlsConfig& tls, bool
   std::shared_ptr<TlsContext> context(new TlsContext());
   for (const auto& cert : tls.certificates) {
     if (!context->add(cert, http, error)) return nullptr;
-    context->shareSessions(context->certs_.back().ctx, ticketKeys, sessionContext);
+    SSL_CTX* ctx = context->certs_.back().ctx;
+    SSL_CTX_set_min_proto_version(
+        ctx, tls.minVersion == config::TlsVersion::Tls13 ? TLS1_3_VERSION : TLS1_2_VERSION);
+    context->shareSessions(ctx, ticketKeys, sessionContext);
   }
   if (context->certs_.empty()) {
     *error = "no certificate";

@@ -69,6 +69,8 @@ class TlsStream {
   // The negotiated ALPN protocol, empty when none.
   std::string_view alpn() const;
   SSL* ssl() { return ssl_; }
+  // The handshake resumed a session (a ticket was accepted).
+  bool resumed() const { return SSL_session_reused(ssl_) == 1; }
 
  private:
   TlsStream(SSL* ssl, BIO* in, BIO* out) : ssl_(ssl), in_(in), out_(out) {}

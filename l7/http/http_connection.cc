@@ -66,8 +66,12 @@ void HttpConnection::start() {
                                    clientIp_, clientAddr_, listener_->tls.has_value()});
   context_->forward = forward_.get();
   lastActivity_ = worker.now();
-  // header_timeout bounds the PROXY header, the TLS handshake and the first head.
-  worker.timers().schedule(clientTimer_, worker.now() + listener_->headerTimeout);
+  // header_timeout bounds the PROXY header, then handshake_timeout the TLS
+  // handshake, then header_timeout the first head.
+  bool handshakeFirst = listener_->tls && !listener_->acceptProxyProtocol;
+  worker.timers().schedule(clientTimer_, worker.now() + (handshakeFirst
+                                                             ? listener_->tls->handshakeTimeout
+                                                             : listener_->headerTimeout));
   client_.startReceiving();
 }
 
@@ -120,6 +124,14 @@ void HttpConnection::onStreamEvent(Stream& stream, StreamEvent event) {
     return;
   }
   switch (event) {
+    case StreamEvent::Secured: {
+      auto& counters = service_.stats().tls;
+      (client_.tls()->resumed() ? counters.resumed : counters.full).add();
+      // The first head gets a whole header_timeout of its own.
+      Worker& worker = service_.worker();
+      worker.timers().schedule(clientTimer_, worker.now() + listener_->headerTimeout);
+      break;
+    }
     case StreamEvent::Received:
     case StreamEvent::Drained:
       lastActivity_ = service_.worker().now();
@@ -139,6 +151,7 @@ void HttpConnection::onStreamEvent(Stream& stream, StreamEvent event) {
         // Closed and counted, never answered in plaintext; the client reads
         // OpenSSL's alert rather than a reset.
         service_.stats().rejected[static_cast<size_t>(RejectReason::TlsHandshake)].add();
+        if (!client_.tls()->handshakeDone()) service_.stats().tls.failed.add();
         std::string why = client_.tls()->error();
         if (why.empty()) why = client_.error() != 0 ? std::strerror(client_.error()) : "";
         if (why.empty()) why = "the client closed the connection";
@@ -192,6 +205,9 @@ void HttpConnection::onTimer(Timer& timer) {
         // No HTTP answer: the peer does not speak HTTP to us yet (no PROXY
         // header, or a TLS handshake that did not finish in time).
         service_.stats().rejected[static_cast<size_t>(RejectReason::HeaderTimeout)].add();
+        if (!(listener_->acceptProxyProtocol && client_.proxyHeader() == nullptr)) {
+          service_.stats().tls.timedOut.add();  // the PROXY header came: the handshake did not
+        }
         close(false);
       } else if (headStarted_) {
         rejectHead(ErrorCode::HeadTimeout);  // slowloris: the head is too slow
@@ -245,9 +261,10 @@ void HttpConnection::applyProxyHeader() {
   }
   logDebug("listener {}: PROXY v{} header from {}: client {}", service_.name(), header.version,
            peer, clientAddr_);
-  // The first request gets a whole header_timeout of its own, as without PROXY.
+  // The handshake, or else the first request, gets a whole timeout of its own.
   Worker& worker = service_.worker();
-  worker.timers().schedule(clientTimer_, worker.now() + listener_->headerTimeout);
+  auto limit = listener_->tls ? listener_->tls->handshakeTimeout : listener_->headerTimeout;
+  worker.timers().schedule(clientTimer_, worker.now() + limit);
 }
 
 // ------------------------------------------------------------------ steps

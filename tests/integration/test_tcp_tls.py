@@ -36,6 +36,7 @@ mode = "tcp"
 pool = "echo"
 
 [listeners.secure.tls]
+handshake_timeout = "2s"
 certificates = [
   {{ cert = "{CERTS}/demo.pem", key = "{CERTS}/demo.key" }},
   {{ cert = "{CERTS}/demo-admin.pem", key = "{CERTS}/demo-admin.key" }},
@@ -170,6 +171,7 @@ def test_plaintext_bytes_are_refused_without_a_backend_connection():
 
 
 def test_a_client_that_never_finishes_its_handshake_is_dropped():
+    before = metric("ringlb_tls_handshakes_total", listener="secure", result="timeout")
     with socket.create_connection(("127.0.0.1", PORT), timeout=20) as s:
         start = time.monotonic()
         s.sendall(b"\x16\x03\x01")  # the start of a record, then nothing
@@ -177,7 +179,48 @@ def test_a_client_that_never_finishes_its_handshake_is_dropped():
             assert s.recv(100) == b""
         except ConnectionResetError:
             pass
-        assert 4 <= time.monotonic() - start < 15
+        assert 1.8 <= time.monotonic() - start < 8, "handshake_timeout is 2 s"
+    wait_until(lambda: metric("ringlb_tls_handshakes_total", listener="secure",
+                              result="timeout") == before + 1, what="the timeout counted")
+
+
+def test_handshakes_are_counted_by_result_and_resumption():
+    def count(**labels):
+        return metric("ringlb_tls_handshakes_total", listener="secure", **labels)
+
+    full, resumed = count(result="ok", resumed="false"), count(result="ok", resumed="true")
+    failed = count(result="failed")
+    attempts = resumption_attempts(ssl.TLSVersion.TLSv1_3, attempts=3)
+    with socket.create_connection(("127.0.0.1", PORT), timeout=10) as s:
+        s.sendall(b"\x16\x03\x01\x00\x05hello")  # a record that is no ClientHello
+        s.recv(100)
+    wait_until(lambda: count(result="failed") == failed + 1, what="the failure counted")
+    assert count(result="ok", resumed="false") == full + 1
+    assert count(result="ok", resumed="true") == resumed + sum(attempts) == resumed + 3
+
+
+def test_min_version_1_3_refuses_tls_1_2_clients():
+    port = free_port()
+    lb = Ringlb(ARGS.ringlb, config().replace(f"127.0.0.1:{PORT}", f"127.0.0.1:{port}")
+                .replace(f'bind = "127.0.0.1:{ADMIN}"', f'bind = "127.0.0.1:{free_port()}"')
+                .replace('handshake_timeout = "2s"', 'min_version = "1.3"'), [port])
+    try:
+        def connect(version):
+            ctx = ssl.create_default_context(cafile=os.path.join(CERTS, "demo.pem"))
+            ctx.minimum_version = ctx.maximum_version = version
+            raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+            with ctx.wrap_socket(raw, server_hostname="app.example.com") as s:
+                return s.version()
+
+        assert connect(ssl.TLSVersion.TLSv1_3) == "TLSv1.3"
+        try:
+            connect(ssl.TLSVersion.TLSv1_2)
+            raise AssertionError("a TLS 1.2 client got through min_version = 1.3")
+        except ssl.SSLError as e:
+            assert "PROTOCOL_VERSION" in str(e).upper() or "VERSION" in str(e).upper(), e
+        assert lb.stop() == 0
+    finally:
+        lb.close()
 
 
 def test_zz_clean_exit():
