@@ -115,12 +115,17 @@ struct CertificateConfig {
 };
 
 enum class TlsVersion { Tls12, Tls13 };
+enum class ClientVerify { Required, Optional };
 
 struct TlsConfig {
   std::vector<CertificateConfig> certificates;
   TlsVersion minVersion = TlsVersion::Tls12;
   // From the accept (or the end of the PROXY header) to a finished handshake.
   Duration handshakeTimeout = std::chrono::seconds(10);
+  // Mutual TLS: client certificates verified against this CA file (resolved
+  // against the config file's directory); empty = none asked for.
+  std::string clientCa{};
+  ClientVerify clientVerify = ClientVerify::Required;
 };
 
 struct HeaderEdit {

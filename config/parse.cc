@@ -615,6 +615,7 @@ class Parser {
 
   std::optional<TlsConfig> tls(const toml::table& table, const std::string& path) {
     TlsConfig t;
+    bool clientVerifySet = false;
     walk(table, Section::Tls, path, "in [" + path + "]",
          [&](std::string_view key, const toml::node& v) {
            if (key == "min_version") {
@@ -622,6 +623,13 @@ class Parser {
                                                                 {"1.3", TlsVersion::Tls13}}));
            }
            if (key == "handshake_timeout") return assign(t.handshakeTimeout, duration(v, false));
+           if (key == "client_ca") return assign(t.clientCa, nonEmpty(v));
+           if (key == "client_verify") {
+             clientVerifySet = true;
+             return assign(t.clientVerify,
+                           choice<ClientVerify>(v, {{"required", ClientVerify::Required},
+                                                    {"optional", ClientVerify::Optional}}));
+           }
            if (key == "certificates") {
              if (v.as_array()->empty()) {
                fail(v, path_, "needs at least one { cert = \"...\", key = \"...\" }");
@@ -634,6 +642,10 @@ class Parser {
            return unhandled(v, key);
          });
     requireKey(table, path, "certificates");
+    if (clientVerifySet && t.clientCa.empty() && table.contains("client_verify")) {
+      fail(*table.get("client_verify"), path + ".client_verify",
+           "needs client_ca (the CA that client certificates are verified against)");
+    }
     return t;
   }
 

@@ -165,6 +165,15 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
      "`\"1.2\"` | `\"1.3\"`: the oldest TLS version accepted; older clients get a "
      "`protocol_version` alert.",
      false},
+    {S::Tls, "client_ca", T::String, "none",
+     "Mutual TLS: a PEM file of the CA certificates that client certificates must chain to; "
+     "same path rules as `cert`. http listeners pass the verified identity to the backend "
+     "(docs/tls.md).",
+     false},
+    {S::Tls, "client_verify", T::String, "\"required\"",
+     "With `client_ca`: `required` (no certificate, no connection) | `optional` (a client may "
+     "send none; one that does not verify is still refused).",
+     false},
     {S::Tls, "handshake_timeout", T::DurationString, "\"10s\"",
      "The TLS handshake must finish this long after the accept (after the PROXY header with "
      "`accept_proxy_protocol`), else the connection is closed (`header_timeout` reason). An http "

@@ -59,4 +59,26 @@ CertificatePairProblem checkCertificatePair(const std::string& certFile,
   return {};
 }
 
+std::string checkCaFile(const std::string& file) {
+  ERR_clear_error();
+  std::unique_ptr<BIO, BioFree> bio(BIO_new_file(file.c_str(), "r"));
+  int count = 0;
+  while (bio) {
+    std::unique_ptr<X509, X509Free> cert(
+        PEM_read_bio_X509(bio.get(), nullptr, noPassphrase, nullptr));
+    if (!cert) break;
+    ++count;
+  }
+  // The loop ends at the end of the file (PEM_R_NO_START_LINE) or on a
+  // certificate that does not parse.
+  unsigned long code = ERR_peek_last_error();
+  bool atEnd = ERR_GET_LIB(code) == ERR_LIB_PEM && ERR_GET_REASON(code) == PEM_R_NO_START_LINE;
+  if (count > 0 && (code == 0 || atEnd)) {
+    ERR_clear_error();
+    return {};
+  }
+  if (count == 0) return fmt::format("\"{}\" holds no PEM certificate: {}", file, lastError());
+  return fmt::format("\"{}\": certificate {} does not parse: {}", file, count + 1, lastError());
+}
+
 }  // namespace ringlb::config

@@ -21,4 +21,8 @@ struct CertificatePairProblem {
 CertificatePairProblem checkCertificatePair(const std::string& certFile,
                                             const std::string& keyFile);
 
+// A CA file (client_ca): readable (checked before), at least one PEM
+// certificate, nothing else that fails to parse. Empty when good.
+std::string checkCaFile(const std::string& file);
+
 }  // namespace ringlb::config

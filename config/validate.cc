@@ -244,6 +244,11 @@ class Validator {
   }
 
   void checkCertificates(TlsConfig& tls, const std::string& path) {
+    if (checkFile(tls.clientCa, path + ".client_ca") && options_.checkFiles &&
+        !tls.clientCa.empty()) {
+      std::string problem = checkCaFile(tls.clientCa);
+      if (!problem.empty()) error(path + ".client_ca", {}, problem);
+    }
     for (size_t i = 0; i < tls.certificates.size(); ++i) {
       CertificateConfig& cert = tls.certificates[i];
       const std::string certPath = fmt::format("{}.certificates[{}]", path, i);

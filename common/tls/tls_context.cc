@@ -75,6 +75,25 @@ SSL_CTX* newServerContext(bool http) {
   return ctx;
 }
 
+// Mutual TLS: the client is asked for a certificate from client_ca's CAs
+// (their names go in the CertificateRequest); one that does not verify
+// fails the handshake, and so does none under `required`.
+bool askClientCertificates(SSL_CTX* ctx, const config::TlsConfig& tls, std::string* error) {
+  ERR_clear_error();
+  STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(tls.clientCa.c_str());
+  if (names == nullptr || SSL_CTX_load_verify_locations(ctx, tls.clientCa.c_str(), nullptr) != 1) {
+    sk_X509_NAME_pop_free(names, X509_NAME_free);
+    *error = fmt::format("cannot load client_ca {}: {}", tls.clientCa,
+                         takeOpenSslError("no PEM certificate"));
+    return false;
+  }
+  SSL_CTX_set_client_CA_list(ctx, names);
+  int mode = SSL_VERIFY_PEER;
+  if (tls.clientVerify == config::ClientVerify::Required) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+  SSL_CTX_set_verify(ctx, mode, nullptr);
+  return true;
+}
+
 }  // namespace
 
 bool tlsNameMatches(std::string_view pattern, std::string_view host) {
@@ -97,6 +116,7 @@ std::shared_ptr<TlsContext> TlsContext::build(const config::TlsConfig& tls, bool
     SSL_CTX* ctx = context->certs_.back().ctx;
     SSL_CTX_set_min_proto_version(
         ctx, tls.minVersion == config::TlsVersion::Tls13 ? TLS1_3_VERSION : TLS1_2_VERSION);
+    if (!tls.clientCa.empty() && !askClientCertificates(ctx, tls, error)) return nullptr;
     context->shareSessions(ctx, ticketKeys, sessionContext);
   }
   if (context->certs_.empty()) {

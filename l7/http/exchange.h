@@ -31,6 +31,7 @@
 #include "common/error.h"
 #include "common/http1/http1_parser.h"
 #include "common/stream.h"
+#include "common/tls/peer_identity.h"
 #include "common/upstream/backend_selector.h"
 #include "common/upstream/hash_key.h"
 #include "config/model.h"
@@ -71,8 +72,11 @@ struct ExchangeContext {
   std::string_view clientIp;    // "192.0.2.1" (X-Forwarded-For, hashing)
   std::string_view clientAddr;  // "192.0.2.1:5000" (the access log)
   bool tls = false;             // X-Forwarded-Proto
-  bool draining = false;        // the listener is stopping: the last exchange
-  uint64_t headBytes = 0;       // the request head's size on the wire
+  // Mutual TLS listeners: the client certificate's identity, from the end of
+  // the handshake (X-Client-* headers); null elsewhere.
+  std::unique_ptr<const tls::PeerIdentity> clientIdentity{};
+  bool draining = false;   // the listener is stopping: the last exchange
+  uint64_t headBytes = 0;  // the request head's size on the wire
   // Forward listeners: the routing policy is the forward proxy's (absolute
   // URIs and CONNECT to any allowed destination), not routes and pools.
   const ForwardSettings* forward = nullptr;

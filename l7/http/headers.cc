@@ -45,7 +45,10 @@ void appendForwardedValue(std::string& out, std::string_view v) {
 bool rewrittenByProxy(std::string_view name) {
   return equalsIgnoreCase(name, "host") || equalsIgnoreCase(name, "x-forwarded-for") ||
          equalsIgnoreCase(name, "x-forwarded-proto") ||
-         equalsIgnoreCase(name, "x-forwarded-host") || equalsIgnoreCase(name, "forwarded");
+         equalsIgnoreCase(name, "x-forwarded-host") || equalsIgnoreCase(name, "forwarded") ||
+         equalsIgnoreCase(name, "x-client-verify") ||
+         equalsIgnoreCase(name, "x-client-cert-subject") ||
+         equalsIgnoreCase(name, "x-client-cert-san");
 }
 
 void appendJoined(std::string& out, const http::MessageHead& head, std::string_view name) {
@@ -61,6 +64,20 @@ void appendJoined(std::string& out, const http::MessageHead& head, std::string_v
 bool editedByRoute(const config::RouteConfig* route, std::string_view name) {
   return route != nullptr &&
          (namedIn(route->removeRequestHeaders, name) || namedIn(route->setRequestHeaders, name));
+}
+
+void writeClientIdentity(const tls::PeerIdentity& id, const config::RouteConfig* route,
+                         std::string& out) {
+  if (!editedByRoute(route, "x-client-verify")) {
+    appendField(out, "X-Client-Verify", id.verified ? "SUCCESS" : "NONE");
+  }
+  if (!id.verified) return;
+  if (!editedByRoute(route, "x-client-cert-subject")) {
+    appendField(out, "X-Client-Cert-Subject", id.subject);
+  }
+  if (!id.san.empty() && !editedByRoute(route, "x-client-cert-san")) {
+    appendField(out, "X-Client-Cert-SAN", id.san);
+  }
 }
 
 void writeForwardingFields(const http::MessageHead& req, const config::RouteConfig* route,
@@ -88,6 +105,7 @@ void writeForwardingFields(const http::MessageHead& req, const config::RouteConf
   if (req.find("x-request-id") == nullptr && !editedByRoute(route, "x-request-id")) {
     appendField(out, "X-Request-Id", info.requestId);
   }
+  if (info.clientIdentity != nullptr) writeClientIdentity(*info.clientIdentity, route, out);
 }
 
 void writeRequestLine(const http::MessageHead& req, std::string& out) {

@@ -4,7 +4,10 @@
 // are dropped; Host is written from the request's authority; X-Forwarded-For
 // gets the client address appended; X-Forwarded-Proto, X-Forwarded-Host are
 // set; Forwarded (RFC 7239) gets one element appended; X-Request-Id is added
-// when absent; then the route's remove and set edits apply. Framing fields
+// when absent; on mutual TLS listeners X-Client-Verify, X-Client-Cert-Subject
+// and X-Client-Cert-SAN are written (the same fields from a client are
+// dropped on every listener: a backend can trust them); then the route's
+// remove and set edits apply. Framing fields
 // are kept as received (the body is relayed with its framing).
 // Responses: hop-by-hop fields dropped, the route's response edits applied,
 // and Connection written as the client connection will behave.
@@ -17,6 +20,7 @@
 #include <string_view>
 
 #include "common/http1/http1_parser.h"
+#include "common/tls/peer_identity.h"
 #include "config/model.h"
 
 namespace ringlb::l7 {
@@ -26,6 +30,9 @@ struct ForwardInfo {
   std::string_view proto = "http";
   std::string_view requestId;     // used when the request carries no X-Request-Id
   std::string_view fallbackHost;  // Host for an HTTP/1.0 request that sent none
+  // Mutual TLS listeners: X-Client-Verify, X-Client-Cert-Subject and
+  // X-Client-Cert-SAN are written from it (null: none of them).
+  const tls::PeerIdentity* clientIdentity = nullptr;
 };
 
 // Appends the head to send upstream for `request` (HTTP/1.1, ends in CRLF CRLF).

@@ -69,9 +69,9 @@ void HttpConnection::start() {
   // header_timeout bounds the PROXY header, then handshake_timeout the TLS
   // handshake, then header_timeout the first head.
   bool handshakeFirst = listener_->tls && !listener_->acceptProxyProtocol;
-  worker.timers().schedule(clientTimer_, worker.now() + (handshakeFirst
-                                                             ? listener_->tls->handshakeTimeout
-                                                             : listener_->headerTimeout));
+  worker.timers().schedule(clientTimer_,
+                           worker.now() + (handshakeFirst ? listener_->tls->handshakeTimeout
+                                                          : listener_->headerTimeout));
   client_.startReceiving();
 }
 
@@ -127,6 +127,10 @@ void HttpConnection::onStreamEvent(Stream& stream, StreamEvent event) {
     case StreamEvent::Secured: {
       auto& counters = service_.stats().tls;
       (client_.tls()->resumed() ? counters.resumed : counters.full).add();
+      if (!listener_->tls->clientCa.empty()) {
+        context_->clientIdentity =
+            std::make_unique<tls::PeerIdentity>(tls::peerIdentity(client_.tls()->ssl()));
+      }
       // The first head gets a whole header_timeout of its own.
       Worker& worker = service_.worker();
       worker.timers().schedule(clientTimer_, worker.now() + listener_->headerTimeout);

@@ -24,15 +24,16 @@ class TempPki {
   }
   ~TempPki() { std::filesystem::remove_all(dir_); }
 
-  // A key and a self-signed certificate for CN `cn` with DNS SANs `sans`.
+  // A key and a self-signed certificate for CN `cn` with DNS SANs `sans`,
+  // valid for an hour (`expired`: it ended a minute ago).
   config::CertificateConfig leaf(const std::string& stem, const std::string& cn,
-                                 const std::vector<std::string>& sans) {
+                                 const std::vector<std::string>& sans, bool expired = false) {
     EVP_PKEY* key = EVP_EC_gen("P-256");
     X509* x = X509_new();
     X509_set_version(x, 2);
     ASN1_INTEGER_set(X509_get_serialNumber(x), ++serial_);
-    X509_gmtime_adj(X509_getm_notBefore(x), -60);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_gmtime_adj(X509_getm_notBefore(x), expired ? -7200 : -60);
+    X509_gmtime_adj(X509_getm_notAfter(x), expired ? -60 : 3600);
     X509_set_pubkey(x, key);
     X509_NAME* name = X509_get_subject_name(x);
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,

@@ -272,6 +272,16 @@ const BrokenCase kCases[] = {
     {"CertificateWithoutKey",
      POOL WEB "[listeners.web.tls]\ncertificates = [{ cert = \"a.pem\" }]\n",
      "8:17: listeners.web.tls.certificates[0]: missing required key \"key\""},
+    {"ClientVerifyWithoutClientCa",
+     POOL WEB "[listeners.web.tls]\nclient_verify = \"optional\"\n"
+              "certificates = [{ cert = \"a.pem\", key = \"a.key\" }]\n",
+     "8:17: listeners.web.tls.client_verify: needs client_ca (the CA that client certificates "
+     "are verified against)"},
+    {"MinVersionOutOfChoices",
+     POOL WEB "[listeners.web.tls]\nmin_version = \"1.1\"\n"
+              "certificates = [{ cert = \"a.pem\", key = \"a.key\" }]\n",
+     "8:15: listeners.web.tls.min_version: \"1.1\" is not one of: 1.2, 1.3 (did you mean "
+     "\"1.2\"?)"},
 };
 
 #undef POOL

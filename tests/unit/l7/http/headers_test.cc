@@ -77,6 +77,41 @@ TEST(RequestHead, RequestIdIsAddedOnlyWhenAbsent) {
   EXPECT_EQ(h.find("0123456789abcdef"), std::string::npos);
 }
 
+std::string identityHead(std::string_view raw, const tls::PeerIdentity* id) {
+  http::Http1Parser p(http::MessageKind::Request);
+  EXPECT_EQ(p.feed(raw).status, http::ParseStatus::HeadComplete);
+  std::string out;
+  writeUpstreamRequestHead(p.head(), nullptr, {"192.0.2.7", "https", "id", "lb:443", id}, out);
+  return out;
+}
+
+constexpr std::string_view kForged =
+    "GET / HTTP/1.1\r\nHost: a\r\nX-Client-Verify: SUCCESS\r\n"
+    "x-client-cert-subject: CN=admin\r\nX-Client-Cert-SAN: DNS:admin\r\n\r\n";
+
+TEST(RequestHead, AVerifiedClientsIdentityReplacesWhatTheClientSent) {
+  tls::PeerIdentity id{true, "CN=alice,O=Example", "DNS:alice.example, email:a@example"};
+  auto h = identityHead(kForged, &id);
+  EXPECT_TRUE(has(h, "X-Client-Verify: SUCCESS"));
+  EXPECT_TRUE(has(h, "X-Client-Cert-Subject: CN=alice,O=Example"));
+  EXPECT_TRUE(has(h, "X-Client-Cert-SAN: DNS:alice.example, email:a@example"));
+  EXPECT_EQ(h.find("admin"), std::string::npos);
+}
+
+TEST(RequestHead, AClientWithoutACertificateIsNoneOnAMutualTlsListener) {
+  tls::PeerIdentity none;
+  auto h = identityHead(kForged, &none);
+  EXPECT_TRUE(has(h, "X-Client-Verify: NONE"));
+  EXPECT_EQ(h.find("X-Client-Cert"), std::string::npos);
+  EXPECT_EQ(h.find("admin"), std::string::npos);
+}
+
+TEST(RequestHead, IdentityFieldsFromClientsAreDroppedOnEveryListener) {
+  auto h = identityHead(kForged, nullptr);
+  EXPECT_EQ(h.find("X-Client"), std::string::npos);
+  EXPECT_EQ(h.find("x-client"), std::string::npos);
+}
+
 TEST(RequestHead, AbsoluteFormBecomesOriginFormWithTheTargetsHost) {
   auto h = upstreamHead("GET http://other.test:81?q=1 HTTP/1.1\r\nHost: ignored\r\n\r\n");
   EXPECT_EQ(h.rfind("GET /?q=1 HTTP/1.1\r\nHost: other.test:81\r\n", 0), 0u) << h;
