@@ -112,6 +112,8 @@ struct CertificateConfig {
   // After loading: resolved against the config file's directory when relative.
   std::string certFile;
   std::string keyFile;
+  // A DER OCSP response stapled for this certificate; empty = none.
+  std::string ocspFile{};
 };
 
 enum class TlsVersion { Tls12, Tls13 };

@@ -663,6 +663,7 @@ class Parser {
          [&](std::string_view key, const toml::node& v) {
            if (key == "cert") return assign(c.certFile, nonEmpty(v));
            if (key == "key") return assign(c.keyFile, nonEmpty(v));
+           if (key == "ocsp") return assign(c.ocspFile, nonEmpty(v));
            return unhandled(v, key);
          });
     requireKey(*node.as_table(), path, "cert");

@@ -186,6 +186,10 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
      false},
     {S::Certificate, "key", T::String, "required",
      "PEM private key file; same path rules as `cert`.", false},
+    {S::Certificate, "ocsp", T::String, "none",
+     "A DER OCSP response for `cert` (from `openssl ocsp -respout` or the CA), stapled to "
+     "handshakes whose client asks for it; re-read at each reload. Same path rules as `cert`.",
+     false},
 
     {S::Route, "host", T::String, "none",
      "Exact host or `\"*.example.com\"` (any subdomain), case-insensitive; absent = any.", false},

@@ -25,4 +25,17 @@ CertificatePairProblem checkCertificatePair(const std::string& certFile,
 // certificate, nothing else that fails to parse. Empty when good.
 std::string checkCaFile(const std::string& file);
 
+// An OCSP response file (`ocsp`) read for stapling: DER, status
+// "successful", with a response for `certFile`'s certificate (its serial).
+struct OcspResponse {
+  std::string der;      // the file's bytes; empty when unusable
+  std::string problem;  // why it is unusable
+  bool stale = false;   // usable, but outside thisUpdate..nextUpdate (5 min of skew)
+};
+OcspResponse readOcspResponse(const std::string& file, const std::string& certFile);
+
+// The load-time check: readOcspResponse's problem (staleness is not one:
+// the listener logs it and does not staple).
+std::string checkOcspResponse(const std::string& file, const std::string& certFile);
+
 }  // namespace ringlb::config

@@ -254,6 +254,11 @@ class Validator {
       const std::string certPath = fmt::format("{}.certificates[{}]", path, i);
       bool readable = checkFile(cert.certFile, certPath + ".cert");
       readable = checkFile(cert.keyFile, certPath + ".key") && readable;
+      if (checkFile(cert.ocspFile, certPath + ".ocsp") && readable && options_.checkFiles &&
+          !cert.ocspFile.empty()) {
+        std::string problem = checkOcspResponse(cert.ocspFile, cert.certFile);
+        if (!problem.empty()) error(certPath + ".ocsp", {}, problem);
+      }
       if (!readable || !options_.checkFiles || cert.certFile.empty() || cert.keyFile.empty()) {
         continue;
       }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <openssl/err.h>
+#include <openssl/ocsp.h>
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
@@ -9,8 +10,10 @@
 #include <cctype>
 
 #include "common/ascii.h"
+#include "common/log.h"
 #include "common/tls/ticket_keys.h"
 #include "common/tls/tls_stream.h"
+#include "config/tls_files.h"
 
 namespace ringlb::tls {
 namespace {
@@ -118,6 +121,13 @@ std::shared_ptr<TlsContext> TlsContext::build(const config::TlsConfig& tls, bool
         ctx, tls.minVersion == config::TlsVersion::Tls13 ? TLS1_3_VERSION : TLS1_2_VERSION);
     if (!tls.clientCa.empty() && !askClientCertificates(ctx, tls, error)) return nullptr;
     context->shareSessions(ctx, ticketKeys, sessionContext);
+    if (!cert.ocspFile.empty()) context->loadStaple(cert);
+  }
+  // Now that certs_ no longer moves: each context points at its response.
+  for (Cert& c : context->certs_) {
+    if (c.ocsp.empty()) continue;
+    SSL_CTX_set_tlsext_status_cb(c.ctx, onStatusRequest);
+    SSL_CTX_set_tlsext_status_arg(c.ctx, &c.ocsp);
   }
   if (context->certs_.empty()) {
     *error = "no certificate";
@@ -133,7 +143,7 @@ bool TlsContext::add(const config::CertificateConfig& cert, bool http, std::stri
     *error = "cannot create a TLS context: " + takeOpenSslError("out of memory");
     return false;
   }
-  certs_.push_back({ctx, {}});
+  certs_.push_back({ctx, {}, {}});
   if (SSL_CTX_use_certificate_chain_file(ctx, cert.certFile.c_str()) != 1) {
     *error = fmt::format("cannot load certificate {}: {}", cert.certFile,
                          takeOpenSslError("not a PEM certificate"));
@@ -165,6 +175,30 @@ void TlsContext::shareSessions(SSL_CTX* ctx, TicketKeys* ticketKeys,
   SHA256(reinterpret_cast<const unsigned char*>(sessionContext.data()), sessionContext.size(),
          digest);
   SSL_CTX_set_session_id_context(ctx, digest, sizeof digest);
+}
+
+void TlsContext::loadStaple(const config::CertificateConfig& cert) {
+  config::OcspResponse r = config::readOcspResponse(cert.ocspFile, cert.certFile);
+  if (!r.problem.empty()) {
+    logWarn("TLS: not stapling {}: {}", cert.ocspFile, r.problem);
+  } else if (r.stale) {
+    logWarn(
+        "TLS: not stapling {}: outside its thisUpdate..nextUpdate window (fetch a new "
+        "response, then reload)",
+        cert.ocspFile);
+  } else {
+    certs_.back().ocsp = std::move(r.der);
+  }
+}
+
+// The client asked for certificate status: a copy of the response, which
+// OpenSSL frees after sending it.
+int TlsContext::onStatusRequest(SSL* ssl, void* arg) {
+  const auto* der = static_cast<const std::string*>(arg);
+  auto* copy = static_cast<unsigned char*>(OPENSSL_memdup(der->data(), der->size()));
+  if (copy == nullptr) return SSL_TLSEXT_ERR_NOACK;
+  SSL_set_tlsext_status_ocsp_resp(ssl, copy, static_cast<long>(der->size()));
+  return SSL_TLSEXT_ERR_OK;
 }
 
 TlsContext::~TlsContext() {

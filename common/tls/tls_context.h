@@ -6,6 +6,10 @@
 // else the subject CN) match the requested name: an exact name first, then a
 // one-label wildcard ("*.example.com"), else the first certificate.
 //
+// With an `ocsp` file, a certificate's OCSP response is stapled to every
+// handshake whose client asks (status_request); one that is stale is logged
+// and not stapled.
+//
 // Built on any thread (it reads files); afterwards used by one worker, which
 // keeps it alive (shared_ptr) for as long as a connection may still be in its
 // handshake, since the SNI callback points back to it.
@@ -51,11 +55,15 @@ class TlsContext {
   struct Cert {
     SSL_CTX* ctx = nullptr;
     std::vector<std::string> names;
+    std::string ocsp;  // the DER OCSP response stapled, empty for none
   };
   TlsContext() = default;
   bool add(const config::CertificateConfig& cert, bool http, std::string* error);
   void shareSessions(SSL_CTX* ctx, TicketKeys* ticketKeys, std::string_view sessionContext);
   static int onServerName(SSL* ssl, int* alert, void* arg);
+  // Reads `ocsp` for the certificate just added (a problem: logged, none stapled).
+  void loadStaple(const config::CertificateConfig& cert);
+  static int onStatusRequest(SSL* ssl, void* arg);
 
   std::vector<Cert> certs_;
 };
