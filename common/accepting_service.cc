@@ -38,6 +38,13 @@ std::shared_ptr<tls::TlsContext> AcceptingService::tlsContext(
   return tls_;
 }
 
+std::unique_ptr<tls::TlsStream> AcceptingService::backendTls(const config::PoolConfig& pool,
+                                                             const std::string& backend,
+                                                             bool http) {
+  auto context = backendTls_.get(worker_.config(), pool, http);
+  return context ? context->client(backend) : nullptr;
+}
+
 void AcceptingService::start() { acceptor_.start(); }
 
 void AcceptingService::stopAccepting() { acceptor_.stop(); }

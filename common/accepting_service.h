@@ -13,6 +13,7 @@
 #include "common/acceptor.h"
 #include "common/listener_service.h"
 #include "common/stats.h"
+#include "common/tls/backend_tls.h"
 #include "common/tls/tls_context.h"
 #include "common/worker.h"
 
@@ -48,6 +49,11 @@ class AcceptingService : public ListenerService, public AcceptHandler {
   // snapshot), built once per config snapshot (a reload re-reads the files).
   // Null when the certificates never loaded: the session must then refuse
   // the connection.
+  // Pools with [pools.NAME.tls]: a client TLS stream for a connection to
+  // `backend` (as written in the pool; `http`: ALPN http/1.1); null when the
+  // pool's TLS settings never loaded (logged).
+  std::unique_ptr<tls::TlsStream> backendTls(const config::PoolConfig& pool,
+                                             const std::string& backend, bool http);
   std::shared_ptr<tls::TlsContext> tlsContext(const std::shared_ptr<const config::Config>& config,
                                               const config::ListenerConfig& listener);
 
@@ -64,6 +70,7 @@ class AcceptingService : public ListenerService, public AcceptHandler {
   size_t active_ = 0;
   std::unordered_map<std::string, std::unordered_map<std::string, BackendStats*>> backendStats_;
   std::shared_ptr<tls::TlsContext> tls_;
+  tls::BackendTlsCache backendTls_;
   std::weak_ptr<const config::Config> tlsBuiltFor_;  // the snapshot tls_ was (re)built for
 };
 

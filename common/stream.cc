@@ -89,6 +89,14 @@ void Stream::reset() {
   connecting_ = receiving_ = paused_ = needRearm_ = bulk_ = armedBulk_ = switching_ = false;
   eof_ = shutdownWanted_ = shutDone_ = resetOnClose_ = closing_ = closed_ = false;
   fullReads_ = 0;
+  if (filters_) {  // a retry gets a fresh TLS filter (setTls), nothing of the last one
+    Filters& f = *filters_;
+    f.tls.reset();
+    f.cipher.clear();
+    f.cipherSent = f.plainPending = 0;
+    f.socketEof = f.decryptBlocked = f.secured = f.tlsFailed = f.closeNotifyQueued = false;
+    f.deferredError = 0;
+  }
 }
 
 void Stream::abandonConnect() {

@@ -81,7 +81,8 @@ class Stream final : public OpOwner, public TimerHandler {
   // Cancels a connect in flight: Error with ETIMEDOUT (the owner's timer).
   void abandonConnect();
   // Ready for another adopt() or connect() (a retry on another backend):
-  // only once closed() and idle(). Handler, counters and filters stay.
+  // only once closed() and idle(). Handler and counters stay; a TLS filter
+  // goes (the retry sets a new one).
   void reset();
   void setHandler(StreamHandler& handler) { handler_ = &handler; }
   // The first bytes received are a PROXY header (v1/v2): Received once it

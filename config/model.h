@@ -91,6 +91,16 @@ struct HealthConfig {
   std::vector<StatusRange> expectStatus = {{200, 399}};
 };
 
+// [pools.NAME.tls]: TLS towards the backends. Files are resolved against the
+// config file's directory.
+struct PoolTlsConfig {
+  std::string caFile{};      // empty = the system's trust store
+  bool verify = true;        // false only on purpose (logged as a warning)
+  std::string serverName{};  // SNI and the name verified; empty = the backend's host
+  std::string certFile{};    // a client certificate for backends that ask (with keyFile)
+  std::string keyFile{};
+};
+
 struct PoolConfig {
   std::string name;
   BalanceAlgorithm balance = BalanceAlgorithm::RoundRobin;
@@ -103,6 +113,7 @@ struct PoolConfig {
   uint32_t maxEjectionPercent = 50;
   std::vector<BackendConfig> backends;
   std::optional<HealthConfig> health;
+  std::optional<PoolTlsConfig> tls;
   SourcePos pos;
 };
 

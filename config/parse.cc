@@ -463,6 +463,7 @@ class Parser {
            if (key == "retries") return assign(p.retries, integer(v, 0, 16));
            if (key == "backends") return backends(v, p.backends);
            if (key == "health") return assign(p.health, health(*v.as_table(), path + ".health"));
+           if (key == "tls") return assign(p.tls, poolTls(*v.as_table(), path + ".tls"));
            if (key == "slow_start") return assign(p.slowStart, duration(v, true));
            if (key == "passive_failures") return assign(p.passiveFailures, integer(v, 0, 1000));
            if (key == "ejection_time") return assign(p.ejectionTime, duration(v, false));
@@ -512,6 +513,26 @@ class Parser {
     requireKey(*node.as_table(), path, "address");
     path_ = path;
     return b;
+  }
+
+  std::optional<PoolTlsConfig> poolTls(const toml::table& table, const std::string& path) {
+    PoolTlsConfig t;
+    walk(table, Section::PoolTls, path, "in [" + path + "]",
+         [&](std::string_view key, const toml::node& v) {
+           if (key == "ca") return assign(t.caFile, nonEmpty(v));
+           if (key == "verify") return assign(t.verify, v.value<bool>());
+           if (key == "server_name") return assign(t.serverName, nonEmpty(v));
+           if (key == "cert") return assign(t.certFile, nonEmpty(v));
+           if (key == "key") return assign(t.keyFile, nonEmpty(v));
+           return unhandled(v, key);
+         });
+    for (auto [given, missing] : {std::pair{"cert", "key"}, std::pair{"key", "cert"}}) {
+      if (table.contains(given) && !table.contains(missing)) {
+        fail(*table.get(given), path + "." + given,
+             fmt::format("needs {} too (a client certificate and its key)", missing));
+      }
+    }
+    return t;
   }
 
   std::optional<HealthConfig> health(const toml::table& table, const std::string& path) {

@@ -57,6 +57,8 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
      false},
     {S::Pool, "health", T::Table, "none",
      "Active health checks; absent = none (passive failure detection still applies).", false},
+    {S::Pool, "tls", T::Table, "none",
+     "TLS towards this pool's backends (docs/tls.md); absent = plaintext.", false},
     {S::Pool, "slow_start", T::DurationString, "\"0s\"",
      "A backend that comes back up ramps from weight 1 to its full weight over this time; "
      "\"0s\" = off.",
@@ -96,6 +98,22 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
      false},
     {S::Health, "host", T::String, "none",
      "`http` checks only: the probe's Host header; absent = the backend's address.", true},
+
+    {S::PoolTls, "ca", T::String, "none",
+     "PEM CA certificates that backend certificates must chain to; absent = the system's trust "
+     "store. Same path rules as a listener's `cert`.",
+     false},
+    {S::PoolTls, "verify", T::Boolean, "true",
+     "Verify the backend's certificate and name; `false` only on purpose (logged as a "
+     "warning).",
+     false},
+    {S::PoolTls, "server_name", T::String, "none",
+     "SNI and the name the certificate must carry; absent = the backend's host (an IP address "
+     "is then matched against the certificate's IP addresses, and no SNI is sent).",
+     false},
+    {S::PoolTls, "cert", T::String, "none",
+     "A PEM client certificate for backends that ask for one (with `key`).", false},
+    {S::PoolTls, "key", T::String, "none", "The PEM private key of `cert`.", false},
 
     {S::Listener, "bind", T::Address, "required",
      "Numeric `IP:PORT` or `[IPv6]:PORT` (no hostnames), port 1..65535. Two listeners of the "
@@ -214,7 +232,8 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
 });
 
 constexpr std::array kSections = {S::Root,   S::Global,   S::Admin, S::Pool,        S::Backend,
-                                  S::Health, S::Listener, S::Tls,   S::Certificate, S::Route};
+                                  S::Health, S::PoolTls, S::Listener, S::Tls, S::Certificate,
+                                  S::Route};
 
 void appendEscaped(std::string& out, std::string_view text) {
   for (char c : text) {
@@ -249,6 +268,7 @@ std::string_view sectionTitle(Section section) {
     case S::Admin: return "[admin]";
     case S::Pool: return "[pools.NAME]";
     case S::Health: return "[pools.NAME.health]";
+    case S::PoolTls: return "[pools.NAME.tls]";
     case S::Backend: return "pools.NAME.backends entries";
     case S::Listener: return "[listeners.NAME]";
     case S::Tls: return "[listeners.NAME.tls]";

@@ -19,6 +19,7 @@ enum class Section {
   Admin,        // [admin]
   Pool,         // [pools.NAME]
   Health,       // [pools.NAME.health]
+  PoolTls,      // [pools.NAME.tls]
   Backend,      // { address = ..., ... } inside pools.NAME.backends
   Listener,     // [listeners.NAME]
   Tls,          // [listeners.NAME.tls]

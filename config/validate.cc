@@ -147,7 +147,31 @@ class Validator {
       error(path + ".hash_key", pool.pos, "only used with balance = \"hash\"");
     }
     if (pool.health) checkHealth(*pool.health, path + ".health", pool.pos);
+    if (pool.tls) checkPoolTls(pool, path);
     checkBackends(pool, path);
+  }
+
+  void checkPoolTls(PoolConfig& pool, const std::string& path) {
+    PoolTlsConfig& tls = *pool.tls;
+    if (checkFile(tls.caFile, path + ".tls.ca") && options_.checkFiles && !tls.caFile.empty()) {
+      std::string problem = checkCaFile(tls.caFile);
+      if (!problem.empty()) error(path + ".tls.ca", {}, problem);
+    }
+    bool readable = checkFile(tls.certFile, path + ".tls.cert");
+    readable = checkFile(tls.keyFile, path + ".tls.key") && readable;
+    if (readable && options_.checkFiles && !tls.certFile.empty() && !tls.keyFile.empty()) {
+      auto problem = checkCertificatePair(tls.certFile, tls.keyFile);
+      if (!problem.message.empty()) {
+        error(path + (problem.inKey ? ".tls.key" : ".tls.cert"), {}, problem.message);
+      }
+    }
+    // Probes are plaintext: an http probe to a TLS port would mark every
+    // backend down.
+    if (pool.health && pool.health->check == HealthCheckKind::Http) {
+      error(path + ".health.check", pool.pos,
+            "http checks do not speak TLS yet, and this pool has [pools.NAME.tls]: use check = "
+            "\"tcp\"");
+    }
   }
 
   void checkHealth(const HealthConfig& health, const std::string& path, SourcePos fallback) {

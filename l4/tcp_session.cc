@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/passive_reports.h"
 #include "common/socket.h"
+#include "common/tls/backend_tls.h"
 #include "common/tls/tls_context.h"
 #include "common/tls/tls_stream.h"
 #include "common/upstream/hash_key.h"
@@ -195,7 +196,9 @@ void TcpSession::onBackendEvent(StreamEvent event) {
     return;
   }
   if (state_ != State::Connecting) return;
-  if (event == StreamEvent::Connected) {
+  if (event == StreamEvent::Connected && backend_.tls() != nullptr) {
+    backend_.startReceiving();  // the server's handshake records; relaying waits for Secured
+  } else if (event == StreamEvent::Connected || event == StreamEvent::Secured) {
     startRelaying();
   } else if (event == StreamEvent::Error) {
     connectFailed(backend_.error());
@@ -238,6 +241,14 @@ void TcpSession::connectNext(AccessEnd ifNone) {
   }
   backend_.connect(fd, backendAddress_.sa(), backendAddress_.length);
   worker.timers().schedule(timer_, worker.now() + pool_->connectTimeout);
+  if (pool_->tls) {  // relaying starts once the handshake finished (Secured)
+    auto tls = service_.backendTls(*pool_, lease_.backend().address, /*http=*/false);
+    if (!tls) {
+      backend_.failSoon(EPROTO);  // the pool's TLS never loaded (logged)
+      return;
+    }
+    backend_.setTls(std::move(tls));
+  }
 }
 
 void TcpSession::connectFailed(int err) {
@@ -246,8 +257,13 @@ void TcpSession::connectFailed(int err) {
   backendStats_->active.sub();
   service_.worker().shared().passiveReports.failure(pool_->name, backendAddress_.text,
                                                     std::strerror(err));
-  logDebug("listener {}: connect to {} failed: {}", service_.name(), backendAddress_.text,
-           std::strerror(err));
+  if (backend_.tls() != nullptr && err == EPROTO) {
+    logWarn("listener {}: TLS to {} failed: {}", service_.name(), backendAddress_.text,
+            tls::BackendTls::failureReason(*backend_.tls()));
+  } else {
+    logDebug("listener {}: connect to {} failed: {}", service_.name(), backendAddress_.text,
+             std::strerror(err));
+  }
   selector_->release(lease_);
   end_ = err == ETIMEDOUT ? AccessEnd::ConnectTimeout : AccessEnd::ConnectFailed;
   if (attempts_ > pool_->retries) {
@@ -306,7 +322,13 @@ void TcpSession::onTimer(Timer&) {
       close(state_ == State::ReadingHeader ? AccessEnd::ProxyHeaderTimeout
                                            : AccessEnd::HeaderTimeout);
       break;
-    case State::Connecting: backend_.abandonConnect(); break;  // Error(ETIMEDOUT) follows
+    case State::Connecting:  // Error(ETIMEDOUT) follows
+      if (backend_.connected()) {
+        backend_.failSoon(ETIMEDOUT);  // connected, but the TLS handshake did not finish
+      } else {
+        backend_.abandonConnect();
+      }
+      break;
     case State::Relaying:
       if (worker.now() - relay_.lastActivity() >= idleTimeout_) {
         close(AccessEnd::IdleTimeout);

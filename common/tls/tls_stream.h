@@ -71,6 +71,9 @@ class TlsStream {
   SSL* ssl() { return ssl_; }
   // The handshake resumed a session (a ticket was accepted).
   bool resumed() const { return SSL_session_reused(ssl_) == 1; }
+  // Keeps `owner` alive as long as this stream: what OpenSSL's callbacks for
+  // this connection point to (a backend context's session store).
+  void keepAlive(std::shared_ptr<const void> owner) { owner_ = std::move(owner); }
 
  private:
   TlsStream(SSL* ssl, BIO* in, BIO* out) : ssl_(ssl), in_(in), out_(out) {}
@@ -82,6 +85,7 @@ class TlsStream {
   BIO* in_;   // owned by ssl_: ciphertext from the peer
   BIO* out_;  // owned by ssl_: ciphertext for the peer
   std::string error_;
+  std::shared_ptr<const void> owner_;
 };
 
 // OpenSSL's text for the oldest error on this thread's queue (which it

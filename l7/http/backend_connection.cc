@@ -1,8 +1,11 @@
 #include "l7/http/backend_connection.h"
 
 #include <cassert>
+#include <cerrno>
+#include <cstring>
 
 #include "common/socket.h"
+#include "common/tls/backend_tls.h"
 #include "l7/http/connection_pool.h"
 
 namespace ringlb::l7 {
@@ -13,7 +16,7 @@ BackendConnection::BackendConnection(ConnectionPool& pool, IoContext& io, std::s
 BackendConnection::~BackendConnection() = default;
 
 void BackendConnection::connect(const config::SocketAddress& address, config::Duration timeout,
-                                BackendUser& user) {
+                                BackendUser& user, std::unique_ptr<tls::TlsStream> tls) {
   user_ = &user;
   state_ = State::Connecting;
   int fd = openTcpSocket(address.family());
@@ -25,6 +28,7 @@ void BackendConnection::connect(const config::SocketAddress& address, config::Du
   }
   setNoDelay(fd);
   stream_.connect(fd, address.sa(), address.length);
+  if (tls) stream_.setTls(std::move(tls));  // the ClientHello goes once connected
   IoContext& io = stream_.io();
   io.timers.schedule(timer_, io.now + timeout);
 }
@@ -60,7 +64,25 @@ void BackendConnection::close() {
   maybeFree();
 }
 
+void BackendConnection::failToConnect(BackendUser& user, int err) {
+  user_ = &user;
+  state_ = State::Connecting;
+  stream_.failSoon(err);
+}
+
+std::string BackendConnection::failureReason() {
+  if (stream_.tls() != nullptr && stream_.error() == EPROTO) {
+    return tls::BackendTls::failureReason(*stream_.tls());
+  }
+  return std::strerror(stream_.error());
+}
+
 void BackendConnection::onStreamEvent(Stream&, StreamEvent event) {
+  if (event == StreamEvent::Connected && stream_.tls() != nullptr) {
+    stream_.startReceiving();  // the server's handshake records
+    return;                    // connected for the user once Secured
+  }
+  if (event == StreamEvent::Secured && state_ == State::Connecting) event = StreamEvent::Connected;
   if (event == StreamEvent::Connected) {
     stream_.io().timers.cancel(timer_);
     connectedAt_ = stream_.io().now;
@@ -79,7 +101,11 @@ void BackendConnection::onStreamEvent(Stream&, StreamEvent event) {
 
 void BackendConnection::onTimer(Timer&) {
   if (state_ == State::Connecting) {
-    stream_.abandonConnect();  // Error(ETIMEDOUT) follows
+    if (stream_.connected()) {
+      stream_.failSoon(ETIMEDOUT);  // connected, but the TLS handshake did not finish
+    } else {
+      stream_.abandonConnect();  // Error(ETIMEDOUT) follows
+    }
   } else if (state_ == State::Idle) {
     close();
   }

@@ -23,6 +23,7 @@
 #include "common/deletable.h"
 #include "common/stream.h"
 #include "common/timer_wheel.h"
+#include "common/tls/tls_stream.h"
 #include "config/model.h"
 
 namespace ringlb::l7 {
@@ -43,7 +44,16 @@ class BackendConnection final : public Deletable, public StreamHandler, public T
 
   // Connects a fresh socket to `address`: Connected, or Error (ETIMEDOUT
   // after `timeout`, the connect's errno otherwise). Attached to `user`.
-  void connect(const config::SocketAddress& address, config::Duration timeout, BackendUser& user);
+  // With `tls` (a pool with [pools.NAME.tls]), Connected comes once the
+  // handshake finished, within the same `timeout`; a failed handshake is an
+  // Error (EPROTO) whose failureReason() says why.
+  void connect(const config::SocketAddress& address, config::Duration timeout, BackendUser& user,
+               std::unique_ptr<tls::TlsStream> tls = nullptr);
+  // A connect that cannot start (the pool's TLS never loaded): Error(err)
+  // to `user` from a completion.
+  void failToConnect(BackendUser& user, int err);
+  // Why the connect (or the TLS handshake) failed, for the log.
+  std::string failureReason();
   // Hands an idle connection to `user` (ConnectionPool::take does this).
   void attach(BackendUser& user);
 

@@ -91,8 +91,14 @@ void Exchange::onBackendEvent(BackendConnection& conn, StreamEvent event) {
 
 void Exchange::connectFailed(int err) {
   Error error = connectError(err);
-  logDebug("listener {}: connect to {} failed: {}", context_.listener.name, backendKey_,
-           std::strerror(err));
+  if (conn_->stream().tls() != nullptr && err == EPROTO) {
+    // A backend that fails TLS is misconfigured or not who it should be.
+    logWarn("listener {}: TLS to {} failed: {}", context_.listener.name, backendKey_,
+            conn_->failureReason());
+  } else {
+    logDebug("listener {}: connect to {} failed: {}", context_.listener.name, backendKey_,
+             std::strerror(err));
+  }
   phase_ = Phase::Requesting;
   conn_->close();
   conn_ = nullptr;

@@ -96,17 +96,29 @@ void Exchange::pick() {
 void Exchange::connectTo(const config::SocketAddress& address, config::Duration timeout) {
   timing_.attempt = context_.service.worker().now();
   phase_ = Phase::Waiting;
-  ConnectionPool& pool = context_.service.connections();
+  ConnectionPool& connections = context_.service.connections();
   // After a dead keep-alive connection, the once-more goes on a fresh one;
   // a CONNECT tunnel always gets its own (and never parks it).
   bool fresh = retried_ || (forward_ && forward_->tunnel);
-  BackendConnection* idle = fresh ? nullptr : pool.take(backendKey_, context_.owner);
+  // TLS connections are kept apart from plaintext ones to the same address.
+  const config::PoolConfig* pool = forward_ ? nullptr : choice_.pool;
+  bool tls = pool != nullptr && pool->tls.has_value();
+  std::string key = tls ? "tls/" + pool->name + "/" + backendKey_ : backendKey_;
+  BackendConnection* idle = fresh ? nullptr : connections.take(key, context_.owner);
   if (idle != nullptr) {
     startAttempt(idle);
     return;
   }
-  conn_ = pool.open(backendKey_);
-  conn_->connect(address, timeout, context_.owner);
+  conn_ = connections.open(key);
+  std::unique_ptr<tls::TlsStream> stream;
+  if (tls) {
+    stream = context_.service.backendTls(*pool, backendKey_, /*http=*/true);
+    if (!stream) {
+      conn_->failToConnect(context_.owner, EPROTO);  // the pool's TLS never loaded (logged)
+      return;
+    }
+  }
+  conn_->connect(address, timeout, context_.owner, std::move(stream));
 }
 
 void Exchange::noteBackendFault(const Error& error) {

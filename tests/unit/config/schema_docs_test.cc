@@ -24,6 +24,7 @@ std::string genericPrefix(Section section) {
     case Section::Admin: return "admin.";
     case Section::Pool: return "pools.*.";
     case Section::Health: return "pools.*.health.";
+    case Section::PoolTls: return "pools.*.tls.";
     case Section::Backend: return "pools.*.backends[].";
     case Section::Listener: return "listeners.*.";
     case Section::Tls: return "listeners.*.tls.";
