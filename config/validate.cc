@@ -165,13 +165,7 @@ class Validator {
         error(path + (problem.inKey ? ".tls.key" : ".tls.cert"), {}, problem.message);
       }
     }
-    // Probes are plaintext: an http probe to a TLS port would mark every
-    // backend down.
-    if (pool.health && pool.health->check == HealthCheckKind::Http) {
-      error(path + ".health.check", pool.pos,
-            "http checks do not speak TLS yet, and this pool has [pools.NAME.tls]: use check = "
-            "\"tcp\"");
-    }
+
   }
 
   void checkHealth(const HealthConfig& health, const std::string& path, SourcePos fallback) {

@@ -324,8 +324,15 @@ std::unique_ptr<Probe> HealthLoop::makeProbe(const config::PoolConfig& pool,
   const config::HealthConfig& h = *pool.health;
   if (h.check == config::HealthCheckKind::Http) {
     std::string request = buildHealthRequest(h.path, h.host.empty() ? b.address : h.host);
+    std::shared_ptr<tls::BackendTls> tls;
+    if (pool.tls) {  // probed over TLS like the data path connects
+      std::string error;
+      tls = tls::BackendTls::build(*pool.tls, /*http=*/true, &error);
+      if (!tls) logError("health: pool {}: TLS: {}", pool.name, error);
+    }
     return std::make_unique<HttpProbe>(*ring_, *timers_, *this, pool.name, b.address,
-                                       std::move(request), h.expectStatus);
+                                       std::move(request), h.expectStatus, pool.tls.has_value(),
+                                       std::move(tls));
   }
   return std::make_unique<TcpProbe>(*ring_, *timers_, *this, pool.name, b.address);
 }

@@ -59,18 +59,73 @@ bool statusExpected(uint16_t status, std::span<const config::StatusRange> ranges
 
 HttpProbe::HttpProbe(Ring& ring, TimerWheel& timers, ProbeObserver& observer, std::string pool,
                      std::string address, std::string request,
-                     std::vector<config::StatusRange> expect)
+                     std::vector<config::StatusRange> expect, bool overTls,
+                     std::shared_ptr<tls::BackendTls> tls)
     : Probe(ring, timers, observer, std::move(pool), std::move(address)),
       request_(std::move(request)),
-      expect_(std::move(expect)) {}
+      expect_(std::move(expect)),
+      overTls_(overTls),
+      tls_(std::move(tls)) {}
 
 void HttpProbe::onConnected() {
   sent_ = 0;
   received_ = 0;
-  sendRest();
+  if (!overTls_) {
+    sendRest();
+    return;
+  }
+  session_ = tls_ ? tls_->client(address()) : nullptr;
+  if (!session_) {
+    finish(false, tls_ ? "TLS: cannot start a handshake" : "TLS: the pool's settings did not load");
+    return;
+  }
+  cipherOut_.clear();
+  cipherSent_ = 0;
+  requestWritten_ = false;
+  stepTls();
+}
+
+void HttpProbe::stepTls() {
+  if (!session_->handshakeDone() && session_->handshake() == tls::TlsStatus::Error) {
+    finish(false, "TLS: " + tls::BackendTls::failureReason(*session_));
+    return;
+  }
+  if (session_->handshakeDone()) {
+    if (!requestWritten_) {
+      session_->writePlaintext(request_);
+      requestWritten_ = true;
+      sent_ = request_.size();  // for phaseAfterConnect
+    }
+    for (;;) {
+      auto room = std::span<char>(head_.data() + received_, head_.size() - received_);
+      tls::TlsStream::Read r = session_->readPlaintext(room);
+      if (r.status == tls::TlsStatus::Error) {
+        finish(false, "TLS: " + session_->error());
+        return;
+      }
+      if (r.status != tls::TlsStatus::Ok) {
+        if (r.status == tls::TlsStatus::Closed && judgeHead(true)) return;
+        break;
+      }
+      received_ += r.bytes;
+      if (judgeHead(false)) return;
+    }
+  }
+  if (!sendOp_.inFlight()) {
+    if (cipherSent_ == cipherOut_.size()) {
+      cipherOut_.clear();
+      cipherSent_ = 0;
+      session_->takeCiphertext(cipherOut_);
+    }
+    if (cipherSent_ < cipherOut_.size()) {
+      ring().send(sendOp_, fd(), cipherOut_.data() + cipherSent_, cipherOut_.size() - cipherSent_);
+    }
+  }
+  if (!recvOp_.inFlight()) ring().recv(recvOp_, fd(), cipherIn_.data(), cipherIn_.size());
 }
 
 const char* HttpProbe::phaseAfterConnect() const {
+  if (session_ && !session_->handshakeDone()) return "in the TLS handshake";
   return sent_ < request_.size() ? "sending the request" : "waiting for the status line";
 }
 
@@ -95,6 +150,11 @@ void HttpProbe::onSent(int32_t result) {
     finish(false, fmt::format("send: {}", std::strerror(-result)));
     return;
   }
+  if (session_) {
+    cipherSent_ += static_cast<size_t>(result);
+    stepTls();
+    return;
+  }
   sent_ += static_cast<size_t>(result);
   if (sent_ < request_.size()) {
     sendRest();
@@ -108,26 +168,41 @@ void HttpProbe::onReceived(int32_t result) {
     finish(false, fmt::format("recv: {}", std::strerror(-result)));
     return;
   }
-  received_ += static_cast<size_t>(result);
-  StatusLine line = parseStatusLine(std::string_view(head_.data(), received_));
-  switch (line.parse) {
-    case StatusLineParse::Invalid: finish(false, "malformed status line"); return;
-    case StatusLineParse::Complete:
-      if (statusExpected(line.status, expect_)) {
-        finish(true, fmt::format("status {}", line.status));
+  if (session_) {
+    if (result == 0) {
+      if (!session_->handshakeDone()) {
+        finish(false, "TLS: closed during the handshake");
       } else {
-        finish(false, fmt::format("status {}", line.status));
+        judgeHead(true);
       }
       return;
+    }
+    session_->feedCiphertext({cipherIn_.data(), static_cast<size_t>(result)});
+    stepTls();
+    return;
+  }
+  received_ += static_cast<size_t>(result);
+  if (!judgeHead(result == 0)) recvMore();
+}
+
+bool HttpProbe::judgeHead(bool closed) {
+  StatusLine line = parseStatusLine(std::string_view(head_.data(), received_));
+  switch (line.parse) {
+    case StatusLineParse::Invalid: finish(false, "malformed status line"); return true;
+    case StatusLineParse::Complete:
+      finish(statusExpected(line.status, expect_), fmt::format("status {}", line.status));
+      return true;
     case StatusLineParse::NeedMore: break;
   }
-  if (result == 0) {
+  if (closed) {
     finish(false, "connection closed before the status line");
-  } else if (received_ == head_.size()) {
-    finish(false, fmt::format("no status line in the first {} bytes", kMaxHead));
-  } else {
-    recvMore();
+    return true;
   }
+  if (received_ == head_.size()) {
+    finish(false, fmt::format("no status line in the first {} bytes", kMaxHead));
+    return true;
+  }
+  return false;
 }
 
 }  // namespace ringlb::health

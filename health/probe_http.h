@@ -5,6 +5,10 @@
 // a peer that sends more without a status line fails the check, as does one
 // that accepts and never answers (the probe's timeout).
 //
+// A pool with [pools.NAME.tls] is probed over TLS, with the data path's
+// verification (common/tls/backend_tls.h): a failed handshake fails the
+// check with the reason ("TLS: certificate verify failed: ...").
+//
 // The request building and status-line parsing are pure functions (no I/O),
 // so they are tested on their own. Health must not depend on l7/: the status
 // line is all a check needs, and it is small.
@@ -15,11 +19,13 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/tls/backend_tls.h"
 #include "config/model.h"
 #include "health/probe_tcp.h"
 
@@ -47,8 +53,11 @@ class HttpProbe final : public Probe {
   static constexpr size_t kMaxHead = 8192;
 
   // `request` from buildHealthRequest; both it and `expect` are kept.
+  // `overTls`: the pool has [pools.NAME.tls]; `tls` its settings (null when
+  // they did not load: every check fails, never plaintext).
   HttpProbe(Ring& ring, TimerWheel& timers, ProbeObserver& observer, std::string pool,
-            std::string address, std::string request, std::vector<config::StatusRange> expect);
+            std::string address, std::string request, std::vector<config::StatusRange> expect,
+            bool overTls = false, std::shared_ptr<tls::BackendTls> tls = nullptr);
 
  protected:
   void onConnected() override;
@@ -60,6 +69,10 @@ class HttpProbe final : public Probe {
   void recvMore();
   void onSent(int32_t result);
   void onReceived(int32_t result);
+  // Judges what head_ holds; true when the check finished.
+  bool judgeHead(bool closed);
+  // TLS: moves the handshake, the request and the response along.
+  void stepTls();
 
   std::string request_;
   std::vector<config::StatusRange> expect_;
@@ -68,6 +81,13 @@ class HttpProbe final : public Probe {
   size_t sent_ = 0;
   size_t received_ = 0;
   std::array<char, kMaxHead> head_{};
+  bool overTls_;
+  std::shared_ptr<tls::BackendTls> tls_;
+  std::unique_ptr<tls::TlsStream> session_;  // this check's TLS connection
+  std::string cipherOut_;
+  size_t cipherSent_ = 0;
+  std::array<char, 16384> cipherIn_{};
+  bool requestWritten_ = false;
 };
 
 }  // namespace ringlb::health

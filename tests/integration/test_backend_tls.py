@@ -135,7 +135,8 @@ BACKENDS = {
 }
 ECHO = EchoTls(GOOD)
 PORTS = {name: free_port() for name in
-         ("good", "byip", "wrongname", "foreign", "noverify", "mtls", "nocert", "stream")}
+         ("good", "byip", "wrongname", "foreign", "noverify", "mtls", "nocert", "stream",
+          "checkedgood", "checkedbad")}
 
 POOLS = {  # listener -> (backend port, [pools.NAME.tls] body)
     "good": (BACKENDS["good"].port, f'ca = "{CA}"\nserver_name = "backend.test"'),
@@ -148,7 +149,13 @@ POOLS = {  # listener -> (backend port, [pools.NAME.tls] body)
              f'key = "{CLIENT[1]}"'),
     "nocert": (BACKENDS["mtls"].port, f'ca = "{CA}"\nserver_name = "backend.test"'),
     "stream": (ECHO.port, f'ca = "{CA}"\nserver_name = "backend.test"'),
+    "checkedgood": (BACKENDS["mtls"].port,
+                    f'ca = "{CA}"\nserver_name = "backend.test"\ncert = "{CLIENT[0]}"\n'
+                    f'key = "{CLIENT[1]}"'),
+    "checkedbad": (BACKENDS["wrongname"].port, f'ca = "{CA}"\nserver_name = "backend.test"'),
 }
+HEALTH = '[pools.{name}.health]\ncheck = "http"\npath = "/"\ninterval = "200ms"\n' \
+         'timeout = "150ms"\nrise = 1\nfall = 1\n'
 
 
 ADMIN = free_port()
@@ -164,7 +171,7 @@ backends = ["127.0.0.1:{port}"]
 retries = 0
 [pools.{name}.tls]
 {tls}
-
+{HEALTH.format(name=name) if name.startswith("checked") else ""}
 [listeners.{name}]
 bind = "127.0.0.1:{PORTS[name]}"
 mode = "{mode}"
@@ -262,6 +269,18 @@ def test_failures_are_counted_as_backend_failures():
     before = failures()
     assert get("wrongname")[0] == 502
     wait_until(lambda: failures() == before + 1, what="the failure counted for the backend")
+
+
+def test_http_health_checks_go_over_tls_with_the_same_verification():
+    wait_until(lambda: "pool checkedbad backend" in LB.stderr(), what="the bad backend's check")
+    line = next(l for l in LB.stderr().splitlines() if "pool checkedbad backend" in l)
+    assert "-> down" in line and "TLS: certificate verify failed: hostname mismatch" in line, line
+    # The good one (it asks for the pool's client certificate) stays up and serves.
+    for _ in range(3):
+        status, seen = get("checkedgood")
+        assert status == 200, seen
+    good = [l for l in LB.stderr().splitlines() if "pool checkedgood backend" in l]
+    assert good and all("-> up" in l for l in good), good
 
 
 def test_zz_clean_exit():
