@@ -170,6 +170,35 @@ def test_plaintext_bytes_are_refused_without_a_backend_connection():
     assert ECHO.connections == before, "no backend connection for a failed handshake"
 
 
+def client_hello():
+    """The first flight of a real TLS client, made in memory."""
+    ctx = ssl.create_default_context()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname="app.example.com")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+def test_truncated_records_close_the_connection_and_are_counted():
+    hello = client_hello()
+    for cut in (3, 5, len(hello) // 2, len(hello) - 1):  # inside the header, inside the body
+        before = ECHO.connections
+        failed = metric("ringlb_tls_handshakes_total", listener="secure", result="failed")
+        with socket.create_connection(("127.0.0.1", PORT), timeout=10) as s:
+            s.sendall(hello[:cut])
+            s.shutdown(socket.SHUT_WR)  # the record never completes
+            try:
+                assert s.recv(100) == b"", f"cut at {cut}: answered"
+            except ConnectionResetError:
+                pass
+        wait_until(lambda: metric("ringlb_tls_handshakes_total", listener="secure",
+                                  result="failed") == failed + 1, what=f"cut at {cut} counted")
+        assert ECHO.connections == before, "no backend connection"
+
+
 def test_a_client_that_never_finishes_its_handshake_is_dropped():
     before = metric("ringlb_tls_handshakes_total", listener="secure", result="timeout")
     with socket.create_connection(("127.0.0.1", PORT), timeout=20) as s:
