@@ -67,7 +67,7 @@ int TicketKeys::onTicket(unsigned char name[16], unsigned char iv[EVP_MAX_IV_LEN
   int result = 1;
   {
     std::lock_guard lock(mu_);
-    if (!ok_) return -1;
+    if (!ok_) return 0;  // no key (RAND failed at start): no ticket, full handshakes
     rotateIfDue();
     if (enc == 1) {
       key = current_;
