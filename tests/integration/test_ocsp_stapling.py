@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import threading
 
-from harness import Ringlb, free_port, parse_args, run_tests, wait_until
+from harness import EchoServer, Ringlb, free_port, parse_args, run_tests, wait_until
 
 ARGS = parse_args()
 PKI = tempfile.TemporaryDirectory()
@@ -54,6 +54,7 @@ for src, dst in (("a.pem", "live.pem"), ("a.key", "live.key"), (GOOD, "live.der"
     shutil.copy(os.path.join(D, src), os.path.join(D, dst))
 
 PORT = free_port()
+ECHO = EchoServer()
 
 
 def config(ocsp="live.der"):
@@ -61,13 +62,13 @@ def config(ocsp="live.der"):
 [global]
 workers = 2
 
-[pools.nowhere]
-backends = ["127.0.0.1:9"]
+[pools.echo]
+backends = ["127.0.0.1:{ECHO.port}"]
 
 [listeners.secure]
 bind = "127.0.0.1:{PORT}"
 mode = "tcp"
-pool = "nowhere"
+pool = "echo"
 [listeners.secure.tls]
 certificates = [{{ cert = "{D}/live.pem", key = "{D}/live.key", ocsp = "{D}/{ocsp}" }}]
 """
@@ -102,15 +103,18 @@ def test_a_client_that_does_not_ask_gets_none():
 
 
 def test_sighup_staples_the_new_response_and_a_renewed_certificate_with_no_failure():
-    failures, done, handshakes = [], threading.Event(), [0]
+    failures, done, exchanges = [], threading.Event(), [0]
     ctx = ssl.create_default_context(cafile=os.path.join(D, "ca.pem"))
 
-    def load():
+    def load():  # new TLS connections, each a request and its answer through the echo
         while not done.is_set():
             try:
                 raw = socket.create_connection(("127.0.0.1", PORT), timeout=10)
-                with ctx.wrap_socket(raw, server_hostname="a.test"):
-                    handshakes[0] += 1
+                with ctx.wrap_socket(raw, server_hostname="a.test") as s:
+                    s.sendall(b"ping")
+                    if s.recv(4) != b"ping":
+                        failures.append("no echo")
+                    exchanges[0] += 1
             except (OSError, ssl.SSLError) as e:
                 failures.append(repr(e))
 
@@ -136,8 +140,8 @@ def test_sighup_staples_the_new_response_and_a_renewed_certificate_with_no_failu
         done.set()
         for t in threads:
             t.join(30)
-    assert handshakes[0] > 0
-    assert not failures, f"{len(failures)} failed handshakes during the reloads: {failures[:3]}"
+    assert exchanges[0] > 0
+    assert not failures, f"{len(failures)} of {exchanges[0]} exchanges failed: {failures[:3]}"
 
 
 def test_check_refuses_a_file_that_is_no_response_or_is_about_another_certificate():
@@ -163,3 +167,4 @@ if __name__ == "__main__":
         run_tests([(name, fn) for name, fn in globals().items() if name.startswith("test_")])
     finally:
         LB.close()
+        ECHO.stop()
