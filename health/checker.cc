@@ -304,6 +304,9 @@ void HealthLoop::onTransition(TrackedPool& pool, const Transition& t, TimePoint 
     logWarn("health: pool {} backend {}: {} -> {}: {}", pool.config.name, b.address,
             toString(t.from), toString(t.to), t.reason);
   }
+  // The workers are told first: /status never shows a state the data path
+  // has not been sent yet.
+  publisher_.update(pool.config.name, {{b.address, up}}, now);
   board_.update(pool.config.name, b.address, [&](BackendStatus& s) {
     s.up = up;
     s.ejected = t.to == BackendState::Ejected;
@@ -314,7 +317,6 @@ void HealthLoop::onTransition(TrackedPool& pool, const Transition& t, TimePoint 
   // Failures seen before it went out say nothing about it once it is back.
   if (t.to == BackendState::Up) pool.health.onPassiveSuccess(t.backend);
   if (!up) b.passiveRun = false;
-  publisher_.update(pool.config.name, {{b.address, up}}, now);
 }
 
 // --- configuration ------------------------------------------------------------
