@@ -231,9 +231,9 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
      "Header names removed from the response sent to the client.", true},
 });
 
-constexpr std::array kSections = {S::Root,   S::Global,   S::Admin, S::Pool,        S::Backend,
-                                  S::Health, S::PoolTls, S::Listener, S::Tls, S::Certificate,
-                                  S::Route};
+constexpr std::array kSections = {S::Root,    S::Global,      S::Admin,   S::Pool,
+                                  S::Backend, S::Health,      S::PoolTls, S::Listener,
+                                  S::Tls,     S::Certificate, S::Route};
 
 void appendEscaped(std::string& out, std::string_view text) {
   for (char c : text) {

@@ -165,7 +165,6 @@ class Validator {
         error(path + (problem.inKey ? ".tls.key" : ".tls.cert"), {}, problem.message);
       }
     }
-
   }
 
   void checkHealth(const HealthConfig& health, const std::string& path, SourcePos fallback) {

@@ -129,8 +129,7 @@ std::shared_ptr<BackendTls> BackendTlsCache::get(
   auto built = BackendTls::build(*pool.tls, http, &error);
   if (built) {
     if (!pool.tls->verify) {
-      logWarn("pool {}: TLS towards the backends without verification (verify = false)",
-              pool.name);
+      logWarn("pool {}: TLS towards the backends without verification (verify = false)", pool.name);
     }
     entry.tls = std::move(built);
   } else {
