@@ -21,7 +21,7 @@ build_pkgs=(
 )
 test_pkgs=(
   clang libclang-rt-14-dev clang-format
-  openssl sslscan procps iproute2 nftables netcat-openbsd
+  openssl sslscan nghttp2-client procps iproute2 nftables netcat-openbsd
   python3-prometheus-client chromium
 )
 bench_pkgs=(nginx-light libnginx-mod-stream haproxy wrk gnuplot-nox util-linux)

@@ -24,11 +24,11 @@ std::shared_ptr<tls::TlsContext> AcceptingService::tlsContext(
   // load, the previous ones stay in force.
   tlsBuiltFor_ = config;
   std::string error;
-  // Only http listeners speak HTTP/1.1 inside: a tcp listener offers no ALPN.
+  // Only http listeners speak HTTP inside: a tcp listener offers no ALPN.
   // Tickets under the server's shared keys resume on any worker, across
   // reloads, and only on this listener.
-  auto built = tls::TlsContext::build(*listener.tls, listener.mode == config::ListenerMode::Http,
-                                      &error, &worker_.shared().ticketKeys, listener.name);
+  auto built = tls::TlsContext::build(*listener.tls, tls::alpnOffer(listener), &error,
+                                      &worker_.shared().ticketKeys, listener.name);
   if (built) {
     tls_ = std::move(built);
   } else {

@@ -163,6 +163,7 @@ void appendHttpFields(std::string& out, const AccessRecord& r) {
   appendField(out, "backend", r.backend);
   appendField(out, "method", r.method);
   appendField(out, "path", r.path);
+  if (!r.protocol.empty()) appendField(out, "proto", r.protocol);
   fmt::format_to(std::back_inserter(out), ",\"status\":{}", r.status);
   appendBytes(out, r);
   appendMs(out, "duration_ms", r.duration);

@@ -79,6 +79,7 @@ struct AccessRecord {
   std::string_view backend;  // "ip:port" or "-"
   std::string_view method;
   std::string_view path;
+  std::string_view protocol;  // http: "HTTP/1.1", "HTTP/1.0" or "HTTP/2"; empty: not written
   uint16_t status = 0;
   uint64_t bytesIn = 0;   // bytes from the client (http: request head and body)
   uint64_t bytesOut = 0;  // bytes sent to the client (http: the response)

@@ -1,5 +1,7 @@
 #include "common/stats.h"
 
+#include <iterator>
+
 namespace ringlb {
 
 void DurationHistogram::observe(uint64_t micros) {
@@ -22,6 +24,34 @@ const char* rejectReasonName(RejectReason r) {
     case RejectReason::Denied: return "denied";
     case RejectReason::Other: return "other";
     case RejectReason::TlsHandshake: return "tls_handshake";
+  }
+  return "other";
+}
+
+const char* http2CodeName(size_t code) {
+  static constexpr const char* kNames[] = {"no_error",
+                                           "protocol_error",
+                                           "internal_error",
+                                           "flow_control_error",
+                                           "settings_timeout",
+                                           "stream_closed",
+                                           "frame_size_error",
+                                           "refused_stream",
+                                           "cancel",
+                                           "compression_error",
+                                           "connect_error",
+                                           "enhance_your_calm",
+                                           "inadequate_security",
+                                           "http_1_1_required"};
+  return code < std::size(kNames) ? kNames[code] : "other";
+}
+
+const char* http2LimitName(Http2Limit limit) {
+  switch (limit) {
+    case Http2Limit::RapidReset: return "rapid_reset";
+    case Http2Limit::ControlFlood: return "control_flood";
+    case Http2Limit::HeaderBlock: return "header_block";
+    case Http2Limit::ConcurrentStreams: return "concurrent_streams";
   }
   return "other";
 }

@@ -49,6 +49,16 @@ struct DurationHistogram {
   void observe(uint64_t micros);
 };
 
+// HTTP/2 error codes (RFC 9113 section 7) 0..13, and one slot for any other.
+inline constexpr size_t kHttp2Codes = 15;
+// Lower-case RFC name of an HTTP/2 error code ("enhance_your_calm"), "other" past 13.
+const char* http2CodeName(size_t code);
+
+// HTTP/2 attack limits that closed a connection or refused a stream.
+enum class Http2Limit : uint8_t { RapidReset, ControlFlood, HeaderBlock, ConcurrentStreams };
+inline constexpr size_t kHttp2Limits = 4;
+const char* http2LimitName(Http2Limit limit);
+
 // One listener on one worker.
 struct ListenerStats {
   std::string listener;
@@ -70,6 +80,13 @@ struct ListenerStats {
     Counter failed;
     Counter timedOut;
   } tls;
+  // http listeners speaking HTTP/2: streams open now, GOAWAY and RST_STREAM
+  // frames each way by error code, limits that struck.
+  struct Http2 {
+    Counter streamsActive;  // gauge
+    std::array<Counter, kHttp2Codes> goawaysSent, goawaysReceived, resetsSent, resetsReceived;
+    std::array<Counter, kHttp2Limits> limitHits;
+  } http2;
   DurationHistogram requestDuration;
   // udp: datagrams each way.
   Counter datagramsIn;

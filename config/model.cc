@@ -49,4 +49,11 @@ const PoolConfig* Config::findPool(const std::string& name) const {
   return it == pools.end() ? nullptr : &it->second;
 }
 
+bool ListenerConfig::speaks(HttpProtocol p) const {
+  for (HttpProtocol q : protocols) {
+    if (q == p) return true;
+  }
+  return false;
+}
+
 }  // namespace ringlb::config

@@ -162,6 +162,10 @@ struct RouteConfig {
 
 enum class ProxyProtocol { Off, V1, V2 };
 
+// What an http listener speaks: HTTP/1.1, HTTP/2 over TLS (ALPN "h2") or
+// HTTP/2 with prior knowledge on a plain listener ("h2c").
+enum class HttpProtocol : uint8_t { Http11, H2, H2c };
+
 struct ListenerConfig {
   std::string name;
   SocketAddress bind;
@@ -175,6 +179,8 @@ struct ListenerConfig {
   std::vector<RouteConfig> routes;
   ProxyProtocol proxyProtocol = ProxyProtocol::Off;  // towards backends
   bool acceptProxyProtocol = false;
+  // http: the protocols served, in ALPN preference order (`protocols`).
+  std::vector<HttpProtocol> protocols = {HttpProtocol::Http11};
   // forward mode
   std::vector<std::string> allow;  // empty = all (the loader rejects `allow = []`)
   std::vector<std::string> deny;
@@ -191,6 +197,7 @@ struct ListenerConfig {
   // The idle timeout in force: the configured one or the mode's default
   // (http/forward 60 s, tcp 1 h, udp 30 s).
   Duration effectiveIdleTimeout() const;
+  bool speaks(HttpProtocol p) const;
 };
 
 struct Config {

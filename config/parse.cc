@@ -607,6 +607,7 @@ class Parser {
     }
     if (key == "accept_proxy_protocol") return assign(l.acceptProxyProtocol, v.value<bool>());
     if (key == "max_header_size") return assign(l.maxHeaderSize, integer(v, 1024, 1 << 20));
+    if (key == "protocols") return nonEmptyList(v) && assign(l.protocols, httpProtocols(v));
     if (key == "max_body_size") return assign(l.maxBodySize, size(v));
     if (key == "max_request_line") return assign(l.maxRequestLine, integer(v, 256, 1 << 20));
     if (key == "max_header_fields") return assign(l.maxHeaderFields, integer(v, 1, 10000));
@@ -620,6 +621,21 @@ class Parser {
     }
     auto value = integer(element, 1, 65535);
     return value ? std::optional(static_cast<uint16_t>(*value)) : std::nullopt;
+  }
+
+  std::optional<std::vector<HttpProtocol>> httpProtocols(const toml::node& node) {
+    std::vector<HttpProtocol> seen;
+    return list<HttpProtocol>(node, [&](const toml::node& e) -> std::optional<HttpProtocol> {
+      auto p = choice<HttpProtocol>(e, {{"http/1.1", HttpProtocol::Http11},
+                                        {"h2", HttpProtocol::H2},
+                                        {"h2c", HttpProtocol::H2c}});
+      if (p && std::find(seen.begin(), seen.end(), *p) != seen.end()) {
+        fail(e, path_, fmt::format("{} is listed twice", describe(e)));
+        return std::nullopt;
+      }
+      if (p) seen.push_back(*p);
+      return p;
+    });
   }
 
   std::optional<std::vector<std::string>> destinations(const toml::node& node) {

@@ -160,6 +160,12 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
      "http/forward only: the largest header section (field lines) of a request or response in "
      "bytes, 1024..1048576 (a larger request head gets 431).",
      true},
+    {S::Listener, "protocols", T::StringArray, "[\"http/1.1\"]",
+     "http only: the protocols served: `\"http/1.1\"`, `\"h2\"` (HTTP/2 by ALPN; TLS listeners, "
+     "offered in this order) and `\"h2c\"` (HTTP/2 with prior knowledge beside HTTP/1.1 on a plain "
+     "listener). Without `\"http/1.1\"` a TLS client that does not offer h2 fails the handshake "
+     "and a plain HTTP/1.1 request gets 505. HTTP/2 limits: docs/http2.md.",
+     false},
     {S::Listener, "max_body_size", T::Size, "0",
      "http/forward only: the largest request body in bytes (`\"100MiB\"`, `\"512KiB\"`, "
      "`\"10MB\"` or an integer); larger bodies get 413 before any byte reaches a backend when "

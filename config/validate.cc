@@ -64,6 +64,7 @@ constexpr std::array kModeRules = std::to_array<ModeRule>({
     {"connect_ports", {false, false, false, true}},
     {"proxy_protocol", {true, false, false, false}},
     {"accept_proxy_protocol", {true, false, true, false}},
+    {"protocols", {false, false, true, false}},
 });
 
 constexpr std::array kModes = {ListenerMode::Tcp, ListenerMode::Udp, ListenerMode::Http,
@@ -221,6 +222,23 @@ class Validator {
       checkPoolReference(fmt::format("{}.routes[{}].pool", path, i), route.pool, route.pos);
     }
     if (listener.tls) checkCertificates(*listener.tls, path + ".tls");
+    if (listener.mode == ListenerMode::Http && sources_.valid(path + ".protocols")) {
+      checkProtocols(listener, path + ".protocols");
+    }
+  }
+
+  // h2 is negotiated by ALPN, so only over TLS; h2c is prior knowledge on a
+  // plain listener (a TLS client that wants HTTP/2 asks for h2).
+  void checkProtocols(const ListenerConfig& listener, const std::string& path) {
+    bool tls = listener.tls.has_value();
+    if (tls && listener.speaks(HttpProtocol::H2c)) {
+      error(path, listener.pos,
+            "\"h2c\" is HTTP/2 without TLS; a TLS listener offers \"h2\" instead");
+    }
+    if (!tls && listener.speaks(HttpProtocol::H2)) {
+      error(path, listener.pos,
+            "\"h2\" needs [tls] on this listener (ALPN); plain listeners accept \"h2c\"");
+    }
   }
 
   void checkModeKeys(const ListenerConfig& listener, const std::string& path) {

@@ -20,6 +20,8 @@ ListenerView listenerFromConfig(const config::ListenerConfig& l) {
   v.bind = l.bind.text;
   v.mode = modeName(l.mode);
   v.tls = l.tls.has_value();
+  v.http2 = l.mode == config::ListenerMode::Http &&
+            (l.speaks(config::HttpProtocol::H2) || l.speaks(config::HttpProtocol::H2c));
   v.pool = l.pool;
   return v;
 }
@@ -39,6 +41,14 @@ void addListenerStats(ListenerView& v, const ListenerStats& s) {
   v.tlsFailed += s.tls.failed.get();
   v.tlsTimedOut += s.tls.timedOut.get();
   v.requestDuration.add(s.requestDuration);
+  v.http2StreamsActive += s.http2.streamsActive.get();
+  for (size_t i = 0; i < kHttp2Codes; ++i) {
+    v.http2GoawaysSent[i] += s.http2.goawaysSent[i].get();
+    v.http2GoawaysReceived[i] += s.http2.goawaysReceived[i].get();
+    v.http2ResetsSent[i] += s.http2.resetsSent[i].get();
+    v.http2ResetsReceived[i] += s.http2.resetsReceived[i].get();
+  }
+  for (size_t i = 0; i < kHttp2Limits; ++i) v.http2LimitHits[i] += s.http2.limitHits[i].get();
   v.datagramsIn += s.datagramsIn.get();
   v.datagramsOut += s.datagramsOut.get();
   v.udpSessionsCreated += s.udp.sessionsCreated.get();

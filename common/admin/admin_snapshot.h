@@ -56,6 +56,12 @@ struct ListenerView {
   uint64_t tlsFailed = 0;
   uint64_t tlsTimedOut = 0;
   HistogramView requestDuration;
+  // http listeners with HTTP/2 in `protocols`.
+  bool http2 = false;
+  uint64_t http2StreamsActive = 0;
+  std::array<uint64_t, kHttp2Codes> http2GoawaysSent{}, http2GoawaysReceived{};
+  std::array<uint64_t, kHttp2Codes> http2ResetsSent{}, http2ResetsReceived{};
+  std::array<uint64_t, kHttp2Limits> http2LimitHits{};
   uint64_t datagramsIn = 0;
   uint64_t datagramsOut = 0;
   // udp only.

@@ -156,6 +156,49 @@ void writeListenerCounters(Writer& w, const AdminSnapshot& snap) {
   }
 }
 
+void writeHttp2Metrics(Writer& w, const AdminSnapshot& snap) {
+  w.family("ringlb_http_streams_active", "gauge",
+           "HTTP/2 streams open now (requests in progress on HTTP/2 connections).");
+  for (const auto& l : snap.listeners) {
+    if (l.http2)
+      w.sample("ringlb_http_streams_active", {{"listener", l.name}}, l.http2StreamsActive);
+  }
+  auto byCode = [&](std::string_view family, std::string_view help, const auto& sent,
+                    const auto& received) {
+    w.family(family, "counter", help);
+    for (const auto& l : snap.listeners) {
+      if (!l.http2) continue;
+      for (size_t i = 0; i < kHttp2Codes; ++i) {
+        for (auto [side, n] :
+             {std::pair{"sent", (l.*sent)[i]}, std::pair{"received", (l.*received)[i]}}) {
+          // Every code is listed for the ones an operator alerts on; others once seen.
+          bool common = i == 0 || i == 1 || i == 7 || i == 8 || i == 11;
+          if (n != 0 || common) {
+            w.sample(family, {{"listener", l.name}, {"side", side}, {"code", http2CodeName(i)}}, n);
+          }
+        }
+      }
+    }
+  };
+  byCode("ringlb_http2_goaways_total",
+         "HTTP/2 GOAWAY frames sent by the proxy or received from clients, by error code.",
+         &ListenerView::http2GoawaysSent, &ListenerView::http2GoawaysReceived);
+  byCode("ringlb_http2_resets_total",
+         "HTTP/2 RST_STREAM frames sent by the proxy or received from clients, by error code.",
+         &ListenerView::http2ResetsSent, &ListenerView::http2ResetsReceived);
+  w.family("ringlb_http2_limit_hits_total", "counter",
+           "HTTP/2 attack limits that struck: rapid_reset, control_flood and header_block close "
+           "the connection (GOAWAY enhance_your_calm); concurrent_streams refuses a stream.");
+  for (const auto& l : snap.listeners) {
+    if (!l.http2) continue;
+    for (size_t i = 0; i < kHttp2Limits; ++i) {
+      w.sample("ringlb_http2_limit_hits_total",
+               {{"listener", l.name}, {"limit", http2LimitName(static_cast<Http2Limit>(i))}},
+               l.http2LimitHits[i]);
+    }
+  }
+}
+
 void writeListenerModeMetrics(Writer& w, const AdminSnapshot& snap) {
   w.family("ringlb_request_duration_seconds", "histogram",
            "HTTP request duration, from the complete request head to the last response byte "
@@ -278,6 +321,7 @@ std::string renderMetrics(const AdminSnapshot& snap) {
   writeProcess(w, snap);
   writeListenerCounters(w, snap);
   writeListenerModeMetrics(w, snap);
+  writeHttp2Metrics(w, snap);
   writeBackends(w, snap);
   return out;
 }

@@ -86,31 +86,6 @@ ParseError forEachListElement(std::string_view list, Fn fn) {
   }
 }
 
-Method parseMethod(std::string_view m) {
-  switch (m.size()) {
-    case 3:
-      if (m == "GET") return Method::Get;
-      if (m == "PUT") return Method::Put;
-      break;
-    case 4:
-      if (m == "POST") return Method::Post;
-      if (m == "HEAD") return Method::Head;
-      break;
-    case 5:
-      if (m == "PATCH") return Method::Patch;
-      if (m == "TRACE") return Method::Trace;
-      break;
-    case 6:
-      if (m == "DELETE") return Method::Delete;
-      break;
-    case 7:
-      if (m == "OPTIONS") return Method::Options;
-      if (m == "CONNECT") return Method::Connect;
-      break;
-  }
-  return Method::Other;
-}
-
 // HTTP-version = "HTTP/" DIGIT "." DIGIT. A higher 1.x minor is read as 1.1
 // (RFC 9110 section 6.2); any other major is 505.
 ParseError parseVersion(std::string_view v, Version& out) {
@@ -211,6 +186,31 @@ ParseError parseContentLength(std::string_view v, uint64_t& out) {
 }
 
 }  // namespace
+
+Method parseMethod(std::string_view m) {
+  switch (m.size()) {
+    case 3:
+      if (m == "GET") return Method::Get;
+      if (m == "PUT") return Method::Put;
+      break;
+    case 4:
+      if (m == "POST") return Method::Post;
+      if (m == "HEAD") return Method::Head;
+      break;
+    case 5:
+      if (m == "PATCH") return Method::Patch;
+      if (m == "TRACE") return Method::Trace;
+      break;
+    case 6:
+      if (m == "DELETE") return Method::Delete;
+      break;
+    case 7:
+      if (m == "OPTIONS") return Method::Options;
+      if (m == "CONNECT") return Method::Connect;
+      break;
+  }
+  return Method::Other;
+}
 
 // ---------------------------------------------------------------- MessageHead
 

@@ -84,6 +84,9 @@ struct MessageHead {
   bool isHopByHop(std::string_view name) const;
 };
 
+// The method a token names (Method::Other for one we do not know).
+Method parseMethod(std::string_view token);
+
 enum class ParseStatus : uint8_t { NeedMore, HeadComplete, Error };
 
 struct ParseResult {

@@ -25,17 +25,27 @@ constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
-constexpr unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-
-// Offers http/1.1 when the client lists it; otherwise goes on without ALPN
-// rather than failing the handshake (an HTTP/1.1 client may offer only h2).
+// Picks the first of our protocols (`arg`: ALPN wire format, in our order of
+// preference) that the client offers. When none matches, a listener that
+// serves HTTP/1.1 goes on without ALPN rather than failing the handshake (an
+// HTTP/1.1 client may offer only h2); one that serves only h2 refuses it.
 int selectAlpn(SSL*, const unsigned char** out, unsigned char* outLen, const unsigned char* in,
-               unsigned int inLen, void*) {
-  unsigned char* selected = nullptr;
-  int r = SSL_select_next_proto(&selected, outLen, kHttp11, sizeof kHttp11, in, inLen);
-  if (r != OPENSSL_NPN_NEGOTIATED) return SSL_TLSEXT_ERR_NOACK;
-  *out = selected;
-  return SSL_TLSEXT_ERR_OK;
+               unsigned int inLen, void* arg) {
+  const auto* ours = static_cast<const std::string*>(arg);
+  std::string_view offered(reinterpret_cast<const char*>(in), inLen);
+  std::string_view list(*ours);
+  for (size_t i = 0; i < list.size(); i += 1 + static_cast<uint8_t>(list[i])) {
+    std::string_view proto = list.substr(i, 1 + static_cast<uint8_t>(list[i]));
+    for (size_t j = 0; j < offered.size(); j += 1 + static_cast<uint8_t>(offered[j])) {
+      if (offered.substr(j, proto.size()) == proto) {
+        *out = in + j + 1;
+        *outLen = static_cast<unsigned char>(proto.size() - 1);
+        return SSL_TLSEXT_ERR_OK;
+      }
+    }
+  }
+  return list.find(kAlpnHttp11) == std::string_view::npos ? SSL_TLSEXT_ERR_ALERT_FATAL
+                                                          : SSL_TLSEXT_ERR_NOACK;
 }
 
 // An encrypted key would otherwise make OpenSSL prompt on the terminal.
@@ -63,7 +73,7 @@ std::vector<std::string> certificateNames(X509* cert) {
   return names;
 }
 
-SSL_CTX* newServerContext(bool http) {
+SSL_CTX* newServerContext(const std::string* alpn) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr) return nullptr;
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -73,7 +83,7 @@ SSL_CTX* newServerContext(bool http) {
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);  // idle connections hold no record buffer
   // Resumption by stateless tickets only: no server-side cache shared by connections.
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-  if (http) SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, nullptr);
+  if (alpn != nullptr) SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, const_cast<std::string*>(alpn));
   SSL_CTX_set_default_passwd_cb(ctx, noPassword);
   return ctx;
 }
@@ -99,6 +109,16 @@ bool askClientCertificates(SSL_CTX* ctx, const config::TlsConfig& tls, std::stri
 
 }  // namespace
 
+std::string alpnOffer(const config::ListenerConfig& listener) {
+  if (listener.mode != config::ListenerMode::Http) return {};
+  std::string out;
+  for (config::HttpProtocol p : listener.protocols) {
+    if (p == config::HttpProtocol::H2) out += kAlpnH2;
+    if (p == config::HttpProtocol::Http11) out += kAlpnHttp11;
+  }
+  return out;
+}
+
 bool tlsNameMatches(std::string_view pattern, std::string_view host) {
   auto equal = [](std::string_view a, std::string_view b) { return equalsIgnoreCase(a, b); };
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
@@ -110,12 +130,13 @@ bool tlsNameMatches(std::string_view pattern, std::string_view host) {
   return label.find('.') == std::string_view::npos && equal(host.substr(label.size()), suffix);
 }
 
-std::shared_ptr<TlsContext> TlsContext::build(const config::TlsConfig& tls, bool http,
+std::shared_ptr<TlsContext> TlsContext::build(const config::TlsConfig& tls, std::string alpn,
                                               std::string* error, TicketKeys* ticketKeys,
                                               std::string_view sessionContext) {
   std::shared_ptr<TlsContext> context(new TlsContext());
+  context->alpn_ = std::move(alpn);
   for (const auto& cert : tls.certificates) {
-    if (!context->add(cert, http, error)) return nullptr;
+    if (!context->add(cert, error)) return nullptr;
     SSL_CTX* ctx = context->certs_.back().ctx;
     SSL_CTX_set_min_proto_version(
         ctx, tls.minVersion == config::TlsVersion::Tls13 ? TLS1_3_VERSION : TLS1_2_VERSION);
@@ -136,9 +157,9 @@ std::shared_ptr<TlsContext> TlsContext::build(const config::TlsConfig& tls, bool
   return context;
 }
 
-bool TlsContext::add(const config::CertificateConfig& cert, bool http, std::string* error) {
+bool TlsContext::add(const config::CertificateConfig& cert, std::string* error) {
   ERR_clear_error();
-  SSL_CTX* ctx = newServerContext(http);
+  SSL_CTX* ctx = newServerContext(alpn_.empty() ? nullptr : &alpn_);
   if (ctx == nullptr) {
     *error = "cannot create a TLS context: " + takeOpenSslError("out of memory");
     return false;

@@ -1,7 +1,7 @@
 // TlsContext: the server side TLS set-up of one listener, built from its
 // `[listeners.NAME.tls]` certificates: one SSL_CTX per certificate, all with
 // the same policy (TLS 1.2 and 1.3 only, forward-secret AEAD ciphers, ALPN
-// "http/1.1", session tickets). Connections start on the first certificate's
+// from the listener's `protocols`, session tickets). Connections start on the first certificate's
 // SSL_CTX; the SNI callback switches to the certificate whose names (DNS SANs,
 // else the subject CN) match the requested name: an exact name first, then a
 // one-label wildcard ("*.example.com"), else the first certificate.
@@ -31,12 +31,13 @@ class TicketKeys;
 class TlsContext {
  public:
   // Null with `error` set ("cannot load certificate FILE: REASON", ...).
-  // `http`: offer ALPN "http/1.1" (http listeners; a tcp listener offers none).
+  // `alpn`: the protocols offered, ALPN wire format in order of preference
+  // (alpnOffer(); empty: no ALPN, as on tcp listeners).
   // `ticketKeys` (which must outlive the context): session tickets under the
   // server's shared keys, resumable on any worker; null: OpenSSL's own keys
   // of this context. `sessionContext` (the listener's name) keeps a session
   // from resuming on another listener.
-  static std::shared_ptr<TlsContext> build(const config::TlsConfig& tls, bool http,
+  static std::shared_ptr<TlsContext> build(const config::TlsConfig& tls, std::string alpn,
                                            std::string* error, TicketKeys* ticketKeys = nullptr,
                                            std::string_view sessionContext = {});
   ~TlsContext();
@@ -58,7 +59,7 @@ class TlsContext {
     std::string ocsp;  // the DER OCSP response stapled, empty for none
   };
   TlsContext() = default;
-  bool add(const config::CertificateConfig& cert, bool http, std::string* error);
+  bool add(const config::CertificateConfig& cert, std::string* error);
   void shareSessions(SSL_CTX* ctx, TicketKeys* ticketKeys, std::string_view sessionContext);
   static int onServerName(SSL* ssl, int* alert, void* arg);
   // Reads `ocsp` for the certificate just added (a problem: logged, none stapled).
@@ -66,7 +67,16 @@ class TlsContext {
   static int onStatusRequest(SSL* ssl, void* arg);
 
   std::vector<Cert> certs_;
+  std::string alpn_;  // the ALPN callback reads it for as long as the context lives
 };
+
+// ALPN protocol names in wire format (a length byte, then the name).
+inline constexpr std::string_view kAlpnHttp11{"\x08http/1.1", 9};
+inline constexpr std::string_view kAlpnH2{"\x02h2", 3};
+
+// What an http listener offers by ALPN, from its `protocols` (h2c is not
+// negotiated: it is prior knowledge); empty for other modes.
+std::string alpnOffer(const config::ListenerConfig& listener);
 
 // Whether a certificate name matches a requested host name (both compared
 // without case): equal, or "*.suffix" for exactly one extra leading label.

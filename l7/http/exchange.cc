@@ -47,16 +47,14 @@ void Exchange::startAttempt(BackendConnection* conn) {
   timing_.attempt = worker.now();
   if (forward_ && forward_->tunnel) {
     // CONNECT: the tunnel is open; the client's bytes after the head go first.
-    context_.client.write("HTTP/1.1 200 Connection established\r\n\r\n");
+    context_.client.writeRaw("HTTP/1.1 200 Connection established\r\n\r\n");
     status_ = 200;
     phase_ = Phase::Responding;
     keepAlive_ = false;
     phase_ = Phase::Tunnel;
     return;
   }
-  conn_->stream().limitBy(nullptr);
-  context_.client.limitBy(&conn_->stream());  // a slow backend slows the client's upload
-  conn_->stream().limitBy(&context_.client);  // a slow client slows the backend's response
+  context_.client.pair(&conn_->stream());  // each side slows to the other's pace
   conn_->stream().startReceiving();
   conn_->stream().out().append(upstreamHead_);
   context_.owner.setResponseDeadline(worker.now() + context_.listener.responseTimeout);
@@ -189,24 +187,30 @@ void Exchange::step() {
   if (phase_ >= Phase::Responding) {
     // The head (queued by onResponseHead) and the body bytes at hand leave
     // in one send.
-    if (responseBody_.pump(conn_->stream().in(), context_.client.out()) > 0) {
+    if (context_.client.responseRoom() &&
+        responseBody_.pump(conn_->stream().in(), context_.client.responseBody()) > 0) {
       conn_->stream().refresh();
     }
-    context_.client.flush();
+    if (responseBody_.done() && !completeSignalled_) {
+      completeSignalled_ = true;
+      context_.client.responseComplete();
+    }
+    context_.client.flushResponse();
   }
   checkBackendEnd();
   if (failure_ || conn_ == nullptr) return;
   // The response is relayed and sent. A request body still coming makes
   // the connection close after this answer (keepAlive() is false then).
-  if (phase_ >= Phase::Responding && responseBody_.done() && context_.client.sendIdle())
+  if (phase_ >= Phase::Responding && responseBody_.done() && context_.client.responseSent())
     phase_ = Phase::Done;
 }
 
 void Exchange::sendRequest() {
   Stream& backend = conn_->stream();
   if (!requestBody_.done()) {
-    size_t before = context_.client.in().size();
-    requestBody_.pump(context_.client.in(), backend.out());
+    ByteQueue& body = context_.client.requestBody();
+    size_t before = body.size();
+    requestBody_.pump(body, backend.out());
     if (requestBody_.failed()) {
       fail(makeError(ErrorCode::BadRequest));
       return;
@@ -217,7 +221,7 @@ void Exchange::sendRequest() {
       fail(makeError(ErrorCode::BodyTooLarge));
       return;
     }
-    if (context_.client.in().size() != before) context_.client.refresh();
+    if (body.size() != before) context_.client.requestTaken();
   }
   backend.flush();
 }
@@ -244,7 +248,7 @@ void Exchange::parseResponseHead() {
 void Exchange::onResponseHead() {
   const http::MessageHead& h = context_.responseParser.head();
   if (h.status == 101) {
-    if (head_.wantsUpgrade()) {
+    if (head_.wantsUpgrade() && context_.client.canTunnel()) {
       startTunnel();
     } else {
       backendFailed(makeError(ErrorCode::InvalidResponse));  // a switch nobody asked for
@@ -254,11 +258,10 @@ void Exchange::onResponseHead() {
   bool client10 = head_.version == http::Version::Http10;
   if (h.isInterim()) {
     // 100 Continue goes to a client that asked for it; other 1xx to HTTP/1.1
-    // clients. Then the final response follows on the same connection.
+    // and HTTP/2 clients. Then the final response follows.
     if (!client10 && (h.status != 100 || head_.expectContinue)) {
-      std::string interim;
-      writeClientResponseHead(h, nullptr, {}, interim);
-      context_.client.write(interim);
+      context_.client.sendResponseHead(h, nullptr, {});
+      context_.client.flushResponse();
     }
     context_.responseParser.reset();
     context_.responseParser.setRequestMethod(head_.method);
@@ -271,8 +274,10 @@ void Exchange::onResponseHead() {
   phase_ = Phase::Responding;
   status_ = h.status;
   backendKeepAlive_ = h.keepAlive;
-  // HTTP/1.0 has no chunked: its payload goes out bare, then the close ends it.
-  bool dechunk = client10 && h.framing == http::BodyFraming::Chunked;
+  // HTTP/1.0 has no chunked: its payload goes out bare, then the close ends
+  // it. HTTP/2 frames the bare payload itself.
+  bool bare = client10 || context_.client.payloadOnly();
+  bool dechunk = bare && h.framing == http::BodyFraming::Chunked;
   responseBody_ = BodyRelay(h, dechunk, 0, parserLimits(context_.listener));
   if (dechunk || h.framing == http::BodyFraming::UntilClose || !requestBody_.done()) {
     keepAlive_ = false;  // the close delimits, or answered before the body ended
@@ -282,10 +287,7 @@ void Exchange::onResponseHead() {
   options.keepAlive = client10 && !options.close;
   options.dechunk = dechunk;
   if (forward_) options.via = kForwardVia;
-  std::string clientHead;
-  clientHead.reserve(512);
-  writeClientResponseHead(h, choice_.route, options, clientHead);
-  context_.client.out().append(clientHead);
+  context_.client.sendResponseHead(h, choice_.route, options);
 }
 
 void Exchange::startTunnel() {
@@ -295,11 +297,10 @@ void Exchange::startTunnel() {
   status_ = 101;
   phase_ = Phase::Responding;
   keepAlive_ = false;
-  std::string clientHead;
   ResponseHeadOptions options;
   options.upgrade = true;
-  writeClientResponseHead(context_.responseParser.head(), choice_.route, options, clientHead);
-  context_.client.write(clientHead);
+  context_.client.sendResponseHead(context_.responseParser.head(), choice_.route, options);
+  context_.client.flushResponse();
   releaseLease();
   phase_ = Phase::Tunnel;  // the connection takes the backend and relays from here
 }
@@ -316,6 +317,11 @@ void Exchange::checkBackendEnd() {
   if (responseBody_.done()) return;
   if (responseBody_.untilClose() && backend.error() == 0) {
     responseBody_.closeSeen();  // a close-delimited body ends here
+    if (!completeSignalled_) {
+      completeSignalled_ = true;
+      context_.client.responseComplete();
+      context_.client.flushResponse();
+    }
     return;
   }
   logDebug("listener {}: backend {} cut the response short", context_.listener.name, backendKey_);
@@ -327,18 +333,18 @@ void Exchange::checkBackendEnd() {
 bool Exchange::requestFlushed() const {
   if (failure_ || conn_ == nullptr) return true;
   if (phase_ == Phase::Waiting) return false;  // sent once connected
-  return context_.client.in().empty() && conn_->stream().sendIdle();
+  return context_.client.requestBody().empty() && conn_->stream().sendIdle();
 }
 
 BackendConnection* Exchange::takeConnection() {
   BackendConnection* conn = conn_;
   conn_ = nullptr;
-  context_.client.limitBy(nullptr);
+  context_.client.pair(nullptr);
   return conn;
 }
 
 void Exchange::dropBackend(bool reusable) {
-  context_.client.limitBy(nullptr);
+  context_.client.pair(nullptr);
   if (reusable) {
     conn_->release();
   } else {

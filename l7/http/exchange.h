@@ -37,6 +37,7 @@
 #include "config/model.h"
 #include "l7/http/backend_connection.h"
 #include "l7/http/body_relay.h"
+#include "l7/http/downstream.h"
 #include "l7/http/headers.h"
 
 namespace ringlb {
@@ -67,14 +68,17 @@ struct ExchangeContext {
   ExchangeOwner& owner;
   const config::Config& config;  // the connection's snapshot
   const config::ListenerConfig& listener;
-  Stream& client;
+  Downstream& client;
   http::Http1Parser& responseParser;
   std::string_view clientIp;    // "192.0.2.1" (X-Forwarded-For, hashing)
   std::string_view clientAddr;  // "192.0.2.1:5000" (the access log)
   bool tls = false;             // X-Forwarded-Proto
   // Mutual TLS listeners: the client certificate's identity, from the end of
-  // the handshake (X-Client-* headers); null elsewhere.
-  std::unique_ptr<const tls::PeerIdentity> clientIdentity{};
+  // the handshake (X-Client-* headers; the connection owns it); null elsewhere.
+  const tls::PeerIdentity* clientIdentity = nullptr;
+  // The protocol the client spoke, for the access log ("HTTP/2"); empty:
+  // the request head's HTTP/1.x version.
+  std::string_view protocol{};
   bool draining = false;   // the listener is stopping: the last exchange
   uint64_t headBytes = 0;  // the request head's size on the wire
   // Forward listeners: the routing policy is the forward proxy's (absolute
@@ -199,9 +203,10 @@ class Exchange {
   uint16_t status_ = 0;
   uint64_t backendBytesAtStart_ = 0;  // what the stream had received before this attempt
   Phase phase_ = Phase::Routing;
-  bool backendKeepAlive_ = false;  // the backend's connection may carry the next exchange
-  bool keepAlive_ = true;          // the client's may
-  bool finished_ = false;          // counted and logged
+  bool backendKeepAlive_ = false;   // the backend's connection may carry the next exchange
+  bool keepAlive_ = true;           // the client's may
+  bool finished_ = false;           // counted and logged
+  bool completeSignalled_ = false;  // the client side was told the body ended
   // The access log.
   std::string requestId_;
   Timing timing_;

@@ -52,6 +52,13 @@ void Exchange::logAccess(uint16_t status, uint64_t bytesSent) {
   r.backend = backendKey_.empty() ? std::string_view("-") : backendKey_;
   r.method = head_.methodName;
   r.path = head_.path.empty() ? head_.target : head_.path;
+  if (!context_.protocol.empty()) {
+    r.protocol = context_.protocol;
+  } else if (head_.methodName.empty()) {
+    r.protocol = "-";  // refused before a request line was read
+  } else {
+    r.protocol = head_.version == http::Version::Http10 ? "HTTP/1.0" : "HTTP/1.1";
+  }
   r.status = status;
   r.bytesIn = context_.headBytes + requestBody_.taken();
   r.bytesOut = bytesSent;

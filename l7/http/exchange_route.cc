@@ -57,7 +57,7 @@ void Exchange::route() {
     requestId_ = generated;
   }
   ForwardInfo info{context_.clientIp, context_.tls ? "https" : "http", generated,
-                   context_.listener.bind.text, context_.clientIdentity.get()};
+                   context_.listener.bind.text, context_.clientIdentity};
   writeUpstreamRequestHead(head_, choice_.route, info, upstreamHead_);
   pick();
 }

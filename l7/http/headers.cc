@@ -174,6 +174,21 @@ void writeClientResponseHead(const http::MessageHead& resp, const config::RouteC
   out.append("\r\n");
 }
 
+void clientResponseFields(const http::MessageHead& resp, const config::RouteConfig* route,
+                          std::vector<http::HeaderView>& out) {
+  for (const auto& h : resp.headers) {
+    if (resp.isHopByHop(h.name)) continue;
+    if (route != nullptr && (namedIn(route->removeResponseHeaders, h.name) ||
+                             namedIn(route->setResponseHeaders, h.name))) {
+      continue;
+    }
+    out.push_back(h);
+  }
+  if (route != nullptr) {
+    for (const auto& e : route->setResponseHeaders) out.push_back({e.name, e.value});
+  }
+}
+
 std::string formatRequestId(uint64_t hi, uint64_t lo) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string id(32, '0');

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/http1/http1_parser.h"
 #include "common/tls/peer_identity.h"
@@ -50,6 +51,12 @@ struct ResponseHeadOptions {
 // Appends the head to send to the client for `response`.
 void writeClientResponseHead(const http::MessageHead& response, const config::RouteConfig* route,
                              const ResponseHeadOptions& options, std::string& out);
+
+// The fields of `response` a client gets without HTTP/1.1 framing (HTTP/2):
+// hop-by-hop fields dropped (Transfer-Encoding included), the route's
+// response edits applied. Views into `response` and the route.
+void clientResponseFields(const http::MessageHead& response, const config::RouteConfig* route,
+                          std::vector<http::HeaderView>& out);
 
 // 32 lower-case hex digits from two random words.
 std::string formatRequestId(uint64_t hi, uint64_t lo);

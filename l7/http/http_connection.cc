@@ -21,6 +21,9 @@ namespace {
 // close, so that the client reads the answer rather than a reset.
 constexpr auto kLingerTime = std::chrono::seconds(1);
 
+// The client connection preface of HTTP/2 (RFC 9113 section 3.4).
+constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
 }  // namespace
 
 HttpConnection::HttpConnection(HttpService& service, int clientFd)
@@ -62,8 +65,9 @@ void HttpConnection::start() {
   }
   if (listener_->acceptProxyProtocol) client_.expectProxyHeader();
   forward_ = service_.forwardSettings();
-  context_.emplace(ExchangeContext{service_, *this, *config_, *listener_, client_, responseParser_,
-                                   clientIp_, clientAddr_, listener_->tls.has_value()});
+  context_.emplace(ExchangeContext{service_, *this, *config_, *listener_, downstream_,
+                                   responseParser_, clientIp_, clientAddr_,
+                                   listener_->tls.has_value()});
   context_->forward = forward_.get();
   lastActivity_ = worker.now();
   // header_timeout bounds the PROXY header, then handshake_timeout the TLS
@@ -118,6 +122,11 @@ void HttpConnection::onStreamEvent(Stream& stream, StreamEvent event) {
     maybeFree();
     return;
   }
+  if (state_ == State::H2 && event != StreamEvent::Closed) {
+    h2_->onClientEvent(event);
+    maybeFree();
+    return;
+  }
   if (event == StreamEvent::Closed) {  // a lingering close ended by the client's EOF
     close(false);
     maybeFree();
@@ -128,8 +137,14 @@ void HttpConnection::onStreamEvent(Stream& stream, StreamEvent event) {
       auto& counters = service_.stats().tls;
       (client_.tls()->resumed() ? counters.resumed : counters.full).add();
       if (!listener_->tls->clientCa.empty()) {
-        context_->clientIdentity =
+        clientIdentity_ =
             std::make_unique<tls::PeerIdentity>(tls::peerIdentity(client_.tls()->ssl()));
+        context_->clientIdentity = clientIdentity_.get();
+      }
+      if (client_.tls()->alpn() == "h2") {
+        startH2();
+        maybeFree();
+        return;
       }
       // The first head gets a whole header_timeout of its own.
       Worker& worker = service_.worker();
@@ -233,6 +248,7 @@ void HttpConnection::onTimer(Timer& timer) {
       break;
     }
     case State::Lingering: close(false); break;
+    case State::H2:
     case State::Closing: break;
   }
   progress();
@@ -242,6 +258,7 @@ void HttpConnection::onTimer(Timer& timer) {
 void HttpConnection::beginDrain() {
   draining_ = true;
   if (context_) context_->draining = true;
+  if (state_ == State::H2) h2_->drain();
   if (state_ == State::ReadingHead && !headStarted_) close(true);
   maybeFree();
 }
@@ -290,6 +307,7 @@ bool HttpConnection::step() {
       if (client_.eof() || client_.closed()) close(false);
       return false;
     case State::Tunnel:
+    case State::H2:
     case State::Closing: return false;
   }
   return false;
@@ -311,6 +329,11 @@ bool HttpConnection::readHead() {
     if (client_.eof() || (draining_ && !headStarted_)) close(!client_.eof());
     return false;
   }
+  if (firstHead_ && listener_->speaks(config::HttpProtocol::H2c) && startsWithPreface()) {
+    if (in.size() < kPreface.size()) return false;  // the rest of the preface is coming
+    startH2();
+    return false;
+  }
   if (!headStarted_) {
     headStarted_ = true;  // from here the whole head must come within header_timeout
     scheduleHeadTimer();
@@ -328,6 +351,11 @@ bool HttpConnection::readHead() {
     context_->headBytes += r.consumed;
     if (r.status == http::ParseStatus::HeadComplete) {
       client_.refresh();
+      firstHead_ = false;
+      if (!listener_->speaks(config::HttpProtocol::Http11)) {
+        rejectHead(ErrorCode::VersionNotSupported);  // an HTTP/2-only listener
+        return true;
+      }
       Worker& worker = service_.worker();
       state_ = State::Exchanging;
       sentBefore_ = client_.bytesSent();
@@ -339,6 +367,41 @@ bool HttpConnection::readHead() {
   }
   client_.refresh();
   return false;
+}
+
+// What arrived so far could be the preface: its first buffer matches as far
+// as it goes (nghttp2 checks the rest).
+bool HttpConnection::startsWithPreface() {
+  std::string_view front = client_.in().front();
+  size_t n = std::min(front.size(), kPreface.size());
+  return front.substr(0, n) == kPreface.substr(0, n);
+}
+
+void HttpConnection::startH2() {
+  state_ = State::H2;
+  firstHead_ = false;
+  Worker& worker = service_.worker();
+  worker.timers().cancel(clientTimer_);
+  worker.timers().cancel(responseTimer_);
+  h2_ = std::make_unique<H2Session>(
+      service_, client_, *this,
+      H2ConnectionInfo{*config_, *listener_, clientIp_, clientAddr_, listener_->tls.has_value(),
+                       clientIdentity_.get()});
+  if (!h2_->start()) {
+    logError("listener {}: cannot start an HTTP/2 session", service_.name());
+    close(false);
+  }
+}
+
+void HttpConnection::onH2Finished(bool, AccessEnd why) {
+  if (state_ != State::H2) return;
+  h2_->abandon(why);
+  if (client_.error() != 0 || client_.eof()) {
+    close(false, why);
+  } else {
+    startLingering();  // the client reads our GOAWAY rather than a reset
+  }
+  maybeFree();
 }
 
 // A head the parser refused or that came too slowly: an exchange that
@@ -462,6 +525,7 @@ void HttpConnection::startLingering() {
 
 void HttpConnection::close(bool graceful, AccessEnd why) {
   if (state_ == State::Closing) return;
+  if (h2_) h2_->abandon(why);
   // A request cut short (reset, truncated body) is logged too.
   if (exchange_) {
     uint16_t status = exchange_->responseStarted() ? exchange_->status() : 0;

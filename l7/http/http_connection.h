@@ -3,6 +3,7 @@
 // pipelined requests wait in the stream, so answers go out in order).
 //
 //   ReadingHead ──head──▶ Exchanging ──answered, keep-alive──▶ ReadingHead
+//        │ ALPN h2, or the h2c preface ──▶ H2 (an H2Session: many exchanges)
 //        │ bad head / 408       │ 101 ──▶ Tunnel (a Relay to the backend)
 //        │                      │ error page, or the client still sending
 //        └──────────────────────┴──▶ Lingering ──EOF / 1 s──▶ Closing ─▶ freed
@@ -33,7 +34,9 @@
 #include "common/tls/tls_context.h"
 #include "config/model.h"
 #include "l7/forward/forward_settings.h"
+#include "l7/h2/h2_session.h"
 #include "l7/http/exchange.h"
+#include "l7/http/http1_downstream.h"
 
 namespace ringlb::l7 {
 
@@ -43,7 +46,8 @@ class HttpService;
 class HttpConnection final : public Session,
                              public ExchangeOwner,
                              public RelayHandler,
-                             public TimerHandler {
+                             public TimerHandler,
+                             public H2Owner {
  public:
   HttpConnection(HttpService& service, int clientFd);
   ~HttpConnection() override;
@@ -63,9 +67,11 @@ class HttpConnection final : public Session,
   // RelayHandler
   void onRelayEnd(Relay& relay, AccessEnd end) override;
   void onTimer(Timer& timer) override;
+  // H2Owner
+  void onH2Finished(bool graceful, AccessEnd why) override;
 
  private:
-  enum class State : uint8_t { ReadingHead, Exchanging, Tunnel, Lingering, Closing };
+  enum class State : uint8_t { ReadingHead, Exchanging, Tunnel, H2, Lingering, Closing };
   enum TimerId : uint8_t { kClientTimer, kResponseTimer };
 
   // After 101: the backend connection and the relay between the two.
@@ -82,6 +88,9 @@ class HttpConnection final : public Session,
   void progress();
   bool step();
   bool readHead();
+  // Prior knowledge (h2c): the connection starts with the HTTP/2 preface.
+  bool startsWithPreface();
+  void startH2();
   void rejectHead(ErrorCode code);
   void stepExchange();
   void endExchange();
@@ -96,6 +105,7 @@ class HttpConnection final : public Session,
   HttpService& service_;
   State state_ = State::ReadingHead;
   Stream client_;
+  Http1Downstream downstream_{client_};
   std::shared_ptr<const config::Config> config_;  // the snapshot this connection started with
   const config::ListenerConfig* listener_ = nullptr;
   http::Http1Parser requestParser_;
@@ -103,6 +113,8 @@ class HttpConnection final : public Session,
   std::optional<ExchangeContext> context_;
   std::optional<Exchange> exchange_;
   std::unique_ptr<Tunnel> tunnel_;
+  std::unique_ptr<H2Session> h2_;  // the connection speaks HTTP/2 (State::H2)
+  std::unique_ptr<const tls::PeerIdentity> clientIdentity_;  // mutual TLS
   std::shared_ptr<tls::TlsContext> tlsContext_;  // alive while the handshake may call back
   std::string clientIp_;
   std::string clientAddr_;  // "ip:port", for the access log
@@ -114,6 +126,7 @@ class HttpConnection final : public Session,
   uint64_t receivedBefore_ = 0;                     // client bytes received before its body
   std::shared_ptr<const ForwardSettings> forward_;  // forward listeners: the snapshot's rules
   bool headStarted_ = false;                        // a byte of the next head arrived
+  bool firstHead_ = true;                           // no request was read yet
   bool pageWritten_ = false;                        // the failed exchange's error page is queued
   bool proxyApplied_ = false;
   bool draining_ = false;

@@ -42,7 +42,7 @@ class MutualTls : public ::testing::Test {
     tls.clientCa = clientCa;
     tls.clientVerify = verify;
     std::string error;
-    auto context = TlsContext::build(tls, true, &error);
+    auto context = TlsContext::build(tls, std::string(kAlpnHttp11), &error);
     EXPECT_TRUE(context) << error;
     return context;
   }
@@ -129,7 +129,7 @@ TEST_F(MutualTls, AClientCaFileThatDoesNotLoadFailsTheBuild) {
   tls.certificates.push_back(pki_.leaf("server", "server.test", {"server.test"}));
   tls.clientCa = pki_.write("garbage.pem", "not a certificate\n");
   std::string error;
-  EXPECT_FALSE(TlsContext::build(tls, true, &error));
+  EXPECT_FALSE(TlsContext::build(tls, std::string(kAlpnHttp11), &error));
   EXPECT_NE(error.find("client_ca"), std::string::npos) << error;
 }
 

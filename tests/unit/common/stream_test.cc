@@ -293,7 +293,7 @@ TEST(Stream, TlsCarriesPlaintextBothWaysAndEndsWithCloseNotify) {
   config::TlsConfig cfg;
   cfg.certificates.push_back(pki.leaf("srv", "localhost", {"localhost"}));
   std::string error;
-  auto context = tls::TlsContext::build(cfg, false, &error);
+  auto context = tls::TlsContext::build(cfg, {}, &error);
   ASSERT_TRUE(context) << error;
   SSL_CTX* clientCtx = SSL_CTX_new(TLS_client_method());
 

@@ -57,7 +57,7 @@ class TicketKeysTest : public ::testing::TestWithParam<int> {
 
   std::shared_ptr<TlsContext> worker(TicketKeys* keys, std::string_view listener = "front") {
     std::string error;
-    auto context = TlsContext::build(tls_, true, &error, keys, listener);
+    auto context = TlsContext::build(tls_, std::string(kAlpnHttp11), &error, keys, listener);
     EXPECT_TRUE(context) << error;
     return context;
   }

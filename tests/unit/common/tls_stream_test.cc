@@ -61,7 +61,7 @@ class TlsStreamTest : public ::testing::Test {
     tls.certificates.push_back(pki_.leaf("b", "b.test", {"b.test", "www.b.test"}));
     tls.certificates.push_back(pki_.leaf("w", "wild", {"*.w.test"}));
     std::string error;
-    context_ = TlsContext::build(tls, true, &error);
+    context_ = TlsContext::build(tls, std::string(kAlpnHttp11), &error);
     ASSERT_TRUE(context_) << error;
     clientCtx_ = SSL_CTX_new(TLS_client_method());
   }
@@ -231,7 +231,7 @@ TEST(TlsContextBuild, AFileThatIsNotPemNamesTheFileAndOpenSslsReason) {
   config::CertificateConfig cert = pki.leaf("a", "a.test", {"a.test"});
   cert.certFile = pki.write("junk.pem", "not a certificate\n");
   std::string error;
-  EXPECT_FALSE(TlsContext::build({{cert}}, true, &error));
+  EXPECT_FALSE(TlsContext::build({{cert}}, std::string(kAlpnHttp11), &error));
   EXPECT_NE(error.find("cannot load certificate " + cert.certFile + ": "), std::string::npos)
       << error;
 }
@@ -242,7 +242,7 @@ TEST(TlsContextBuild, AKeyThatDoesNotMatchTheCertificateIsRefused) {
   config::CertificateConfig b = pki.leaf("b", "b.test", {"b.test"});
   a.keyFile = b.keyFile;
   std::string error;
-  EXPECT_FALSE(TlsContext::build({{a}}, true, &error));
+  EXPECT_FALSE(TlsContext::build({{a}}, std::string(kAlpnHttp11), &error));
   EXPECT_NE(error.find("does not match certificate"), std::string::npos) << error;
 }
 
@@ -252,7 +252,7 @@ TEST(TlsContextBuild, CertificateNamesComeFromSansElseTheCommonName) {
   tls.certificates.push_back(pki.leaf("a", "ignored.test", {"A.test", "*.a.test"}));
   tls.certificates.push_back(pki.leaf("b", "CN.Only.test", {}));
   std::string error;
-  auto context = TlsContext::build(tls, true, &error);
+  auto context = TlsContext::build(tls, std::string(kAlpnHttp11), &error);
   ASSERT_TRUE(context) << error;
   EXPECT_EQ(context->names(0), (std::vector<std::string>{"a.test", "*.a.test"}));
   EXPECT_EQ(context->names(1), (std::vector<std::string>{"cn.only.test"}));
@@ -265,7 +265,7 @@ TEST(TlsContextBuild, AnExactNameWinsOverAWildcardListedEarlier) {
   tls.certificates.push_back(pki.leaf("w", "w", {"*.x.test"}));
   tls.certificates.push_back(pki.leaf("e", "e", {"api.x.test"}));
   std::string error;
-  auto context = TlsContext::build(tls, true, &error);
+  auto context = TlsContext::build(tls, std::string(kAlpnHttp11), &error);
   ASSERT_TRUE(context) << error;
   EXPECT_EQ(context->pick("api.x.test"), 1u);
   EXPECT_EQ(context->pick("web.x.test"), 0u);

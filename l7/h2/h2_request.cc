@@ -1,0 +1,94 @@
+#include "l7/h2/h2_request.h"
+
+#include <charconv>
+
+namespace ringlb::l7 {
+
+void H2RequestHead::add(std::string_view name, std::string_view value) {
+  if (tooLarge_) return;
+  // HPACK's accounting (RFC 7541 section 4.1): 32 bytes of overhead a field.
+  size_ += name.size() + value.size() + 32;
+  bool pseudo = name.starts_with(':');
+  if (size_ > maxHeaderSize_ || (!pseudo && fields_.size() >= maxFields_ + 4)) {
+    tooLarge_ = true;
+    return;
+  }
+  Field f{static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(name.size()), 0,
+          static_cast<uint32_t>(value.size())};
+  arena_.append(name);
+  f.value = static_cast<uint32_t>(arena_.size());
+  arena_.append(value);
+  fields_.push_back(f);
+}
+
+bool H2RequestHead::finish(bool endStream) {
+  // Cookie crumbs become one field (section 8.2.3), appended to the arena
+  // before any view into it is taken.
+  uint32_t cookieAt = static_cast<uint32_t>(arena_.size());
+  size_t regular = 0;
+  for (const Field& f : fields_) {
+    std::string_view name = at(f.name, f.nameLength);
+    if (!name.starts_with(':')) ++regular;
+    if (name != "cookie") continue;
+    if (arena_.size() != cookieAt) arena_.append("; ");
+    arena_.append(at(f.value, f.valueLength));
+  }
+  uint32_t cookieLength = static_cast<uint32_t>(arena_.size()) - cookieAt;
+  if (regular > maxFields_) {
+    tooLarge_ = true;
+    return false;
+  }
+  std::string_view method, path, authority, host, contentLength;
+  for (const Field& f : fields_) {
+    std::string_view name = at(f.name, f.nameLength);
+    std::string_view value = at(f.value, f.valueLength);
+    if (name == ":method") method = value;
+    if (name == ":path") path = value;
+    if (name == ":authority") authority = value;
+    if (name == "host" && host.empty()) host = value;
+    if (name == "content-length") contentLength = value;
+  }
+  head_.version = http::Version::Http11;
+  head_.methodName = method;
+  head_.method = http::parseMethod(method);
+  head_.target = path;
+  head_.path = path;
+  head_.targetForm = path == "*" ? http::TargetForm::Asterisk : http::TargetForm::Origin;
+  // :authority wins over Host (section 8.3.1); Host is written from it.
+  head_.authority = authority.empty() ? host : authority;
+  head_.host = head_.authority;
+  head_.keepAlive = true;
+  views_.clear();
+  views_.reserve(fields_.size() + 2);
+  bool cookieDone = false;
+  for (const Field& f : fields_) {
+    std::string_view name = at(f.name, f.nameLength);
+    if (name.starts_with(':') || name == "host") continue;
+    if (name == "cookie") {
+      if (!cookieDone) views_.push_back({"cookie", at(cookieAt, cookieLength)});
+      cookieDone = true;
+      continue;
+    }
+    std::string_view value = at(f.value, f.valueLength);
+    if (name == "expect" && value == "100-continue") head_.expectContinue = true;
+    views_.push_back({name, value});
+  }
+  if (!contentLength.empty()) {
+    head_.framing = http::BodyFraming::ContentLength;
+    auto [end, ec] = std::from_chars(
+        contentLength.data(), contentLength.data() + contentLength.size(), head_.contentLength);
+    if (ec != std::errc() || end != contentLength.data() + contentLength.size()) return false;
+    if (endStream && head_.contentLength != 0) return false;  // a body announced, none sent
+  } else if (!endStream) {
+    head_.framing = http::BodyFraming::Chunked;  // the length is unknown: chunked upstream
+    views_.push_back({"transfer-encoding", "chunked"});
+  } else {
+    head_.framing = http::BodyFraming::None;
+  }
+  head_.headers = views_;
+  // CONNECT (and extended CONNECT) is not proxied over HTTP/2; a request
+  // must name its authority.
+  return head_.method != http::Method::Connect && !head_.authority.empty() && !path.empty();
+}
+
+}  // namespace ringlb::l7

@@ -1,0 +1,23 @@
+#include "l7/http/http1_downstream.h"
+
+#include <string>
+
+namespace ringlb::l7 {
+
+void Http1Downstream::sendResponseHead(const http::MessageHead& response,
+                                       const config::RouteConfig* route,
+                                       const ResponseHeadOptions& options) {
+  std::string head;
+  head.reserve(512);
+  writeClientResponseHead(response, route, options, head);
+  client_.out().append(head);
+}
+
+void Http1Downstream::pair(Stream* backend) {
+  if (backend_ != nullptr && backend_ != backend) backend_->limitBy(nullptr);
+  backend_ = backend;
+  client_.limitBy(backend);                            // a slow backend slows the client's upload
+  if (backend != nullptr) backend->limitBy(&client_);  // a slow client slows the response
+}
+
+}  // namespace ringlb::l7
