@@ -630,7 +630,7 @@ class Parser {
                                         {"h2", HttpProtocol::H2},
                                         {"h2c", HttpProtocol::H2c}});
       if (p && std::find(seen.begin(), seen.end(), *p) != seen.end()) {
-        fail(e, path_, fmt::format("{} is listed twice", describe(e)));
+        fail(e, path_, fmt::format("{} is listed twice", quote(str(e))));
         return std::nullopt;
       }
       if (p) seen.push_back(*p);

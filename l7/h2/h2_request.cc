@@ -22,6 +22,7 @@ void H2RequestHead::add(std::string_view name, std::string_view value) {
 }
 
 bool H2RequestHead::finish(bool endStream) {
+  if (tooLarge_) return false;
   // Cookie crumbs become one field (section 8.2.3), appended to the arena
   // before any view into it is taken.
   uint32_t cookieAt = static_cast<uint32_t>(arena_.size());
@@ -86,9 +87,9 @@ bool H2RequestHead::finish(bool endStream) {
     head_.framing = http::BodyFraming::None;
   }
   head_.headers = views_;
-  // CONNECT (and extended CONNECT) is not proxied over HTTP/2; a request
-  // must name its authority.
-  return head_.method != http::Method::Connect && !head_.authority.empty() && !path.empty();
+  // A request must name its authority. CONNECT is refused by the exchange
+  // (405, as over HTTP/1.1).
+  return !head_.authority.empty() && (!path.empty() || head_.method == http::Method::Connect);
 }
 
 }  // namespace ringlb::l7

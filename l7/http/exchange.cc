@@ -248,7 +248,7 @@ void Exchange::parseResponseHead() {
 void Exchange::onResponseHead() {
   const http::MessageHead& h = context_.responseParser.head();
   if (h.status == 101) {
-    if (head_.wantsUpgrade() && context_.client.canTunnel()) {
+    if (forwardsUpgrade(head_) && context_.client.canTunnel()) {
       startTunnel();
     } else {
       backendFailed(makeError(ErrorCode::InvalidResponse));  // a switch nobody asked for

@@ -121,6 +121,10 @@ void writeRequestLine(const http::MessageHead& req, std::string& out) {
 
 }  // namespace
 
+bool forwardsUpgrade(const http::MessageHead& req) {
+  return req.wantsUpgrade() && !equalsIgnoreCase(req.upgrade, "h2c");
+}
+
 void writeUpstreamRequestHead(const http::MessageHead& req, const config::RouteConfig* route,
                               const ForwardInfo& info, std::string& out) {
   writeRequestLine(req, out);
@@ -134,7 +138,7 @@ void writeUpstreamRequestHead(const http::MessageHead& req, const config::RouteC
     appendField(out, h.name, h.value);
   }
   writeForwardingFields(req, route, info, host, out);
-  if (req.wantsUpgrade()) {
+  if (forwardsUpgrade(req)) {
     appendField(out, "Connection", "upgrade");
     appendField(out, "Upgrade", req.upgrade);
   }

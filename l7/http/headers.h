@@ -36,6 +36,11 @@ struct ForwardInfo {
   const tls::PeerIdentity* clientIdentity = nullptr;
 };
 
+// The request asks for a protocol switch the proxy passes on: any Upgrade
+// but h2c (HTTP/2 is the proxy's to speak, with prior knowledge or ALPN;
+// an h2c upgrade request is served as HTTP/1.1, RFC 9113 dropped it).
+bool forwardsUpgrade(const http::MessageHead& request);
+
 // Appends the head to send upstream for `request` (HTTP/1.1, ends in CRLF CRLF).
 void writeUpstreamRequestHead(const http::MessageHead& request, const config::RouteConfig* route,
                               const ForwardInfo& info, std::string& out);
