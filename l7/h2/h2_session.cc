@@ -1,5 +1,6 @@
 #include "l7/h2/h2_session.h"
 
+#include <algorithm>
 #include <array>
 
 #include "common/log.h"
@@ -14,6 +15,9 @@ namespace {
 // One frame of slack over max_header_size for the raw header block: HPACK
 // may carry a field list near the limit in a little more than its size.
 constexpr uint64_t kHeaderBlockSlack = 16 * 1024;
+
+// Skipped stream id ranges remembered (older ones are forgotten).
+constexpr size_t kSkippedRanges = 16;
 
 size_t codeSlot(uint32_t code) { return code < kHttp2Codes - 1 ? code : kHttp2Codes - 1; }
 
@@ -51,9 +55,27 @@ struct H2Callbacks {
     return stream->readResponse(length, flags);
   }
 
-  static int beginFrame(nghttp2_session*, const nghttp2_frame_hd* hd, void* user) {
+  static int beginFrame(nghttp2_session* session, const nghttp2_frame_hd* hd, void* user) {
     H2Session& s = of(user);
-    if (hd->type == NGHTTP2_HEADERS) s.headerBlockBytes_ = 0;
+    if (hd->type == NGHTTP2_HEADERS) {
+      s.headerBlockBytes_ = 0;
+      // A new stream past SETTINGS_MAX_CONCURRENT_STREAMS: nghttp2 refuses
+      // it (RST_STREAM REFUSED_STREAM before our SETTINGS were acknowledged,
+      // GOAWAY PROTOCOL_ERROR after, RFC 9113 section 5.1.2); counted here.
+      bool opens = nghttp2_session_find_stream(session, hd->stream_id) == nullptr &&
+                   hd->stream_id > nghttp2_session_get_last_proc_stream_id(session);
+      if (opens && s.streams_.size() >= H2Limits::kMaxConcurrentStreams) {
+        s.stats().http2.limitHits[static_cast<size_t>(Http2Limit::ConcurrentStreams)].add();
+      }
+      // nghttp2 ignores HEADERS on a stream the client skipped; RFC 9113
+      // section 5.1.1 makes it a connection error.
+      for (auto [first, last] : s.skipped_) {
+        if (hd->stream_id >= first && hd->stream_id <= last) {
+          s.terminate(NGHTTP2_PROTOCOL_ERROR, std::nullopt);
+          break;
+        }
+      }
+    }
     if (hd->type == NGHTTP2_HEADERS || hd->type == NGHTTP2_CONTINUATION) {
       s.headerBlockBytes_ += hd->length;
       if (s.headerBlockBytes_ > s.info_.listener.maxHeaderSize + kHeaderBlockSlack) {
@@ -66,6 +88,12 @@ struct H2Callbacks {
   static int beginHeaders(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
     H2Session& s = of(user);
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    int32_t id = frame->hd.stream_id;
+    if (id > s.lastStreamId_ + 2) {
+      if (s.skipped_.size() == kSkippedRanges) s.skipped_.erase(s.skipped_.begin());
+      s.skipped_.emplace_back(s.lastStreamId_ + 2, id - 2);
+    }
+    s.lastStreamId_ = std::max(s.lastStreamId_, id);
     auto* stream = new H2Stream(s, frame->hd.stream_id);
     s.streams_.emplace(frame->hd.stream_id, stream);
     nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, stream);
@@ -149,9 +177,6 @@ struct H2Callbacks {
       case NGHTTP2_GOAWAY: stats.http2.goawaysSent[codeSlot(frame->goaway.error_code)].add(); break;
       case NGHTTP2_RST_STREAM:
         stats.http2.resetsSent[codeSlot(frame->rst_stream.error_code)].add();
-        if (frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM) {
-          stats.http2.limitHits[static_cast<size_t>(Http2Limit::ConcurrentStreams)].add();
-        }
         break;
       case NGHTTP2_HEADERS:
       case NGHTTP2_DATA:
@@ -280,6 +305,12 @@ void H2Session::wake() { Entry entry(*this); }
 void H2Session::retire(H2Stream& stream) {
   streams_.erase(stream.id());
   service_.worker().deferDelete(&stream);
+  if (streams_.empty()) {
+    // idle_timeout counts from the end of the last stream, not from the
+    // last frame the client sent.
+    lastActivity_ = service_.worker().now();
+    service_.worker().timers().cancel(timer_);
+  }
 }
 
 void H2Session::resumeData(int32_t id) { nghttp2_session_resume_data(session_, id); }
@@ -288,12 +319,17 @@ void H2Session::resetStream(int32_t id, uint32_t code) {
   nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, code);
 }
 
-void H2Session::terminate(uint32_t code, Http2Limit limit) {
+void H2Session::terminate(uint32_t code, std::optional<Http2Limit> limit) {
   if (terminating_) return;
   terminating_ = true;
-  stats().http2.limitHits[static_cast<size_t>(limit)].add();
-  logInfo("listener {}: HTTP/2 client {} went past the {} limit: GOAWAY {}", info_.listener.name,
-          info_.clientAddr, http2LimitName(limit), http2CodeName(code));
+  if (limit) {
+    stats().http2.limitHits[static_cast<size_t>(*limit)].add();
+    logInfo("listener {}: HTTP/2 client {} went past the {} limit: GOAWAY {}", info_.listener.name,
+            info_.clientAddr, http2LimitName(*limit), http2CodeName(code));
+  } else {
+    logDebug("listener {}: HTTP/2 client {}: GOAWAY {}", info_.listener.name, info_.clientAddr,
+             http2CodeName(code));
+  }
   nghttp2_session_terminate_session(session_, code);
 }
 

@@ -26,9 +26,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/access_log.h"
@@ -116,7 +118,8 @@ class H2Session final : public TimerHandler {
   void send();
   void leave();
   bool over() const;
-  void terminate(uint32_t code, Http2Limit limit);
+  // GOAWAY with `code` and close; `limit`: the attack limit that struck.
+  void terminate(uint32_t code, std::optional<Http2Limit> limit);
   void armIdleTimer();
   H2Stream* stream(int32_t id);
 
@@ -132,6 +135,10 @@ class H2Session final : public TimerHandler {
   TokenBucket resets_{H2Limits::kResetBurst, H2Limits::kResetsPerSecond};
   TokenBucket control_{H2Limits::kControlBurst, H2Limits::kControlPerSecond};
   uint64_t headerBlockBytes_ = 0;  // raw bytes of the header block being received
+  int32_t lastStreamId_ = 0;       // the highest stream the client opened
+  // Stream ids the client skipped (closed without ever being opened, RFC
+  // 9113 section 5.1.1): the last few ranges, to refuse HEADERS on them.
+  std::vector<std::pair<int32_t, int32_t>> skipped_;
   int depth_ = 0;
   bool prefaceSeen_ = false;  // the client's SETTINGS arrived
   bool draining_ = false;
