@@ -25,6 +25,9 @@ constexpr auto kRearmDelay = std::chrono::milliseconds(2);
 constexpr size_t kMaxTlsBacklog = 64 * 1024;
 // Plaintext encrypted per send: a few records, so one send carries them.
 constexpr size_t kTlsSendBatch = 64 * 1024;
+// Pieces smaller than a record are copied together up to this much before
+// they are encrypted (a TLS record holds at most 16 KiB).
+constexpr size_t kTlsJoin = 16 * 1024;
 
 }  // namespace
 
@@ -402,18 +405,37 @@ void Stream::sendTls() {
     return;
   }
   if (f.tls->handshakeDone() && !f.tlsFailed) {
-    // Encrypt a batch of what out() holds; it is consumed once sent.
+    // Encrypt a batch of what out() holds; it is consumed once sent. Small
+    // pieces (a head, a frame header, a short body) are joined first: one
+    // TLS record for them rather than one each, which the peer pays for too.
     std::array<iovec, kMaxIov> iov;
     size_t n = out_.gather(iov.data(), kMaxIov);
+    std::array<char, kTlsJoin> joined;
+    size_t used = 0;
+    auto write = [&](std::string_view bytes) {
+      if (bytes.empty() || f.tls->writePlaintext(bytes) == tls::TlsStatus::Ok) return true;
+      f.tlsFailed = true;
+      failSoon(EPROTO);
+      return false;
+    };
     for (size_t i = 0; i < n && f.plainPending < kTlsSendBatch; ++i) {
       std::string_view piece(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
-      if (f.tls->writePlaintext(piece) != tls::TlsStatus::Ok) {
-        f.tlsFailed = true;
-        failSoon(EPROTO);
+      f.plainPending += piece.size();
+      if (used + piece.size() <= joined.size()) {
+        std::memcpy(joined.data() + used, piece.data(), piece.size());
+        used += piece.size();
+        continue;
+      }
+      if (!write({joined.data(), used})) return;
+      used = 0;
+      if (piece.size() < joined.size()) {
+        std::memcpy(joined.data(), piece.data(), piece.size());
+        used = piece.size();
+      } else if (!write(piece)) {
         return;
       }
-      f.plainPending += piece.size();
     }
+    if (!write({joined.data(), used})) return;
   }
   f.tls->takeCiphertext(f.cipher);
   if (f.cipher.empty()) {

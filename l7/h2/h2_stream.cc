@@ -274,6 +274,11 @@ void H2Stream::reset(uint32_t code) { session_.resetStream(id_, code); }
 void H2Stream::onClosed(uint32_t) {
   if (closed_) return;
   closed_ = true;
+  if (exchange_ && !finished_ && endSent_) {
+    // Closed as the last frame went out (nghttp2 closes the stream in the
+    // same send): the exchange ends normally, its backend connection reused.
+    step();
+  }
   // Closed before its answer was complete (a client reset): logged as cut.
   if (exchange_ && !finished_) finishExchange(headSent_ ? exchange_->status() : 0);
   session_.service().worker().timers().cancel(timer_);
