@@ -19,6 +19,7 @@ import re
 import signal
 import socket
 import ssl
+import subprocess
 import threading
 import time
 
@@ -586,6 +587,30 @@ def test_tls_keep_alive_client_idle_at_sigterm_is_closed_and_the_process_exits()
             t = closed_within(s, 1.0 + SLACK)
             assert t is not None, "the idle TLS connection was still open 1 s after SIGTERM"
             stop.exit("tls idle keep-alive", since=stop.sent, bound=1.0)
+    finally:
+        cleanup(lb, backend)
+
+
+def test_http2_stream_in_flight_at_sigterm_gets_its_200_then_exit():
+    """HTTP/2 (h2c): SIGTERM sends GOAWAY NO_ERROR naming the stream in
+    flight, which still gets its answer; the process exits once it ended."""
+    backend = ScriptedServer(http_backend)
+    port = free_port()
+    lb = None
+    try:
+        listener = http_listener(port) + '\nprotocols = ["h2c", "http/1.1"]'
+        lb = start_ringlb(ARGS.ringlb, config(listener, backend.address), [port])
+        curl = subprocess.Popen(["curl", "-sS", "--http2-prior-knowledge", "-o", "-",
+                                 "-w", "\n%{http_code} %{http_version}",
+                                 f"http://127.0.0.1:{port}/delay/1"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        backend.wait_notes(requests_seen(), what="the h2 request at the backend")
+        stop = Stop(lb)
+        out, err = curl.communicate(timeout=10 + SLACK)
+        answered = time.monotonic()
+        assert out.endswith("\n200 2") and "answer /delay/1" in out, (out, err)
+        print(f"http2 in flight: response {answered - stop.sent:.2f}s after SIGTERM", flush=True)
+        stop.exit("http2 in flight", since=answered, bound=1.5)
     finally:
         cleanup(lb, backend)
 
