@@ -24,7 +24,10 @@ namespace ringlb::l7 {
 class H2RequestHead {
  public:
   H2RequestHead(uint32_t maxHeaderSize, uint32_t maxFields)
-      : maxHeaderSize_(maxHeaderSize), maxFields_(maxFields) {}
+      : maxHeaderSize_(maxHeaderSize), maxFields_(maxFields) {
+    arena_.reserve(512);
+    fields_.reserve(16);
+  }
   H2RequestHead(const H2RequestHead&) = delete;
   H2RequestHead& operator=(const H2RequestHead&) = delete;
 

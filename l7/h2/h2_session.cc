@@ -16,6 +16,10 @@ namespace {
 // may carry a field list near the limit in a little more than its size.
 constexpr uint64_t kHeaderBlockSlack = 16 * 1024;
 
+// Response parsers kept for the next streams (each holds a head buffer of
+// max_request_line + max_header_size bytes).
+constexpr size_t kIdleParsers = 16;
+
 // Skipped stream id ranges remembered (older ones are forgotten).
 constexpr size_t kSkippedRanges = 16;
 
@@ -302,8 +306,37 @@ void H2Session::abandon(AccessEnd why) {
 
 void H2Session::wake() { Entry entry(*this); }
 
+std::unique_ptr<http::Http1Parser> H2Session::lendParser() {
+  if (parsers_.empty()) {
+    return std::make_unique<http::Http1Parser>(http::MessageKind::Response,
+                                               parserLimits(info_.listener));
+  }
+  auto parser = std::move(parsers_.back());
+  parsers_.pop_back();
+  parser->reset();
+  return parser;
+}
+
+void H2Session::ResponseFields::build(std::string_view status) {
+  auto field = [](std::string_view name, std::string_view value) {
+    return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                      reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                      value.size(), NGHTTP2_NV_FLAG_NONE};
+  };
+  nv.push_back(field(":status", status));
+  size_t at = 0;
+  for (const auto& f : fields) {
+    nv.push_back(field(std::string_view(names).substr(at, f.name.size()), f.value));
+    at += f.name.size();
+  }
+}
+
 void H2Session::retire(H2Stream& stream) {
   streams_.erase(stream.id());
+  // Its exchange has ended: the parser serves the next stream.
+  if (auto parser = stream.takeParser(); parser && parsers_.size() < kIdleParsers) {
+    parsers_.push_back(std::move(parser));
+  }
   service_.worker().deferDelete(&stream);
   if (streams_.empty()) {
     // idle_timeout counts from the end of the last stream, not from the
@@ -364,11 +397,10 @@ void H2Session::progress() {
     size_t before = client_.in().size();
     receive();
     // Streams step after every event: their exchanges move what they can.
-    std::vector<H2Stream*> open;
-    open.reserve(streams_.size());
-    for (auto& [id, stream] : streams_) open.push_back(stream);
-    for (H2Stream* stream : open) {
-      if (!stream->closed()) stream->step();
+    stepping_.clear();
+    for (auto& [id, stream] : streams_) stepping_.push_back(stream);
+    for (size_t i = 0; i < stepping_.size(); ++i) {
+      if (!stepping_[i]->closed()) stepping_[i]->step();
     }
     send();
     if (client_.in().size() == before || client_.in().empty()) break;

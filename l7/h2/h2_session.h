@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "common/access_log.h"
+#include "common/http1/http1_parser.h"
 #include "common/stream.h"
 #include "common/timer_wheel.h"
 #include "config/model.h"
@@ -96,6 +97,24 @@ class H2Session final : public TimerHandler {
   // The stream closed (nghttp2's on_stream_close): freed later.
   void retire(H2Stream& stream);
   void resumeData(int32_t id);
+  // Response parsers lent to streams: a few are kept for the next ones.
+  std::unique_ptr<http::Http1Parser> lendParser();
+
+  // Scratch space for one response head's fields (nghttp2 copies them when
+  // they are submitted): reused, so a response allocates nothing here.
+  struct ResponseFields {
+    std::string names;  // lower-cased names, one after the other
+    std::vector<http::HeaderView> fields;
+    std::vector<nghttp2_nv> nv;
+    void clear() {
+      names.clear();
+      fields.clear();
+      nv.clear();
+    }
+    // nv: ":status" first, then the fields with their lower-cased names.
+    void build(std::string_view status);
+  };
+  ResponseFields& responseFields() { return responseFields_; }
   void resetStream(int32_t id, uint32_t code);
 
   // Marks an entry point (see the header comment).
@@ -129,7 +148,9 @@ class H2Session final : public TimerHandler {
   H2ConnectionInfo info_;
   nghttp2_session* session_ = nullptr;
   std::unordered_map<int32_t, H2Stream*> streams_;  // open streams, owned
-  std::vector<H2Stream*> retired_;                  // closed, freed at the outermost leave()
+  std::vector<H2Stream*> stepping_;                 // progress()'s list, kept for its capacity
+  std::vector<std::unique_ptr<http::Http1Parser>> parsers_;  // idle response parsers
+  ResponseFields responseFields_;
   Timer timer_{*this};  // the preface's header_timeout, then idle_timeout with no stream
   std::chrono::steady_clock::time_point lastActivity_{};
   TokenBucket resets_{H2Limits::kResetBurst, H2Limits::kResetsPerSecond};

@@ -23,25 +23,6 @@ nghttp2_nv field(std::string_view name, std::string_view value) {
           NGHTTP2_NV_FLAG_NONE};
 }
 
-// nghttp2 copies the fields on submit: this only has to live until then.
-struct ResponseFields {
-  std::string status;
-  std::string names;  // lower-cased names, one after the other
-  std::vector<http::HeaderView> fields;
-  std::vector<nghttp2_nv> nv;
-
-  void build() {
-    nv.clear();
-    nv.reserve(fields.size() + 1);
-    nv.push_back(field(":status", status));
-    size_t at = 0;
-    for (const auto& f : fields) {
-      nv.push_back(field(std::string_view(names).substr(at, f.name.size()), f.value));
-      at += f.name.size();
-    }
-  }
-};
-
 }  // namespace
 
 H2Stream::H2Stream(H2Session& session, int32_t id)
@@ -50,8 +31,7 @@ H2Stream::H2Stream(H2Session& session, int32_t id)
       request_(session.info().listener.maxHeaderSize, session.info().listener.maxHeaderFields),
       requestBody_(session.service().worker().bufferStore()),
       responseBody_(session.service().worker().bufferStore()),
-      responseParser_(http::MessageKind::Response) {
-  responseParser_.setLimits(parserLimits(session.info().listener));
+      responseParser_(session.lendParser()) {
   session_.stats().http2.streamsActive.add();
   lastActivity_ = session_.service().worker().now();
   armTimer();
@@ -77,7 +57,7 @@ void H2Stream::onHeadersEnd(bool endStream) {
 void H2Stream::startExchange(std::optional<Error> rejected) {
   const H2ConnectionInfo& info = session_.info();
   context_.emplace(ExchangeContext{session_.service(), *this, info.config, info.listener, *this,
-                                   responseParser_, info.clientIp, info.clientAddr, info.tls});
+                                   *responseParser_, info.clientIp, info.clientAddr, info.tls});
   context_->clientIdentity = info.clientIdentity;
   context_->protocol = "HTTP/2";
   context_->draining = session_.draining();
@@ -139,13 +119,15 @@ void H2Stream::pair(Stream* backend) {
 void H2Stream::sendResponseHead(const http::MessageHead& response, const config::RouteConfig* route,
                                 const ResponseHeadOptions&) {
   if (response.status == 101) return;  // never asked for over HTTP/2
-  ResponseFields out;
-  out.status = std::to_string(response.status);
+  H2Session::ResponseFields& out = session_.responseFields();
+  out.clear();
+  char status[4];
+  fmt::format_to(status, "{:03}", response.status % 1000);
   clientResponseFields(response, route, out.fields);
   for (const auto& f : out.fields) {
     for (char c : f.name) out.names.push_back(asciiLower(c));
   }
-  out.build();
+  out.build({status, 3});
   touch();
   if (response.isInterim()) {
     nghttp2_submit_headers(session_.nghttp2(), NGHTTP2_FLAG_NONE, id_, nullptr, out.nv.data(),

@@ -25,6 +25,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -63,6 +64,8 @@ class H2Stream final : public Deletable,
   // The connection ends: the exchange is finished (logged as `why`).
   void abandon(AccessEnd why);
   bool closed() const { return closed_; }
+  // The response parser goes back to the session once the stream closed.
+  std::unique_ptr<http::Http1Parser> takeParser() { return std::move(responseParser_); }
   // nghttp2's data source: up to `length` bytes of responseBody() (sent by
   // the session's send_data callback); NGHTTP2_ERR_DEFERRED when none yet.
   ssize_t readResponse(size_t length, uint32_t* flags);
@@ -105,7 +108,7 @@ class H2Stream final : public Deletable,
   H2RequestHead request_;
   ByteQueue requestBody_;
   ByteQueue responseBody_;
-  http::Http1Parser responseParser_;
+  std::unique_ptr<http::Http1Parser> responseParser_;  // the session's, lent for the stream's life
   std::optional<ExchangeContext> context_;
   std::optional<Exchange> exchange_;
   Stream* backend_ = nullptr;  // paired: its unsent bytes count against our window
