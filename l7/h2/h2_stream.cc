@@ -30,8 +30,7 @@ H2Stream::H2Stream(H2Session& session, int32_t id)
       id_(id),
       request_(session.info().listener.maxHeaderSize, session.info().listener.maxHeaderFields),
       requestBody_(session.service().worker().bufferStore()),
-      responseBody_(session.service().worker().bufferStore()),
-      responseParser_(session.lendParser()) {
+      responseBody_(session.service().worker().bufferStore()) {
   session_.stats().http2.streamsActive.add();
   lastActivity_ = session_.service().worker().now();
   armTimer();
@@ -57,7 +56,7 @@ void H2Stream::onHeadersEnd(bool endStream) {
 void H2Stream::startExchange(std::optional<Error> rejected) {
   const H2ConnectionInfo& info = session_.info();
   context_.emplace(ExchangeContext{session_.service(), *this, info.config, info.listener, *this,
-                                   *responseParser_, info.clientIp, info.clientAddr, info.tls});
+                                   info.clientIp, info.clientAddr, info.tls});
   context_->clientIdentity = info.clientIdentity;
   context_->protocol = "HTTP/2";
   context_->draining = session_.draining();
@@ -284,6 +283,11 @@ void H2Stream::onBackendEvent(BackendConnection& conn, StreamEvent event) {
 }
 
 void H2Stream::wakeExchange() { session_.wake(); }
+
+http::Http1Parser& H2Stream::responseParser() {
+  if (!responseParser_) responseParser_ = session_.lendParser();
+  return *responseParser_;
+}
 
 void H2Stream::setResponseDeadline(std::chrono::steady_clock::time_point at) {
   responseDeadline_ = at;

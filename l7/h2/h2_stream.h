@@ -76,6 +76,7 @@ class H2Stream final : public Deletable,
   void onBackendEvent(BackendConnection& conn, StreamEvent event) override;
   void setResponseDeadline(std::chrono::steady_clock::time_point at) override;
   void wakeExchange() override;
+  http::Http1Parser& responseParser() override;
 
   // --- Downstream
   ByteQueue& requestBody() override { return requestBody_; }
@@ -108,7 +109,7 @@ class H2Stream final : public Deletable,
   H2RequestHead request_;
   ByteQueue requestBody_;
   ByteQueue responseBody_;
-  std::unique_ptr<http::Http1Parser> responseParser_;  // the session's, lent for the stream's life
+  std::unique_ptr<http::Http1Parser> responseParser_;  // lent by the session once a response comes
   std::optional<ExchangeContext> context_;
   std::optional<Exchange> exchange_;
   Stream* backend_ = nullptr;  // paired: its unsent bytes count against our window

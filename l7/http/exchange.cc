@@ -226,9 +226,18 @@ void Exchange::sendRequest() {
   backend.flush();
 }
 
+http::Http1Parser& Exchange::responseParser() {
+  if (responseParser_ == nullptr) {
+    responseParser_ = &context_.owner.responseParser();
+    responseParser_->reset();
+    responseParser_->setRequestMethod(head_.method);
+  }
+  return *responseParser_;
+}
+
 void Exchange::parseResponseHead() {
   ByteQueue& in = conn_->stream().in();
-  http::Http1Parser& parser = context_.responseParser;
+  http::Http1Parser& parser = responseParser();
   while (!in.empty() && phase_ < Phase::Responding) {
     http::ParseResult r = parser.feed(in.front());
     if (r.status == http::ParseStatus::Error) {
@@ -246,7 +255,7 @@ void Exchange::parseResponseHead() {
 }
 
 void Exchange::onResponseHead() {
-  const http::MessageHead& h = context_.responseParser.head();
+  const http::MessageHead& h = responseParser().head();
   if (h.status == 101) {
     if (forwardsUpgrade(head_) && context_.client.canTunnel()) {
       startTunnel();
@@ -263,8 +272,8 @@ void Exchange::onResponseHead() {
       context_.client.sendResponseHead(h, nullptr, {});
       context_.client.flushResponse();
     }
-    context_.responseParser.reset();
-    context_.responseParser.setRequestMethod(head_.method);
+    responseParser().reset();
+    responseParser().setRequestMethod(head_.method);
     return;
   }
   Worker& worker = context_.service.worker();
@@ -299,7 +308,7 @@ void Exchange::startTunnel() {
   keepAlive_ = false;
   ResponseHeadOptions options;
   options.upgrade = true;
-  context_.client.sendResponseHead(context_.responseParser.head(), choice_.route, options);
+  context_.client.sendResponseHead(responseParser().head(), choice_.route, options);
   context_.client.flushResponse();
   releaseLease();
   phase_ = Phase::Tunnel;  // the connection takes the backend and relays from here

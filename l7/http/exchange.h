@@ -60,6 +60,10 @@ class ExchangeOwner : public BackendUser {
   virtual void setResponseDeadline(std::chrono::steady_clock::time_point at) = 0;
   // Something happened outside a stream event (a name resolved): step again.
   virtual void wakeExchange() = 0;
+  // The parser of the backend's response head, asked for when the first
+  // response byte comes (an HTTP/1.1 connection's own; an HTTP/2 stream
+  // borrows one then, so streams waiting for their backend hold none).
+  virtual http::Http1Parser& responseParser() = 0;
 };
 
 // What an exchange needs from its client connection; outlives the exchange.
@@ -69,7 +73,6 @@ struct ExchangeContext {
   const config::Config& config;  // the connection's snapshot
   const config::ListenerConfig& listener;
   Downstream& client;
-  http::Http1Parser& responseParser;
   std::string_view clientIp;    // "192.0.2.1" (X-Forwarded-For, hashing)
   std::string_view clientAddr;  // "192.0.2.1:5000" (the access log)
   bool tls = false;             // X-Forwarded-Proto
@@ -164,6 +167,8 @@ class Exchange {
   void writeResponseHead(const http::MessageHead& h, const ResponseHeadOptions& options);
   void startTunnel();
   void checkBackendEnd();
+  // The owner's response parser, reset for this request on first use.
+  http::Http1Parser& responseParser();
   void dropBackend(bool reusable);
   // --- the access log (exchange_log.cc)
   void logAccess(uint16_t status, uint64_t bytesSent);
@@ -201,7 +206,8 @@ class Exchange {
   std::string failureDetail_;
   std::optional<Error> lastError_;  // the failure a retry may still make up for
   uint16_t status_ = 0;
-  uint64_t backendBytesAtStart_ = 0;  // what the stream had received before this attempt
+  http::Http1Parser* responseParser_ = nullptr;  // null until the response head starts
+  uint64_t backendBytesAtStart_ = 0;             // what the stream had received before this attempt
   Phase phase_ = Phase::Routing;
   bool backendKeepAlive_ = false;   // the backend's connection may carry the next exchange
   bool keepAlive_ = true;           // the client's may

@@ -23,8 +23,6 @@ void Exchange::route() {
     return;
   }
   requestBody_ = BodyRelay(head_, false, limit, parserLimits(context_.listener));
-  context_.responseParser.reset();
-  context_.responseParser.setRequestMethod(head_.method);
   if (forwardMode()) {
     routeForward();
     return;

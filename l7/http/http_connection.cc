@@ -65,9 +65,8 @@ void HttpConnection::start() {
   }
   if (listener_->acceptProxyProtocol) client_.expectProxyHeader();
   forward_ = service_.forwardSettings();
-  context_.emplace(ExchangeContext{service_, *this, *config_, *listener_, downstream_,
-                                   responseParser_, clientIp_, clientAddr_,
-                                   listener_->tls.has_value()});
+  context_.emplace(ExchangeContext{service_, *this, *config_, *listener_, downstream_, clientIp_,
+                                   clientAddr_, listener_->tls.has_value()});
   context_->forward = forward_.get();
   lastActivity_ = worker.now();
   // header_timeout bounds the PROXY header, then handshake_timeout the TLS

@@ -64,6 +64,7 @@ class HttpConnection final : public Session,
   void onBackendEvent(BackendConnection& conn, StreamEvent event) override;
   void setResponseDeadline(std::chrono::steady_clock::time_point at) override;
   void wakeExchange() override;
+  http::Http1Parser& responseParser() override { return responseParser_; }
   // RelayHandler
   void onRelayEnd(Relay& relay, AccessEnd end) override;
   void onTimer(Timer& timer) override;
