@@ -174,6 +174,7 @@ CERT, KEY = os.path.join(TMP.name, "h2.pem"), os.path.join(TMP.name, "h2.key")
 ACCESS_LOG = os.path.join(TMP.name, "access.log")
 BACKENDS = [Backend("A"), Backend("B"), Backend("C")]
 WEB, PLAIN, LEGACY, ADMIN = free_port(), free_port(), free_port(), free_port()
+H2ONLY, H2CONLY = free_port(), free_port()
 TLS = f'[{{ cert = "{CERT}", key = "{KEY}" }}]'
 
 CONFIG = f"""
@@ -209,6 +210,20 @@ mode = "http"
 pool = "app"
 [listeners.legacy.tls]
 certificates = {TLS}
+
+[listeners.h2only]
+bind = "127.0.0.1:{H2ONLY}"
+mode = "http"
+pool = "app"
+protocols = ["h2"]
+[listeners.h2only.tls]
+certificates = {TLS}
+
+[listeners.h2conly]
+bind = "127.0.0.1:{H2CONLY}"
+mode = "http"
+pool = "app"
+protocols = ["h2c"]
 """
 
 
@@ -226,7 +241,7 @@ if _code != 0:
     print(f"FAIL: `ringlb check` rejects the HTTP/2 test config (exit {_code}); is `protocols` "
           f"built in?\n{_out}\n--- config ---\n{CONFIG}", flush=True)
     sys.exit(1)
-LB = start_ringlb(ARGS.ringlb, CONFIG, ports=[WEB, PLAIN, LEGACY, ADMIN])
+LB = start_ringlb(ARGS.ringlb, CONFIG, ports=[WEB, PLAIN, LEGACY, H2ONLY, H2CONLY, ADMIN])
 
 
 # ---------------------------------------------------------------- the clients
@@ -334,6 +349,23 @@ def test_upgrade_h2c_from_http11_is_served_as_http11_without_the_upgrade_header(
     assert (version, status) == ("1.1", 200), (version, status, body)
     note = echo(body)
     assert not header_values(note, "upgrade"), f"Upgrade reached the backend: {note['headers']}"
+
+
+def test_h2_only_listeners_refuse_http11():
+    # TLS: a client offering only http/1.1 fails the handshake (no_application_protocol);
+    # one offering h2 is served.
+    r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{H2ONLY}", "-alpn",
+                        "http/1.1", "-brief"], input="", capture_output=True, text=True,
+                       timeout=20)
+    assert r.returncode != 0 and "no application protocol" in (r.stdout + r.stderr).lower(), \
+        (r.returncode, r.stdout[-500:], r.stderr[-500:])
+    version, status, _ = curl(f"https://127.0.0.1:{H2ONLY}/h2only", "--http2")
+    assert (version, status) == ("2", 200), (version, status)
+    # Plain: an HTTP/1.1 request gets 505, HTTP/2 with prior knowledge is served.
+    version, status, _ = curl(f"http://127.0.0.1:{H2CONLY}/h2conly")
+    assert status == 505, (version, status)
+    version, status, _ = curl(f"http://127.0.0.1:{H2CONLY}/h2conly", "--http2-prior-knowledge")
+    assert (version, status) == ("2", 200), (version, status)
 
 
 def test_listener_without_protocols_stays_http11():
