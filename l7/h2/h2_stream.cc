@@ -134,16 +134,9 @@ void H2Stream::sendResponseHead(const http::MessageHead& response, const config:
     return;
   }
   headSent_ = true;
-  nghttp2_data_provider provider{};
-  provider.read_callback = [](nghttp2_session*, int32_t, uint8_t*, size_t length, uint32_t* flags,
-                              nghttp2_data_source* source, void*) -> ssize_t {
-    return static_cast<H2Stream*>(source->ptr)->readResponse(length, flags);
-  };
-  provider.source.ptr = this;
   bool body = response.framing != http::BodyFraming::None;
-  nghttp2_submit_response(session_.nghttp2(), id_, out.nv.data(), out.nv.size(),
-                          body ? &provider : nullptr);
   if (!body) complete_ = true;
+  submitResponse(out.nv.data(), out.nv.size(), body);
 }
 
 ssize_t H2Stream::readResponse(size_t length, uint32_t* flags) {
@@ -187,13 +180,18 @@ void H2Stream::sendErrorPage(uint16_t status) {
   responseBody_.clear();
   responseBody_.append(body);
   complete_ = true;
+  submitResponse(nv.data(), nv.size(), true);
+}
+
+// The final head; with `body`, DATA follows from responseBody() (readResponse).
+void H2Stream::submitResponse(const nghttp2_nv* nv, size_t count, bool body) {
   nghttp2_data_provider provider{};
   provider.read_callback = [](nghttp2_session*, int32_t, uint8_t*, size_t length, uint32_t* flags,
                               nghttp2_data_source* source, void*) -> ssize_t {
     return static_cast<H2Stream*>(source->ptr)->readResponse(length, flags);
   };
   provider.source.ptr = this;
-  nghttp2_submit_response(session_.nghttp2(), id_, nv.data(), nv.size(), &provider);
+  nghttp2_submit_response(session_.nghttp2(), id_, nv, count, body ? &provider : nullptr);
 }
 
 void H2Stream::onFrameSent(size_t bytes, bool endStream) {

@@ -23,6 +23,8 @@
 // hands it to Worker::deferDelete.
 #pragma once
 
+#include <nghttp2/nghttp2.h>
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -98,6 +100,7 @@ class H2Stream final : public Deletable,
  private:
   void startExchange(std::optional<Error> rejected);
   void sendErrorPage(uint16_t status);
+  void submitResponse(const nghttp2_nv* nv, size_t count, bool body);
   void finishExchange(uint16_t status, AccessEnd why = AccessEnd::None);
   void giveBackWindow();
   void reset(uint32_t code);
