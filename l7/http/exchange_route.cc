@@ -46,14 +46,16 @@ void Exchange::route() {
   }
   choice_.keyHash = hashKey();
   // The upstream head: the client's X-Request-Id, or a new one.
-  std::string generated;
+  std::string_view generated;
   if (const http::HeaderView* given = head_.find("x-request-id")) {
     requestId_.assign(given->value);
   } else {
     HttpService& s = context_.service;
-    generated = formatRequestId(s.nextRandom(), s.nextRandom());
-    requestId_ = generated;
+    requestId_ = formatRequestId(s.nextRandom(), s.nextRandom());
+    generated = requestId_;
   }
+  // The head is the request's plus the forwarding fields: one allocation.
+  upstreamHead_.reserve(context_.headBytes + 384);
   ForwardInfo info{context_.clientIp, context_.tls ? "https" : "http", generated,
                    context_.listener.bind.text, context_.clientIdentity};
   writeUpstreamRequestHead(head_, choice_.route, info, upstreamHead_);
