@@ -2,7 +2,20 @@
 
 #include <charconv>
 
+#include "common/ascii.h"
+
 namespace ringlb::l7 {
+
+bool isForbiddenTrailer(std::string_view name) {
+  static constexpr std::string_view kForbidden[] = {
+      "content-length", "transfer-encoding", "host", "connection",
+      "keep-alive",     "proxy-connection",  "te",   "upgrade",
+      "trailer",        "content-type"};
+  for (std::string_view f : kForbidden) {
+    if (equalsIgnoreCase(name, f)) return true;
+  }
+  return name.starts_with(':');
+}
 
 void H2RequestHead::add(std::string_view name, std::string_view value) {
   if (tooLarge_) return;

@@ -21,6 +21,10 @@
 
 namespace ringlb::l7 {
 
+// A field that must not travel in trailers (RFC 9110 section 6.5.1 and
+// RFC 9113 section 8.2.2): framing, routing, connection-specific fields.
+bool isForbiddenTrailer(std::string_view name);
+
 class H2RequestHead {
  public:
   H2RequestHead(uint32_t maxHeaderSize, uint32_t maxFields)
@@ -43,6 +47,8 @@ class H2RequestHead {
   bool chunked() const { return head_.framing == http::BodyFraming::Chunked; }
   // Bytes of the decoded list (names and values, 32 each as HPACK counts).
   uint64_t size() const { return size_; }
+  // max_header_size: the bound of the list (and of the trailers).
+  uint32_t maxSize() const { return maxHeaderSize_; }
 
  private:
   struct Field {

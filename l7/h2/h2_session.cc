@@ -110,10 +110,14 @@ struct H2Callbacks {
     H2Session& s = of(user);
     if (s.terminating_) return 0;
     H2Stream* stream = s.stream(frame->hd.stream_id);
-    // Trailers of a request are not forwarded (HTTP/1.1 backends; docs/http2.md).
-    if (stream == nullptr || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-    stream->request().add({reinterpret_cast<const char*>(name), nameLength},
-                          {reinterpret_cast<const char*>(value), valueLength});
+    if (stream == nullptr) return 0;
+    std::string_view n(reinterpret_cast<const char*>(name), nameLength);
+    std::string_view v(reinterpret_cast<const char*>(value), valueLength);
+    if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+      stream->request().add(n, v);
+    } else if (frame->headers.cat == NGHTTP2_HCAT_HEADERS) {
+      stream->onRequestTrailer(n, v);
+    }
     return 0;
   }
 

@@ -91,7 +91,18 @@ void H2Stream::onData(const uint8_t* data, size_t length) {
 void H2Stream::onRequestEnd() {
   if (requestEnded_) return;
   requestEnded_ = true;
-  if (exchange_ && !finished_ && request_.chunked()) requestBody_.append("0\r\n\r\n");
+  if (!exchange_ || finished_ || !request_.chunked()) return;
+  requestBody_.append("0\r\n");
+  requestBody_.append(requestTrailers_);
+  requestBody_.append("\r\n");
+}
+
+void H2Stream::onRequestTrailer(std::string_view name, std::string_view value) {
+  // Fields HTTP/1.1 does not allow in trailers (RFC 9110 section 6.5.1)
+  // stay behind; the whole section is bounded like a head.
+  if (isForbiddenTrailer(name)) return;
+  if (requestTrailers_.size() + name.size() + value.size() + 4 > request_.maxSize()) return;
+  requestTrailers_.append(name).append(": ").append(value).append("\r\n");
 }
 
 void H2Stream::requestTaken() { giveBackWindow(); }
@@ -143,6 +154,10 @@ ssize_t H2Stream::readResponse(size_t length, uint32_t* flags) {
   if (responseBody_.empty()) {
     if (complete_) {
       *flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (!responseTrailers_.empty()) {
+        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        submitTrailers();
+      }
       return 0;
     }
     deferred_ = true;
@@ -150,7 +165,13 @@ ssize_t H2Stream::readResponse(size_t length, uint32_t* flags) {
   }
   size_t n = std::min(length, responseBody_.size());
   *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-  if (complete_ && n == responseBody_.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+  if (complete_ && n == responseBody_.size()) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (!responseTrailers_.empty()) {
+      *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      submitTrailers();
+    }
+  }
   return static_cast<ssize_t>(n);
 }
 
@@ -162,6 +183,41 @@ void H2Stream::flushResponse() {
 }
 
 bool H2Stream::responseRoom() const { return responseBody_.size() < H2Limits::kResponseQueue; }
+
+void H2Stream::responseTrailers(std::string_view fields) {
+  // Raw field lines from the chunked decoder (which checked their syntax).
+  while (!fields.empty()) {
+    size_t end = fields.find('\n');
+    std::string_view line = fields.substr(0, end);
+    fields = end == std::string_view::npos ? std::string_view() : fields.substr(end + 1);
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) continue;
+    std::string_view name = line.substr(0, colon);
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (isForbiddenTrailer(name)) continue;
+    for (char c : name) responseTrailers_.push_back(asciiLower(c));
+    responseTrailers_.append(": ").append(value).append("\r\n");
+  }
+}
+
+// The trailers as a HEADERS frame that ends the stream (called from the
+// data source once the body is out).
+void H2Stream::submitTrailers() {
+  std::vector<nghttp2_nv> nv;
+  std::string_view rest = responseTrailers_;
+  while (!rest.empty()) {
+    size_t end = rest.find("\r\n");
+    std::string_view line = rest.substr(0, end);
+    rest.remove_prefix(end + 2);
+    size_t colon = line.find(": ");
+    nv.push_back(field(line.substr(0, colon), line.substr(colon + 2)));
+  }
+  nghttp2_submit_trailer(session_.nghttp2(), id_, nv.data(), nv.size());
+}
 
 void H2Stream::responseComplete() {
   complete_ = true;

@@ -59,6 +59,9 @@ class H2Stream final : public Deletable,
   void onHeadersEnd(bool endStream);
   void onData(const uint8_t* data, size_t length);
   void onRequestEnd();
+  // A field of the request's trailers (HEADERS after DATA): passed on in the
+  // last chunk when the body goes upstream chunked, else dropped.
+  void onRequestTrailer(std::string_view name, std::string_view value);
   // A response frame went out: `bytes` on the wire, `endStream` its last.
   void onFrameSent(size_t bytes, bool endStream);
   // nghttp2 closed the stream (`code`: the RST_STREAM code, or 0).
@@ -89,6 +92,7 @@ class H2Stream final : public Deletable,
   void flushResponse() override;
   bool responseRoom() const override;
   bool responseSent() const override { return endSent_; }
+  void responseTrailers(std::string_view fields) override;
   void responseComplete() override;
   bool payloadOnly() const override { return true; }
   bool canTunnel() const override { return false; }
@@ -103,6 +107,7 @@ class H2Stream final : public Deletable,
   void submitResponse(const nghttp2_nv* nv, size_t count, bool body);
   void finishExchange(uint16_t status, AccessEnd why = AccessEnd::None);
   void giveBackWindow();
+  void submitTrailers();
   void reset(uint32_t code);
   void armTimer();
   void touch();
@@ -119,8 +124,10 @@ class H2Stream final : public Deletable,
   Timer timer_{*this};
   std::chrono::steady_clock::time_point responseDeadline_{};
   std::chrono::steady_clock::time_point lastActivity_{};
-  uint64_t unconsumed_ = 0;  // request payload not yet given back to the window
-  uint64_t bytesSent_ = 0;   // frames of this stream on the wire (the access log)
+  std::string requestTrailers_;   // "name: value\r\n" lines for the last chunk
+  std::string responseTrailers_;  // lower-cased "name: value\r\n" lines, sent as HEADERS
+  uint64_t unconsumed_ = 0;       // request payload not yet given back to the window
+  uint64_t bytesSent_ = 0;        // frames of this stream on the wire (the access log)
   bool requestEnded_ = false;
   bool headSent_ = false;  // a final response head was submitted
   bool complete_ = false;  // responseBody() holds the rest of the body

@@ -51,6 +51,7 @@ size_t BodyRelay::pump(ByteQueue& from, ByteQueue& to) {
           if (seg.kind == http::BodySegmentKind::Data) {
             from.moveTo(to, n);
           } else {
+            if (seg.kind == http::BodySegmentKind::Trailer) trailers_.append(avail.substr(0, n));
             from.consume(n);
           }
         } else {

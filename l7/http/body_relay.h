@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "common/byte_queue.h"
 #include "common/http1/http1_parser.h"
@@ -44,6 +45,10 @@ class BodyRelay {
   http::BodyFraming framing() const { return framing_; }
   // Bytes taken from the source so far (framing included).
   uint64_t taken() const { return taken_; }
+  // De-chunked bodies: the trailer field lines that ended the body (raw,
+  // CRLF-terminated; the parser's limits bound them), for a client side
+  // that sends them apart (HTTP/2 HEADERS).
+  const std::string& trailers() const { return trailers_; }
 
  private:
   size_t classifyChunked(std::string_view avail);
@@ -53,6 +58,7 @@ class BodyRelay {
   http::ChunkedDecoder chunked_;
   uint64_t payloadLimit_ = 0;
   uint64_t taken_ = 0;
+  std::string trailers_;
   bool dechunk_ = false;
   bool overLimit_ = false;
   bool closeSeen_ = false;

@@ -44,6 +44,9 @@ class Downstream {
   virtual void flushResponse() = 0;
   // The exchange may move more of the response body now.
   virtual bool responseRoom() const = 0;
+  // The trailer fields of a de-chunked response (raw field lines), just
+  // before responseComplete(); only payloadOnly() sides get them.
+  virtual void responseTrailers(std::string_view) {}
   // The exchange moved the last byte of the response body (once).
   virtual void responseComplete() {}
   // Everything of the response left the proxy.

@@ -193,6 +193,9 @@ void Exchange::step() {
     }
     if (responseBody_.done() && !completeSignalled_) {
       completeSignalled_ = true;
+      if (!responseBody_.trailers().empty()) {
+        context_.client.responseTrailers(responseBody_.trailers());
+      }
       context_.client.responseComplete();
     }
     context_.client.flushResponse();

@@ -116,6 +116,7 @@ class H2Client {
   struct Upload {
     std::string data;
     size_t offset = 0;
+    std::vector<std::pair<std::string, std::string>> trailers;  // sent after the data
   };
 
   H2Client(Peer peer, std::vector<nghttp2_settings_entry> settings = {}, bool manualWindow = false)
@@ -151,7 +152,8 @@ class H2Client {
     }
     nghttp2_data_provider provider{};
     if (body != nullptr) {
-      uploads_.push_back({*body, 0});
+      uploads_.push_back({*body, 0, std::move(nextTrailers)});
+      nextTrailers.clear();
       provider.source.ptr = &uploads_.back();
       provider.read_callback = readUpload;
     }
@@ -203,6 +205,8 @@ class H2Client {
   int recvError() const { return recvError_; }
 
   std::map<int32_t, StreamState> streams;
+  // Trailers for the next request() with a body.
+  std::vector<std::pair<std::string, std::string>> nextTrailers;
   int64_t goawayCode = -1;      // the last GOAWAY received, -1: none
   bool serverSettings = false;  // the server's SETTINGS arrived
 
@@ -247,13 +251,25 @@ class H2Client {
     s.code = code;
     return 0;
   }
-  static ssize_t readUpload(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
-                            nghttp2_data_source* source, void*) {
+  static ssize_t readUpload(nghttp2_session* session, int32_t id, uint8_t* buf, size_t length,
+                            uint32_t* flags, nghttp2_data_source* source, void*) {
     auto* u = static_cast<Upload*>(source->ptr);
     size_t n = std::min(length, u->data.size() - u->offset);
     std::memcpy(buf, u->data.data() + u->offset, n);
     u->offset += n;
-    if (u->offset == u->data.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (u->offset == u->data.size()) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (!u->trailers.empty()) {
+        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        std::vector<nghttp2_nv> nv;
+        for (auto& [name, value] : u->trailers) {
+          nv.push_back({reinterpret_cast<uint8_t*>(name.data()),
+                        reinterpret_cast<uint8_t*>(value.data()), name.size(), value.size(),
+                        NGHTTP2_NV_FLAG_NONE});
+        }
+        nghttp2_submit_trailer(session, id, nv.data(), nv.size());
+      }
+    }
     return static_cast<ssize_t>(n);
   }
 
@@ -403,6 +419,50 @@ TEST(H2Session, APostWithoutContentLengthGoesChunkedAndOneWithContentLengthAsIs)
   ASSERT_TRUE(pumpUntil(l, c, b, [&] { return c.streams[sized].closed; }));
   EXPECT_EQ(c.streams[sized].status, "200");
   EXPECT_EQ(c.streams[sized].body, "ok");
+}
+
+TEST(H2Session, ChunkedResponseTrailersArriveAsTrailingHeaders) {
+  Backends b;
+  Listener l(h2Config(b.listener.address()));
+  H2Client c(l.connect());
+  int32_t id = c.request("POST", "/rpc", {{"te", "trailers"}});
+  ASSERT_TRUE(pumpUntil(l, c, b, [&] { return b.with("POST /rpc ") != nullptr; }));
+  b.with("POST /rpc ")->out =
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: application/grpc\r\n"
+      "Trailer: grpc-status\r\n\r\n5\r\nhello\r\n0\r\ngrpc-status: 0\r\n"
+      "Grpc-Message: fine\r\nContent-Length: 99\r\n\r\n";
+  ASSERT_TRUE(pumpUntil(l, c, b, [&] { return c.streams[id].closed; }));
+  const auto& s = c.streams[id];
+  EXPECT_EQ(s.code, 0u);
+  EXPECT_EQ(s.body, "hello");
+  size_t status = s.headers.find("content-type: application/grpc\n");
+  size_t trailer = s.headers.find("grpc-status: 0\n");
+  ASSERT_NE(status, std::string::npos) << s.headers;
+  ASSERT_NE(trailer, std::string::npos) << s.headers;
+  EXPECT_LT(status, trailer) << "the trailers come after the head";
+  EXPECT_NE(s.headers.find("grpc-message: fine\n"), std::string::npos) << s.headers;
+  EXPECT_EQ(s.headers.find("content-length"), std::string::npos)
+      << "a framing field is not passed on as a trailer: " << s.headers;
+  EXPECT_EQ(s.headers.find("trailer:"), std::string::npos) << s.headers;
+}
+
+TEST(H2Session, RequestTrailersGoUpstreamInTheLastChunk) {
+  Backends b;
+  Listener l(h2Config(b.listener.address()));
+  H2Client c(l.connect());
+  std::string body = "payload";
+  c.nextTrailers = {{"x-checksum", "abc"}, {"x-count", "1"}};
+  int32_t id = c.request("POST", "/up", {}, &body);
+  ASSERT_TRUE(pumpUntil(l, c, b, [&] {
+    auto* k = b.with("POST /up ");
+    return k && k->got.find("\r\n0\r\n") != std::string::npos && k->got.ends_with("\r\n\r\n");
+  })) << "the last chunk with the trailers reaches the backend";
+  Backends::Conn* k = b.with("POST /up ");
+  EXPECT_TRUE(k->got.ends_with("7\r\npayload\r\n0\r\nx-checksum: abc\r\nx-count: 1\r\n\r\n"))
+      << k->got;
+  k->out = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  ASSERT_TRUE(pumpUntil(l, c, b, [&] { return c.streams[id].closed; }));
+  EXPECT_EQ(c.streams[id].status, "200");
 }
 
 TEST(H2Session, AStreamStalledByItsWindowDoesNotStallAnother) {
