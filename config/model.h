@@ -157,6 +157,12 @@ struct RouteConfig {
   std::vector<std::string> removeRequestHeaders;
   std::vector<HeaderEdit> setResponseHeaders;
   std::vector<std::string> removeResponseHeaders;
+  // Answer with a redirect instead of proxying: "https" (the same host and
+  // target over https) or an absolute URL prefix the target is appended to.
+  std::string redirect;  // empty: proxy to `pool`
+  uint16_t redirectCode = 301;
+  // Replaces the matched path_prefix in the target sent upstream; empty: none.
+  std::string rewritePrefix;
   SourcePos pos;
 };
 

@@ -721,7 +721,11 @@ class Parser {
     const toml::table& table = *node.as_table();
     walk(table, Section::Route, path, "in [[" + path.substr(0, path.rfind('[')) + "]]",
          [&](std::string_view key, const toml::node& v) { return routeKey(r, key, v); });
-    requireKey(table, path, "pool");
+    if (!table.contains("redirect")) requireKey(table, path, "pool");
+    if (table.contains("redirect") && table.contains("pool")) {
+      fail(*table.get("redirect"), path + ".redirect",
+           "a route either redirects or goes to a pool: remove `pool` or `redirect`");
+    }
     if (table.contains("path") && table.contains("path_prefix")) {
       fail(*table.get("path"), path + ".path", "use either path or path_prefix, not both");
     }
@@ -737,6 +741,14 @@ class Parser {
     if (key == "path_prefix") return assign(r.pathPrefix, urlPath(v));
     if (key == "path") return assign(r.path, urlPath(v));
     if (key == "pool") return assign(r.pool, nonEmpty(v));
+    if (key == "redirect") return assign(r.redirect, redirectTarget(v));
+    if (key == "redirect_code") {
+      int64_t code = v.as_integer()->get();
+      bool ok = code == 301 || code == 302 || code == 303 || code == 307 || code == 308;
+      if (!ok) fail(v, path_, fmt::format("{} is not 301, 302, 303, 307 or 308", code));
+      return ok && assign(r.redirectCode, std::optional(static_cast<uint16_t>(code)));
+    }
+    if (key == "rewrite_prefix") return assign(r.rewritePrefix, urlPath(v));
     if (key == "methods") {
       return nonEmptyList(v) && assign(r.methods, list<std::string>(v, [&](const toml::node& e) {
                                          return method(e);
@@ -757,6 +769,27 @@ class Parser {
     }
     if (key == "remove_response_headers") return assign(r.removeResponseHeaders, headerNames(v));
     return unhandled(v, key);
+  }
+
+  // "https", or an absolute http(s) URL without a fragment (the prefix of
+  // the Location; a trailing "/" is dropped, the request target follows).
+  std::optional<std::string> redirectTarget(const toml::node& node) {
+    std::string value = str(node);
+    if (value == "https") return value;
+    bool scheme = value.starts_with("https://") || value.starts_with("http://");
+    size_t hostStart = value.find("://") + 3;
+    bool clean = std::none_of(value.begin(), value.end(), [](char c) {
+      return static_cast<unsigned char>(c) <= ' ' || c == 0x7f || c == '#';
+    });
+    bool host = scheme && value.size() > hostStart && value[hostStart] != '/';
+    if (!scheme || !clean || !host) {
+      fail(node, path_,
+           "must be \"https\" or an absolute URL prefix such as \"https://example.com\" "
+           "(no spaces, control bytes or fragment)");
+      return std::nullopt;
+    }
+    while (value.size() > hostStart && value.back() == '/') value.pop_back();
+    return value;
   }
 
   std::optional<std::string> method(const toml::node& element) {

@@ -221,7 +221,23 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
      false},
     {S::Route, "path", T::String, "none",
      "Exact path, starts with `/`; not together with `path_prefix`.", false},
-    {S::Route, "pool", T::String, "required", "The pool that serves matching requests.", false},
+    {S::Route, "pool", T::String, "required",
+     "The pool that serves matching requests (not with "
+     "`redirect`).",
+     false},
+    {S::Route, "redirect", T::String, "none",
+     "Answer matching requests with a redirect instead of proxying: `\"https\"` (the same host, "
+     "without its port, and the same target over https) or an absolute URL prefix "
+     "(`\"https://new.example.com\"`) that the request's target is appended to.",
+     false},
+    {S::Route, "redirect_code", T::Integer, "301",
+     "The redirect's status: 301, 302, 303, 307 or 308 (307 and 308 keep the method and body).",
+     false},
+    {S::Route, "rewrite_prefix", T::String, "none",
+     "Replaces the matched `path_prefix` in the target sent to the backend (`path_prefix = "
+     "\"/api\"`, `rewrite_prefix = \"/\"`: `/api/users?x=1` goes up as `/users?x=1`); starts "
+     "with `/`.",
+     false},
     {S::Route, "methods", T::StringArray, "none",
      "Request methods that match, e.g. `[\"GET\", \"HEAD\"]` (case-sensitive); absent = any.",
      true},

@@ -219,7 +219,9 @@ class Validator {
     checkPoolReference(path + ".pool", listener.pool, listener.pos);
     for (size_t i = 0; i < listener.routes.size(); ++i) {
       const RouteConfig& route = listener.routes[i];
-      checkPoolReference(fmt::format("{}.routes[{}].pool", path, i), route.pool, route.pos);
+      const std::string routePath = fmt::format("{}.routes[{}]", path, i);
+      checkPoolReference(routePath + ".pool", route.pool, route.pos);
+      checkRouteRewrites(route, routePath);
     }
     if (listener.tls) checkCertificates(*listener.tls, path + ".tls");
     if (listener.mode == ListenerMode::Http && sources_.valid(path + ".protocols")) {
@@ -261,6 +263,21 @@ class Validator {
     bool hasRoutes = sources_.valid(path + ".routes");  // a non-empty array
     if (listener.mode == ListenerMode::Http && !hasPool && !hasRoutes) {
       diag_.error(listener.pos, path + ": an http listener needs \"pool\" or \"routes\"");
+    }
+  }
+
+  void checkRouteRewrites(const RouteConfig& route, const std::string& path) {
+    if (sources_.present(path + ".redirect_code") && !sources_.present(path + ".redirect")) {
+      error(path + ".redirect_code", route.pos, "only used with redirect");
+    }
+    if (sources_.valid(path + ".rewrite_prefix")) {
+      if (sources_.present(path + ".redirect")) {
+        error(path + ".rewrite_prefix", route.pos,
+              "a redirect route sends nothing upstream: remove rewrite_prefix");
+      } else if (route.pathPrefix.empty()) {
+        error(path + ".rewrite_prefix", route.pos,
+              "replaces the matched path_prefix: this route needs path_prefix");
+      }
     }
   }
 

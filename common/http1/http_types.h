@@ -31,7 +31,12 @@ enum class Status : uint16_t {
   EarlyHints = 103,
   Ok = 200,
   NoContent = 204,
+  MovedPermanently = 301,
+  Found = 302,
+  SeeOther = 303,
   NotModified = 304,
+  TemporaryRedirect = 307,
+  PermanentRedirect = 308,
   BadRequest = 400,
   RequestTimeout = 408,
   ContentTooLarge = 413,
@@ -174,7 +179,12 @@ constexpr std::string_view reasonPhrase(uint16_t status) {
     case Status::EarlyHints: return "Early Hints";
     case Status::Ok: return "OK";
     case Status::NoContent: return "No Content";
+    case Status::MovedPermanently: return "Moved Permanently";
+    case Status::Found: return "Found";
+    case Status::SeeOther: return "See Other";
     case Status::NotModified: return "Not Modified";
+    case Status::TemporaryRedirect: return "Temporary Redirect";
+    case Status::PermanentRedirect: return "Permanent Redirect";
     case Status::BadRequest: return "Bad Request";
     case Status::RequestTimeout: return "Request Timeout";
     case Status::ContentTooLarge: return "Content Too Large";

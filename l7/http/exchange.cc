@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cerrno>
 
 #include "common/access_log.h"
@@ -179,6 +180,10 @@ void Exchange::onResponseTimeout() {
 
 void Exchange::step() {
   if (failure_ || phase_ == Phase::Done || phase_ == Phase::Tunnel) return;
+  if (local_) {
+    if (context_.client.responseSent()) phase_ = Phase::Done;
+    return;
+  }
   if (conn_ == nullptr || phase_ == Phase::Waiting) return;
   sendRequest();
   if (failure_) return;
@@ -338,6 +343,34 @@ void Exchange::checkBackendEnd() {
   }
   logDebug("listener {}: backend {} cut the response short", context_.listener.name, backendKey_);
   fail(makeError(ErrorCode::BackendTruncated));  // no clean end: the client sees the cut
+}
+
+void Exchange::answerLocally(uint16_t status, std::string_view location, std::string_view body) {
+  local_ = true;
+  phase_ = Phase::Responding;
+  status_ = status;
+  // A request body that was not read makes the connection close after it.
+  if (!requestBody_.done()) keepAlive_ = false;
+  std::string length = std::to_string(body.size());
+  std::array<http::HeaderView, 3> fields{{{"Location", location},
+                                          {"Content-Type", "text/plain; charset=utf-8"},
+                                          {"Content-Length", length}}};
+  http::MessageHead response;
+  response.status = status;
+  response.reason = http::reasonPhrase(status);
+  response.headers = fields;
+  // HEAD gets the head alone (its Content-Length says what GET would get).
+  bool head = head_.method == http::Method::Head;
+  response.framing = head ? http::BodyFraming::None : http::BodyFraming::ContentLength;
+  response.contentLength = body.size();
+  ResponseHeadOptions options;
+  options.close = !keepAlive_ || context_.draining;
+  options.keepAlive = head_.version == http::Version::Http10 && !options.close;
+  context_.client.sendResponseHead(response, nullptr, options);
+  if (!head) context_.client.responseBody().append(body);
+  completeSignalled_ = true;
+  context_.client.responseComplete();
+  context_.client.flushResponse();
 }
 
 // ----------------------------------------------------------------- the end

@@ -156,7 +156,12 @@ class Exchange {
   void connectTo(const config::SocketAddress& address, config::Duration timeout);
   void releaseLease();
   void noteBackendFault(const Error& error);
+  // A route's redirect: answered here, nothing goes upstream.
+  void answerRedirect();
   // --- the exchange (exchange.cc)
+  // A response the proxy makes itself (not an error): head and body to the
+  // client side, then Done once sent.
+  void answerLocally(uint16_t status, std::string_view location, std::string_view body);
   void startAttempt(BackendConnection* conn);
   void connectFailed(int err);
   void backendFailed(Error error);
@@ -213,6 +218,7 @@ class Exchange {
   bool keepAlive_ = true;           // the client's may
   bool finished_ = false;           // counted and logged
   bool completeSignalled_ = false;  // the client side was told the body ended
+  bool local_ = false;              // answered by the proxy itself (a redirect)
   // The access log.
   std::string requestId_;
   Timing timing_;

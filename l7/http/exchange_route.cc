@@ -1,6 +1,8 @@
 // Exchange, routing for the reverse proxy: the route, the body limit, the
 // pool, and a backend picked in it (retries: another primary, then a
 // backup); the keep-alive connection to it or a new one.
+#include <fmt/format.h>
+
 #include <cerrno>
 
 #include "common/log.h"
@@ -8,6 +10,8 @@
 #include "common/stats.h"
 #include "common/worker.h"
 #include "l7/forward/forward_target.h"
+#include "l7/gateway/redirect.h"
+#include "l7/gateway/rewrite.h"
 #include "l7/http/connection_pool.h"
 #include "l7/http/exchange.h"
 #include "l7/http/http_service.h"
@@ -38,6 +42,10 @@ void Exchange::route() {
     return;
   }
   choice_.route = match.route;
+  if (choice_.route != nullptr && !choice_.route->redirect.empty()) {
+    answerRedirect();
+    return;
+  }
   choice_.pool = context_.config.findPool(*match.pool);
   choice_.selector = context_.service.worker().pool(*match.pool);
   if (choice_.pool == nullptr || choice_.selector == nullptr) {
@@ -58,8 +66,23 @@ void Exchange::route() {
   upstreamHead_.reserve(context_.headBytes + 384);
   ForwardInfo info{context_.clientIp, context_.tls ? "https" : "http", generated,
                    context_.listener.bind.text, context_.clientIdentity};
+  std::string rewritten;
+  if (choice_.route != nullptr && !choice_.route->rewritePrefix.empty()) {
+    std::string_view target =
+        head_.targetForm == http::TargetForm::Absolute ? head_.path : head_.target;
+    rewritten = rewriteTarget(target, choice_.route->pathPrefix, choice_.route->rewritePrefix);
+    info.target = rewritten;
+  }
   writeUpstreamRequestHead(head_, choice_.route, info, upstreamHead_);
   pick();
+}
+
+void Exchange::answerRedirect() {
+  std::string location =
+      redirectLocation(*choice_.route, head_, hostWithoutPort(context_.listener.bind.text));
+  uint16_t status = choice_.route->redirectCode;
+  std::string body = fmt::format("{} {}: {}\n", status, http::reasonPhrase(status), location);
+  answerLocally(status, location, body);
 }
 
 std::optional<uint64_t> Exchange::hashKey() {

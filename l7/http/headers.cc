@@ -108,9 +108,11 @@ void writeForwardingFields(const http::MessageHead& req, const config::RouteConf
   if (info.clientIdentity != nullptr) writeClientIdentity(*info.clientIdentity, route, out);
 }
 
-void writeRequestLine(const http::MessageHead& req, std::string& out) {
+void writeRequestLine(const http::MessageHead& req, std::string_view target, std::string& out) {
   out.append(req.methodName).push_back(' ');
-  if (req.targetForm == http::TargetForm::Absolute) {
+  if (!target.empty()) {
+    out.append(target);
+  } else if (req.targetForm == http::TargetForm::Absolute) {
     if (req.path.empty() || req.path.front() == '?') out.push_back('/');
     out.append(req.path);
   } else {
@@ -127,7 +129,7 @@ bool forwardsUpgrade(const http::MessageHead& req) {
 
 void writeUpstreamRequestHead(const http::MessageHead& req, const config::RouteConfig* route,
                               const ForwardInfo& info, std::string& out) {
-  writeRequestLine(req, out);
+  writeRequestLine(req, info.target, out);
   std::string_view host = req.authority.empty() ? info.fallbackHost : req.authority;
   if (!editedByRoute(route, "host")) appendField(out, "Host", host);
   for (const auto& h : req.headers) {

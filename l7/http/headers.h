@@ -34,6 +34,9 @@ struct ForwardInfo {
   // Mutual TLS listeners: X-Client-Verify, X-Client-Cert-Subject and
   // X-Client-Cert-SAN are written from it (null: none of them).
   const tls::PeerIdentity* clientIdentity = nullptr;
+  // The request target to send instead of the request's (a rewrite); empty:
+  // the request's own.
+  std::string_view target{};
 };
 
 // The request asks for a protocol switch the proxy passes on: any Upgrade

@@ -61,7 +61,7 @@ RouteMatch Router::match(const RouteRequest& request) const {
   for (const auto& route : listener_->routes) {
     if (!routeMatches(route, request)) continue;
     const std::string* pool = route.pool.empty() ? &listener_->pool : &route.pool;
-    if (pool->empty()) return {};
+    if (pool->empty() && route.redirect.empty()) return {};
     return {&route, pool};
   }
   if (listener_->pool.empty()) return {};

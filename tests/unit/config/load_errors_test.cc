@@ -236,6 +236,23 @@ const BrokenCase kCases[] = {
      POOL "[listeners.db]\nbind = \"127.0.0.1:5432\"\nmode = \"tcp\"\npool = \"api\"\n"
           "protocols = [\"h2c\"]\n",
      "7:13: listeners.db.protocols: not allowed on a tcp listener (only http)"},
+    {"RedirectWithPool",
+     POOL WEB "[[listeners.web.routes]]\nredirect = \"https\"\npool = \"api\"\n",
+     "8:12: listeners.web.routes[0].redirect: a route either redirects or goes to a pool: remove "
+     "`pool` or `redirect`"},
+    {"RedirectNotAUrl", POOL WEB "[[listeners.web.routes]]\nredirect = \"/elsewhere\"\n",
+     "8:12: listeners.web.routes[0].redirect: must be \"https\" or an absolute URL prefix such as "
+     "\"https://example.com\" (no spaces, control bytes or fragment)"},
+    {"RedirectCodeNotARedirect",
+     POOL WEB "[[listeners.web.routes]]\nredirect = \"https\"\nredirect_code = 304\n",
+     "9:17: listeners.web.routes[0].redirect_code: 304 is not 301, 302, 303, 307 or 308"},
+    {"RedirectCodeWithoutRedirect",
+     POOL WEB "[[listeners.web.routes]]\npool = \"api\"\nredirect_code = 302\n",
+     "9:17: listeners.web.routes[0].redirect_code: only used with redirect"},
+    {"RewriteWithoutPathPrefix",
+     POOL WEB "[[listeners.web.routes]]\npool = \"api\"\nrewrite_prefix = \"/v2\"\n",
+     "9:18: listeners.web.routes[0].rewrite_prefix: replaces the matched path_prefix: this route "
+     "needs path_prefix"},
     {"MaxHeaderSizeTooSmall", POOL WEB "max_header_size = 100\n",
      "7:19: listeners.web.max_header_size: 100 is out of range (1024..1048576)"},
     {"MaxRequestLineTooSmall", POOL WEB "max_request_line = 10\n",

@@ -78,6 +78,39 @@ TEST(HttpConnection, KeepAliveCarriesTwoRequestsOverOneBackendConnection) {
   EXPECT_FALSE(backend.accept().valid()) << "no second connection";
 }
 
+TEST(HttpConnection, ARedirectRouteAnswersItselfAndTheConnectionCarriesOn) {
+  BackendPeer backend;
+  Listener l(httpConfig(backend.address(),
+                        "[[listeners.front.routes]]\npath_prefix = \"/old\"\n"
+                        "redirect = \"https://new.example\"\nredirect_code = 308\n"));
+  Peer client = l.connect();
+  client.send("GET /old/page?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");
+  std::string got = readUntil(l, client, "\n", nullptr);
+  got += readUntil(l, client, "new.example/old/page?x=1\n");
+  EXPECT_EQ(got.rfind("HTTP/1.1 308 Permanent Redirect\r\n", 0), 0u) << got;
+  EXPECT_NE(got.find("\r\nLocation: https://new.example/old/page?x=1\r\n"), std::string::npos)
+      << got;
+  EXPECT_EQ(got.find("Connection: close"), std::string::npos) << got;
+  EXPECT_FALSE(backend.accept().valid()) << "a redirect sends nothing upstream";
+  client.send("GET /other HTTP/1.1\r\nHost: a\r\n\r\n");
+  Peer b = acceptBackend(l, backend);
+  ASSERT_TRUE(b.valid()) << "the next request on the same connection is proxied";
+  EXPECT_EQ(readUntil(l, b, "\r\n\r\n").rfind("GET /other HTTP/1.1\r\n", 0), 0u);
+}
+
+TEST(HttpConnection, RewritePrefixReplacesTheMatchedPrefixUpstream) {
+  BackendPeer backend;
+  Listener l(httpConfig(backend.address(),
+                        "[[listeners.front.routes]]\npath_prefix = \"/api\"\npool = \"p\"\n"
+                        "rewrite_prefix = \"/\"\n"));
+  Peer client = l.connect();
+  client.send("GET /api/users?id=7 HTTP/1.1\r\nHost: a\r\n\r\n");
+  Peer b = acceptBackend(l, backend);
+  ASSERT_TRUE(b.valid());
+  std::string req = readUntil(l, b, "\r\n\r\n");
+  EXPECT_EQ(req.rfind("GET /users?id=7 HTTP/1.1\r\n", 0), 0u) << req;
+}
+
 TEST(HttpConnection, PipelinedRequestsAreAnsweredInOrder) {
   BackendPeer backend;
   Listener l(httpConfig(backend.address()));
