@@ -17,9 +17,9 @@ namespace ringlb::l7 {
 // The documented defaults (docs/http2.md).
 struct H2Limits {
   static constexpr uint32_t kMaxConcurrentStreams = 100;
-  static constexpr uint32_t kStreamWindow = 256 * 1024;       // our receive window a stream
-  static constexpr uint32_t kConnectionWindow = 1024 * 1024;  // and for the connection
-  static constexpr uint32_t kResetBurst = 200;                // client RST_STREAMs
+  static constexpr uint32_t kStreamWindow = 256 * 1024;           // our receive window a stream
+  static constexpr uint32_t kConnectionWindow = 4 * 1024 * 1024;  // and for the connection
+  static constexpr uint32_t kResetBurst = 200;                    // client RST_STREAMs
   static constexpr uint32_t kResetsPerSecond = 100;
   static constexpr uint32_t kControlBurst = 1000;  // SETTINGS, PING, PRIORITY, empty DATA
   static constexpr uint32_t kControlPerSecond = 100;

@@ -79,6 +79,15 @@ struct H2Callbacks {
           break;
         }
       }
+      // Every new stream id counts, refused ones too: the ids between are skipped.
+      int32_t id = hd->stream_id;
+      if (id % 2 == 1 && id > s.lastStreamId_) {
+        if (id > s.lastStreamId_ + 2) {
+          if (s.skipped_.size() == kSkippedRanges) s.skipped_.erase(s.skipped_.begin());
+          s.skipped_.emplace_back(s.lastStreamId_ + 2, id - 2);
+        }
+        s.lastStreamId_ = id;
+      }
     }
     if (hd->type == NGHTTP2_HEADERS || hd->type == NGHTTP2_CONTINUATION) {
       s.headerBlockBytes_ += hd->length;
@@ -92,12 +101,13 @@ struct H2Callbacks {
   static int beginHeaders(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
     H2Session& s = of(user);
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-    int32_t id = frame->hd.stream_id;
-    if (id > s.lastStreamId_ + 2) {
-      if (s.skipped_.size() == kSkippedRanges) s.skipped_.erase(s.skipped_.begin());
-      s.skipped_.emplace_back(s.lastStreamId_ + 2, id - 2);
+    if (s.draining_ && frame->hd.stream_id > s.goawayLastId_) {
+      // Past our GOAWAY (read before it went out): refused, never started,
+      // so the client may safely retry it elsewhere.
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                NGHTTP2_REFUSED_STREAM);
+      return 0;
     }
-    s.lastStreamId_ = std::max(s.lastStreamId_, id);
     auto* stream = new H2Stream(s, frame->hd.stream_id);
     s.streams_.emplace(frame->hd.stream_id, stream);
     nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, stream);
@@ -127,7 +137,6 @@ struct H2Callbacks {
     H2Stream* stream = frame->hd.stream_id != 0 ? s.stream(frame->hd.stream_id) : nullptr;
     bool endStream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     auto now = s.service_.worker().now();
-    s.lastActivity_ = now;
     switch (frame->hd.type) {
       case NGHTTP2_HEADERS:
         if (stream == nullptr || s.terminating_) break;
@@ -262,7 +271,7 @@ bool H2Session::start() {
     return false;
   }
   Worker& worker = service_.worker();
-  lastActivity_ = worker.now();
+  lastActivity_ = lastSend_ = worker.now();
   worker.timers().schedule(timer_, worker.now() + info_.listener.headerTimeout);
   Entry entry(*this);
   return true;
@@ -270,12 +279,7 @@ bool H2Session::start() {
 
 // ------------------------------------------------------------------ events
 
-void H2Session::onClientEvent(StreamEvent event) {
-  Entry entry(*this);
-  if (event == StreamEvent::Received || event == StreamEvent::Drained) {
-    lastActivity_ = service_.worker().now();
-  }
-}
+void H2Session::onClientEvent(StreamEvent) { Entry entry(*this); }
 
 void H2Session::onTimer(Timer&) {
   Entry entry(*this);
@@ -287,7 +291,15 @@ void H2Session::onTimer(Timer&) {
     return;
   }
   auto idle = info_.listener.effectiveIdleTimeout();
-  if (streams_.empty() && worker.now() - lastActivity_ >= idle) {
+  if (!client_.sendIdle() && worker.now() - lastSend_ >= idle) {
+    // The client has not taken a byte for idle_timeout: nothing queued for it
+    // (a GOAWAY, resets) would ever leave. Closed.
+    logDebug("listener {}: HTTP/2 client {} stopped reading: closed", info_.listener.name,
+             info_.clientAddr);
+    failed_ = true;
+    return;
+  }
+  if (streams_.empty() && !idleClose_ && worker.now() - lastActivity_ >= idle) {
     idleClose_ = true;
     nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
   }
@@ -298,9 +310,8 @@ void H2Session::drain() {
   if (draining_ || failed_) return;
   draining_ = true;
   // Streams the client opened so far are served; later ones are refused.
-  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
-                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
-                        nullptr, 0);
+  goawayLastId_ = nghttp2_session_get_last_proc_stream_id(session_);
+  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, goawayLastId_, NGHTTP2_NO_ERROR, nullptr, 0);
 }
 
 void H2Session::abandon(AccessEnd why) {
@@ -409,7 +420,13 @@ void H2Session::progress() {
     send();
     if (client_.in().size() == before || client_.in().empty()) break;
   }
-  armIdleTimer();
+  // The send-stall clock runs only while something waits to be sent, and
+  // restarts whenever a byte left.
+  if (client_.sendIdle() || client_.bytesSent() != sentBefore_) {
+    lastSend_ = service_.worker().now();
+    sentBefore_ = client_.bytesSent();
+  }
+  armTimer();
 }
 
 void H2Session::receive() {
@@ -453,16 +470,19 @@ void H2Session::send() {
   client_.flush();
 }
 
-void H2Session::armIdleTimer() {
-  if (!prefaceSeen_ || failed_) return;  // the preface's header_timeout runs
+void H2Session::armTimer() {
+  if (!prefaceSeen_ || failed_ || reported_) return;  // the preface's header_timeout runs
   Worker& worker = service_.worker();
-  if (!streams_.empty()) {
+  auto idle = info_.listener.effectiveIdleTimeout();
+  std::optional<std::chrono::steady_clock::time_point> at;
+  if (streams_.empty() && !idleClose_) at = lastActivity_ + idle;
+  if (!client_.sendIdle()) at = std::min(at.value_or(lastSend_ + idle), lastSend_ + idle);
+  if (!at) {
     worker.timers().cancel(timer_);
     return;
   }
-  if (!timer_.armed()) {
-    worker.timers().schedule(timer_, lastActivity_ + info_.listener.effectiveIdleTimeout());
-  }
+  // Never in the past: a deadline that passed fires on the next tick, once.
+  worker.timers().schedule(timer_, std::max(*at, worker.now() + std::chrono::milliseconds(1)));
 }
 
 }  // namespace ringlb::l7

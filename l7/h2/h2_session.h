@@ -139,7 +139,7 @@ class H2Session final : public TimerHandler {
   bool over() const;
   // GOAWAY with `code` and close; `limit`: the attack limit that struck.
   void terminate(uint32_t code, std::optional<Http2Limit> limit);
-  void armIdleTimer();
+  void armTimer();
   H2Stream* stream(int32_t id);
 
   HttpService& service_;
@@ -151,12 +151,17 @@ class H2Session final : public TimerHandler {
   std::vector<H2Stream*> stepping_;                 // progress()'s list, kept for its capacity
   std::vector<std::unique_ptr<http::Http1Parser>> parsers_;  // idle response parsers
   ResponseFields responseFields_;
-  Timer timer_{*this};  // the preface's header_timeout, then idle_timeout with no stream
-  std::chrono::steady_clock::time_point lastActivity_{};
+  // The preface's header_timeout; then idle_timeout with no stream open, and
+  // idle_timeout for a send queue the client does not read from.
+  Timer timer_{*this};
+  std::chrono::steady_clock::time_point lastActivity_{};  // start, or the last stream's end
+  std::chrono::steady_clock::time_point lastSend_{};      // the send queue was empty or moved
+  uint64_t sentBefore_ = 0;                               // client bytes sent at lastSend_
   TokenBucket resets_{H2Limits::kResetBurst, H2Limits::kResetsPerSecond};
   TokenBucket control_{H2Limits::kControlBurst, H2Limits::kControlPerSecond};
   uint64_t headerBlockBytes_ = 0;  // raw bytes of the header block being received
-  int32_t lastStreamId_ = 0;       // the highest stream the client opened
+  int32_t lastStreamId_ = -1;      // the highest stream the client opened (or tried to)
+  int32_t goawayLastId_ = 0;       // draining: streams past it are refused
   // Stream ids the client skipped (closed without ever being opened, RFC
   // 9113 section 5.1.1): the last few ranges, to refuse HEADERS on them.
   std::vector<std::pair<int32_t, int32_t>> skipped_;

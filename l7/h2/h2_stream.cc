@@ -156,7 +156,7 @@ ssize_t H2Stream::readResponse(size_t length, uint32_t* flags) {
       *flags |= NGHTTP2_DATA_FLAG_EOF;
       if (!responseTrailers_.empty()) {
         *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-        submitTrailers();
+        if (!submitTrailers()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // a reset
       }
       return 0;
     }
@@ -169,7 +169,7 @@ ssize_t H2Stream::readResponse(size_t length, uint32_t* flags) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
     if (!responseTrailers_.empty()) {
       *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-      submitTrailers();
+      if (!submitTrailers()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
   }
   return static_cast<ssize_t>(n);
@@ -182,7 +182,10 @@ void H2Stream::flushResponse() {
   }
 }
 
-bool H2Stream::responseRoom() const { return responseBody_.size() < H2Limits::kResponseQueue; }
+size_t H2Stream::responseRoom() const {
+  size_t queued = responseBody_.size();
+  return queued < H2Limits::kResponseQueue ? H2Limits::kResponseQueue - queued : 0;
+}
 
 void H2Stream::responseTrailers(std::string_view fields) {
   // Raw field lines from the chunked decoder (which checked their syntax).
@@ -205,8 +208,8 @@ void H2Stream::responseTrailers(std::string_view fields) {
 }
 
 // The trailers as a HEADERS frame that ends the stream (called from the
-// data source once the body is out).
-void H2Stream::submitTrailers() {
+// data source once the body is out); false if nghttp2 refused them.
+bool H2Stream::submitTrailers() {
   std::vector<nghttp2_nv> nv;
   std::string_view rest = responseTrailers_;
   while (!rest.empty()) {
@@ -216,7 +219,7 @@ void H2Stream::submitTrailers() {
     size_t colon = line.find(": ");
     nv.push_back(field(line.substr(0, colon), line.substr(colon + 2)));
   }
-  nghttp2_submit_trailer(session_.nghttp2(), id_, nv.data(), nv.size());
+  return nghttp2_submit_trailer(session_.nghttp2(), id_, nv.data(), nv.size()) == 0;
 }
 
 void H2Stream::responseComplete() {
@@ -304,7 +307,9 @@ void H2Stream::finishExchange(uint16_t status, AccessEnd why) {
   }
 }
 
-void H2Stream::reset(uint32_t code) { session_.resetStream(id_, code); }
+void H2Stream::reset(uint32_t code) {
+  if (!closed_) session_.resetStream(id_, code);  // never answer a reset with one
+}
 
 void H2Stream::onClosed(uint32_t) {
   if (closed_) return;

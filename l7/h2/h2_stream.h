@@ -90,7 +90,7 @@ class H2Stream final : public Deletable,
                         const ResponseHeadOptions& options) override;
   ByteQueue& responseBody() override { return responseBody_; }
   void flushResponse() override;
-  bool responseRoom() const override;
+  size_t responseRoom() const override;
   bool responseSent() const override { return endSent_; }
   void responseTrailers(std::string_view fields) override;
   void responseComplete() override;
@@ -107,7 +107,7 @@ class H2Stream final : public Deletable,
   void submitResponse(const nghttp2_nv* nv, size_t count, bool body);
   void finishExchange(uint16_t status, AccessEnd why = AccessEnd::None);
   void giveBackWindow();
-  void submitTrailers();
+  bool submitTrailers();
   void reset(uint32_t code);
   void armTimer();
   void touch();

@@ -27,21 +27,30 @@ bool BodyRelay::done() const {
   return true;
 }
 
-size_t BodyRelay::pump(ByteQueue& from, ByteQueue& to) {
+void BodyRelay::transfer(ByteQueue& from, ByteQueue& to, size_t n) {
+  if (!copy_) {
+    from.moveTo(to, n);
+    return;
+  }
+  to.append(from.front().substr(0, n));  // n never goes past the front buffer
+  from.consume(n);
+}
+
+size_t BodyRelay::pump(ByteQueue& from, ByteQueue& to, size_t max) {
   size_t total = 0;
-  while (!done() && !from.empty() && !failed() && !overLimit_) {
-    std::string_view avail = from.front();
+  while (!done() && !from.empty() && !failed() && !overLimit_ && total < max) {
+    std::string_view avail = from.front().substr(0, max - total);
     size_t n = 0;
     switch (framing_) {
       case http::BodyFraming::None: return total;
       case http::BodyFraming::ContentLength:
         n = length_.take(avail.size());
-        from.moveTo(to, n);
+        transfer(from, to, n);
         break;
       case http::BodyFraming::UntilClose:
       case http::BodyFraming::Tunnel:
         n = avail.size();
-        from.moveTo(to, n);
+        transfer(from, to, n);
         break;
       case http::BodyFraming::Chunked:
         if (dechunk_) {
@@ -49,14 +58,14 @@ size_t BodyRelay::pump(ByteQueue& from, ByteQueue& to) {
           http::BodySegment seg = chunked_.next(avail);
           n = seg.length;
           if (seg.kind == http::BodySegmentKind::Data) {
-            from.moveTo(to, n);
+            transfer(from, to, n);
           } else {
             if (seg.kind == http::BodySegmentKind::Trailer) trailers_.append(avail.substr(0, n));
             from.consume(n);
           }
         } else {
           n = classifyChunked(avail);
-          from.moveTo(to, n);
+          transfer(from, to, n);
         }
         break;
     }

@@ -11,6 +11,7 @@
 // Thread rules: a plain value owned by one exchange (worker thread).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -29,9 +30,14 @@ class BodyRelay {
   // Every byte either way is body (a tunnel after 101, a CONNECT).
   static BodyRelay tunnel();
 
-  // Moves what `from` holds of the body to `to`; returns the bytes taken
-  // from `from` (framing dropped by dechunk counts too).
-  size_t pump(ByteQueue& from, ByteQueue& to);
+  // Moves what `from` holds of the body to `to`, at most `max` bytes of it;
+  // returns the bytes taken from `from` (framing dropped by dechunk counts
+  // too).
+  size_t pump(ByteQueue& from, ByteQueue& to, size_t max = SIZE_MAX);
+  // Copy into `to`'s own blocks rather than hand it the received buffers:
+  // for a queue that may wait long (an HTTP/2 stream's window), so that it
+  // holds none of the worker's receive rings.
+  void copyOut() { copy_ = true; }
 
   // The body ended (length reached, last chunk and trailers seen, or none).
   // A body delimited by the close ends with closeSeen().
@@ -52,6 +58,7 @@ class BodyRelay {
 
  private:
   size_t classifyChunked(std::string_view avail);
+  void transfer(ByteQueue& from, ByteQueue& to, size_t n);
 
   http::BodyFraming framing_ = http::BodyFraming::None;
   http::LengthBody length_;
@@ -62,6 +69,7 @@ class BodyRelay {
   bool dechunk_ = false;
   bool overLimit_ = false;
   bool closeSeen_ = false;
+  bool copy_ = false;
 };
 
 }  // namespace ringlb::l7

@@ -6,7 +6,7 @@
 //
 // Backpressure: pair() ties the backend stream to the client side, so that
 // a slow backend slows the client's upload and a slow client the backend's
-// response; responseRoom() says whether the exchange may move more of the
+// response; responseRoom() says how much more of the response the exchange may move
 // response now (an HTTP/2 stream takes what its window and a small queue
 // allow, then wakes the exchange when it has room again).
 //
@@ -42,8 +42,9 @@ class Downstream {
   // payload when payloadOnly()).
   virtual ByteQueue& responseBody() = 0;
   virtual void flushResponse() = 0;
-  // The exchange may move more of the response body now.
-  virtual bool responseRoom() const = 0;
+  // How many more response body bytes the exchange may move now (0: none
+  // until the client side wakes it).
+  virtual size_t responseRoom() const = 0;
   // The trailer fields of a de-chunked response (raw field lines), just
   // before responseComplete(); only payloadOnly() sides get them.
   virtual void responseTrailers(std::string_view) {}

@@ -192,8 +192,9 @@ void Exchange::step() {
   if (phase_ >= Phase::Responding) {
     // The head (queued by onResponseHead) and the body bytes at hand leave
     // in one send.
-    if (context_.client.responseRoom() &&
-        responseBody_.pump(conn_->stream().in(), context_.client.responseBody()) > 0) {
+    size_t room = context_.client.responseRoom();
+    if (room > 0 &&
+        responseBody_.pump(conn_->stream().in(), context_.client.responseBody(), room) > 0) {
       conn_->stream().refresh();
     }
     if (responseBody_.done() && !completeSignalled_) {
@@ -245,6 +246,7 @@ http::Http1Parser& Exchange::responseParser() {
 
 void Exchange::parseResponseHead() {
   ByteQueue& in = conn_->stream().in();
+  if (in.empty()) return;  // the parser is asked for once a response byte came
   http::Http1Parser& parser = responseParser();
   while (!in.empty() && phase_ < Phase::Responding) {
     http::ParseResult r = parser.feed(in.front());
@@ -296,6 +298,7 @@ void Exchange::onResponseHead() {
   bool bare = client10 || context_.client.payloadOnly();
   bool dechunk = bare && h.framing == http::BodyFraming::Chunked;
   responseBody_ = BodyRelay(h, dechunk, 0, parserLimits(context_.listener));
+  if (context_.client.payloadOnly()) responseBody_.copyOut();
   if (dechunk || h.framing == http::BodyFraming::UntilClose || !requestBody_.done()) {
     keepAlive_ = false;  // the close delimits, or answered before the body ended
   }

@@ -7,6 +7,8 @@
 // stream.
 #pragma once
 
+#include <cstdint>
+
 #include "common/stream.h"
 #include "l7/http/downstream.h"
 
@@ -23,7 +25,7 @@ class Http1Downstream final : public Downstream {
   ByteQueue& responseBody() override { return client_.out(); }
   void flushResponse() override { client_.flush(); }
   // The stream's own backpressure (pair()) paces the backend.
-  bool responseRoom() const override { return true; }
+  size_t responseRoom() const override { return SIZE_MAX; }
   bool responseSent() const override { return client_.sendIdle(); }
   bool payloadOnly() const override { return false; }
   bool canTunnel() const override { return true; }

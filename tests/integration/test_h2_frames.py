@@ -276,7 +276,7 @@ def test_preface_and_settings_exchange():
 
 def test_server_settings_are_the_documented_ones():
     with conn() as c:
-        want_increment = (1 << 20) - h2.DEFAULT_WINDOW  # a 1 MiB connection receive window
+        want_increment = (4 << 20) - h2.DEFAULT_WINDOW  # a 4 MiB connection receive window
         c.read_until(lambda: c.conn_window_increments >= want_increment, 1.0 * SLOW)
         s = c.server_settings
         problems = []
@@ -630,6 +630,24 @@ def test_idle_connection_gets_goaway_no_error():
         assert c.wait_closed(2 * SLOW), f"not closed after the idle GOAWAY:{c.describe()}"
         took = c.closed_at - start
         assert took <= 3.0 * SLOW, f"closed {took:.2f}s after connecting"
+
+
+def test_a_client_that_stops_reading_is_closed_after_idle_timeout():
+    # Large windows and many large answers, never read: the proxy's send queue
+    # fills, no byte leaves for idle_timeout (1 s), and the connection closes.
+    c = conn(IDLE, pairs=[(INITIAL_WINDOW_SIZE, MAX_WINDOW)], rcvbuf=4096)
+    try:
+        c.send(h2.window_update(0, MAX_WINDOW - h2.DEFAULT_WINDOW))
+        c.send(b"".join(h2.headers(sid, h2.request_block(f"/big-stall-{sid}"))
+                        for sid in range(1, 80, 2)))
+        start = time.monotonic()
+        wait_until(lambda: metric("ringlb_connections_active", listener="idle") == 0,
+                   timeout=6 * SLOW, what="the unread connection closed")
+        took = time.monotonic() - start
+        print(f"  closed {took:.2f}s after the requests (idle_timeout 1s)", flush=True)
+        assert took >= 0.8, f"closed after {took:.2f}s, before idle_timeout"
+    finally:
+        c.close()
 
 
 def test_an_open_stream_keeps_the_connection_past_idle_timeout():
