@@ -14,39 +14,25 @@
 #include <memory>
 #include <string>
 
-#include "l7/http/http_connection.h"
-#include "l7/http/http_service.h"
-#include "tests/fakes/test_loop.h"
-#include "tests/fakes/worker_fixture.h"
+#include "tests/fakes/http_listener.h"
 
 namespace {
 
-using ringlb::testing::WorkerFixture;
-
 constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-struct Harness {
-  Harness() : fx(config()), service(fx.worker(), fx.listener("front"), fx.serviceFd()) {}
-  static std::string config() {
-    sockaddr_in closed = ringlb::testing::closedPort();
-    return "[pools.p]\nbackends = [\"127.0.0.1:" + std::to_string(ntohs(closed.sin_port)) +
-           "\"]\nretries = 0\nconnect_timeout = \"100ms\"\n"
-           "[listeners.front]\nbind = \"127.0.0.1:1\"\nmode = \"http\"\npool = \"p\"\n"
-           "protocols = [\"h2c\", \"http/1.1\"]\nmax_header_size = 4096\n"
-           "idle_timeout = \"200ms\"\nheader_timeout = \"200ms\"\n";
-  }
-  WorkerFixture fx;
-  ringlb::l7::HttpService service;
-};
+std::string config() {
+  sockaddr_in closed = ringlb::testing::closedPort();
+  return ringlb::testing::httpListenerConfig(
+      "127.0.0.1:" + std::to_string(ntohs(closed.sin_port)),
+      "protocols = [\"h2c\", \"http/1.1\"]\nmax_header_size = 4096\n"
+      "idle_timeout = \"200ms\"\nheader_timeout = \"200ms\"\n");
+}
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static Harness* h = new Harness();  // one worker for every input
-  int fds[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) std::abort();
-  ringlb::testing::Peer client(fds[1]);
-  (new ringlb::l7::HttpConnection(h->service, fds[0]))->start();
+  static auto* h = new ringlb::testing::HttpListener(config());  // one worker for every input
+  ringlb::testing::Peer client = h->connect();
   std::string input(kPreface);
   input.append(reinterpret_cast<const char*>(data), size);
   size_t sent = 0;

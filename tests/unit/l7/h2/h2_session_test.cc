@@ -21,40 +21,19 @@
 
 #include "l7/http/http_connection.h"
 #include "l7/http/http_service.h"
-#include "tests/fakes/test_loop.h"
-#include "tests/fakes/worker_fixture.h"
+#include "tests/fakes/http_listener.h"
 
 namespace ringlb::l7 {
 namespace {
 
 using testing::BackendPeer;
 using testing::Peer;
-using testing::WorkerFixture;
+
+using Listener = testing::HttpListener;
 
 std::string h2Config(const std::string& backend, const std::string& extra = "") {
-  return "[pools.p]\nbackends = [\"" + backend +
-         "\"]\nretries = 0\nconnect_timeout = \"500ms\"\n"
-         "[listeners.front]\nbind = \"127.0.0.1:1\"\nmode = \"http\"\npool = \"p\"\n"
-         "protocols = [\"h2c\", \"http/1.1\"]\n" +
-         extra;
+  return testing::httpListenerConfig(backend, "protocols = [\"h2c\", \"http/1.1\"]\n" + extra);
 }
-
-struct Listener {
-  explicit Listener(const std::string& toml)
-      : fx(toml), service(fx.worker(), fx.listener("front"), fx.serviceFd()) {}
-  ~Listener() {
-    fx.endSessions();
-    service.stopAccepting();  // closes the pool's idle connections
-    fx.runUntil([&] { return service.connections().live() == 0; });
-  }
-  Peer connect() {
-    auto [ours, theirs] = testing::unixPair();
-    (new HttpConnection(service, ours))->start();
-    return Peer(theirs);
-  }
-  WorkerFixture fx;
-  HttpService service;
-};
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });

@@ -8,39 +8,19 @@
 #include <string>
 
 #include "l7/http/http_service.h"
-#include "tests/fakes/test_loop.h"
-#include "tests/fakes/worker_fixture.h"
+#include "tests/fakes/http_listener.h"
 
 namespace ringlb::l7 {
 namespace {
 
 using testing::BackendPeer;
 using testing::Peer;
-using testing::WorkerFixture;
+
+using Listener = testing::HttpListener;
 
 std::string httpConfig(const std::string& backend, const std::string& extra = "") {
-  return "[pools.p]\nbackends = [\"" + backend +
-         "\"]\nretries = 0\nconnect_timeout = \"500ms\"\n"
-         "[listeners.front]\nbind = \"127.0.0.1:1\"\nmode = \"http\"\npool = \"p\"\n" +
-         extra;
+  return testing::httpListenerConfig(backend, extra);
 }
-
-struct Listener {
-  explicit Listener(const std::string& toml)
-      : fx(toml), service(fx.worker(), fx.listener("front"), fx.serviceFd()) {}
-  ~Listener() {
-    fx.endSessions();
-    service.stopAccepting();  // closes the pool's idle connections
-    fx.runUntil([&] { return service.connections().live() == 0; });
-  }
-  Peer connect() {
-    auto [ours, theirs] = testing::unixPair();
-    (new HttpConnection(service, ours))->start();
-    return Peer(theirs);
-  }
-  WorkerFixture fx;
-  HttpService service;
-};
 
 // Reads from `peer` until `until` is in what arrived (or it closed).
 std::string readUntil(Listener& l, Peer& peer, std::string_view until, bool* closed = nullptr) {
