@@ -333,15 +333,10 @@ std::unique_ptr<http::Http1Parser> H2Session::lendParser() {
 }
 
 void H2Session::ResponseFields::build(std::string_view status) {
-  auto field = [](std::string_view name, std::string_view value) {
-    return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                      reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                      value.size(), NGHTTP2_NV_FLAG_NONE};
-  };
-  nv.push_back(field(":status", status));
+  nv.push_back(h2Field(":status", status));
   size_t at = 0;
   for (const auto& f : fields) {
-    nv.push_back(field(std::string_view(names).substr(at, f.name.size()), f.value));
+    nv.push_back(h2Field(std::string_view(names).substr(at, f.name.size()), f.value));
     at += f.name.size();
   }
 }

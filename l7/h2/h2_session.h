@@ -50,6 +50,14 @@ namespace ringlb::l7 {
 class H2Stream;
 class HttpService;
 
+// A field for nghttp2's submit calls, which copy it: the views need to live
+// only until then.
+inline nghttp2_nv h2Field(std::string_view name, std::string_view value) {
+  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+          NGHTTP2_NV_FLAG_NONE};
+}
+
 class H2Owner {
  public:
   virtual ~H2Owner() = default;

@@ -15,16 +15,6 @@
 #include "l7/http/http_service.h"
 
 namespace ringlb::l7 {
-namespace {
-
-nghttp2_nv field(std::string_view name, std::string_view value) {
-  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NONE};
-}
-
-}  // namespace
-
 H2Stream::H2Stream(H2Session& session, int32_t id)
     : session_(session),
       id_(id),
@@ -217,7 +207,7 @@ bool H2Stream::submitTrailers() {
     std::string_view line = rest.substr(0, end);
     rest.remove_prefix(end + 2);
     size_t colon = line.find(": ");
-    nv.push_back(field(line.substr(0, colon), line.substr(colon + 2)));
+    nv.push_back(h2Field(line.substr(0, colon), line.substr(colon + 2)));
   }
   return nghttp2_submit_trailer(session_.nghttp2(), id_, nv.data(), nv.size()) == 0;
 }
@@ -233,9 +223,9 @@ void H2Stream::sendErrorPage(uint16_t status) {
   std::string_view body = errorBody(status);
   std::string code = std::to_string(status);
   std::string bodyLength = std::to_string(body.size());
-  std::array<nghttp2_nv, 3> nv{field(":status", code),
-                               field("content-type", "text/plain; charset=utf-8"),
-                               field("content-length", bodyLength)};
+  std::array<nghttp2_nv, 3> nv{h2Field(":status", code),
+                               h2Field("content-type", "text/plain; charset=utf-8"),
+                               h2Field("content-length", bodyLength)};
   responseBody_.clear();
   responseBody_.append(body);
   complete_ = true;
