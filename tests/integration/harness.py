@@ -222,10 +222,13 @@ class HttpRequest:
         return found[0] if found else default
 
 
-def read_http_request(rfile, on_body=None):
+def read_http_request(rfile, on_body=None, on_head=None):
     """Reads one HTTP/1.1 request from a socket file (makefile("rb")).
-    Returns None on EOF before a request line. The body (Content-Length or
-    chunked) is kept unless on_body is given, which then gets each piece."""
+    Returns None on EOF before a request line. on_head, if given, gets the
+    request once its head is read, before the body (to answer Expect:
+    100-continue). The body (Content-Length or chunked, whose trailer fields
+    are read and dropped) is kept unless on_body is given, which then gets
+    each piece."""
     line = rfile.readline(65536)
     if not line:
         return None
@@ -238,6 +241,8 @@ def read_http_request(rfile, on_body=None):
         k, v = h.decode("latin-1").split(":", 1)
         headers.append((k.strip(), v.strip()))
     req = HttpRequest(method, target, headers)
+    if on_head:
+        on_head(req)
     pieces = []
     take = on_body or pieces.append
     if (req.header("transfer-encoding") or "").lower() == "chunked":
@@ -247,7 +252,8 @@ def read_http_request(rfile, on_body=None):
                 break  # EOF inside the body
             size = int(size_line.split(b";")[0], 16)
             if size == 0:
-                rfile.readline(1024)
+                while rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailer fields
                 req.complete = True
                 break
             data = rfile.read(size)

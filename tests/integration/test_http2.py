@@ -20,8 +20,8 @@ import tempfile
 import threading
 import time
 
-from harness import (HttpRequest, ScriptedServer, free_port, is_sanitized, metrics_text,
-                     parse_args, run_tests, start_ringlb, wait_until)
+from harness import (ScriptedServer, free_port, is_sanitized, metrics_text, parse_args,
+                     read_http_request, run_tests, start_ringlb, wait_until)
 
 ARGS = parse_args()
 for tool in ("curl", "nghttp", "h2load", "openssl"):
@@ -61,47 +61,21 @@ class Backend:
             pass
 
     def _serve_one(self, conn, rfile, server):
-        line = rfile.readline(65536)
-        if not line:
+        def expect_continue(req):
+            if (req.header("expect") or "").lower() == "100-continue":
+                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+        digest, received = hashlib.sha256(), [0]  # the body is hashed as it streams in
+
+        def take(data):
+            digest.update(data)
+            received[0] += len(data)
+
+        req = read_http_request(rfile, on_body=take, on_head=expect_continue)
+        if req is None:
             return False
-        method, target, _ = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
-        headers = []
-        while True:
-            h = rfile.readline(65536)
-            if h in (b"\r\n", b"\n", b""):
-                break
-            k, v = h.decode("latin-1").split(":", 1)
-            headers.append((k.strip(), v.strip()))
-        req = HttpRequest(method, target, headers)
-        if (req.header("expect") or "").lower() == "100-continue":
-            conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-        digest, length, complete = hashlib.sha256(), 0, False
-        if (req.header("transfer-encoding") or "").lower() == "chunked":
-            while True:
-                size_line = rfile.readline(1024)
-                if not size_line.strip():
-                    break
-                size = int(size_line.split(b";")[0], 16)
-                if size == 0:
-                    while rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass  # trailer fields
-                    complete = True
-                    break
-                data = rfile.read(size)
-                digest.update(data)
-                length += len(data)
-                if len(data) < size or rfile.readline(1024) != b"\r\n":
-                    break
-        else:
-            left = int(req.header("content-length") or 0)
-            while left > 0:
-                data = rfile.read1(min(left, 1 << 20))
-                if not data:
-                    break
-                digest.update(data)
-                length += len(data)
-                left -= len(data)
-            complete = left == 0
+        method, target, headers, complete = req.method, req.target, req.headers, req.complete
+        length = received[0]
         note = {"backend": self.name, "method": method, "path": target,
                 "headers": [list(h) for h in headers], "body_len": length,
                 "body_sha256": digest.hexdigest(), "complete": complete}
