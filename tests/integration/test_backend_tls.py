@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 
+import pki
 from harness import Ringlb, free_port, metrics_text, parse_args, run_tests, wait_until
 
 ARGS = parse_args()
@@ -26,18 +27,11 @@ def sh(*cmd):
 
 
 def ca(name, cn):
-    sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-       "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "2", "-subj", f"/CN={cn}")
+    pki.self_signed(D, name, cn)
 
 
 def leaf(name, cn, san, issuer, extra=()):
-    sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-       "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cn}",
-       "-addext", f"subjectAltName={san}", *extra)
-    sh("openssl", "x509", "-req", "-in", f"{name}.csr", "-CA", f"{issuer}.pem", "-CAkey",
-       f"{issuer}.key", "-CAcreateserial", "-days", "2", "-copy_extensions", "copy",
-       "-out", f"{name}.pem")
-    return os.path.join(D, f"{name}.pem"), os.path.join(D, f"{name}.key")
+    return pki.signed(D, name, cn, issuer, san=san, extra=extra)
 
 
 ca("ca", "backend CA")

@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 
+import pki
 from harness import (ScriptedServer, free_port, is_sanitized, metrics_text, parse_args,
                      read_http_request, run_tests, start_ringlb, wait_until)
 
@@ -134,17 +135,8 @@ def header_values(note, name):
 
 # ---------------------------------------------------------------- the setup
 
-def make_cert(d):
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", "h2.key", "-out", "h2.pem",
-                    "-days", "2", "-subj", "/CN=h2.test",
-                    "-addext", "subjectAltName=DNS:h2.test,IP:127.0.0.1"],
-                   check=True, cwd=d, capture_output=True, timeout=60)
-
-
 TMP = tempfile.TemporaryDirectory(prefix="ringlb-h2-")
-make_cert(TMP.name)
-CERT, KEY = os.path.join(TMP.name, "h2.pem"), os.path.join(TMP.name, "h2.key")
+CERT, KEY = pki.self_signed(TMP.name, "h2", "h2.test", san="DNS:h2.test,IP:127.0.0.1")
 ACCESS_LOG = os.path.join(TMP.name, "access.log")
 BACKENDS = [Backend("A"), Backend("B"), Backend("C")]
 WEB, PLAIN, LEGACY, ADMIN = free_port(), free_port(), free_port(), free_port()

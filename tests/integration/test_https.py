@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 
+import pki
 from harness import Ringlb, free_port, parse_args, run_tests
 
 ARGS = parse_args()
@@ -21,18 +22,9 @@ BIG = 10 << 20  # 10 MiB
 
 
 def make_pki(d):
-    def sh(*cmd):
-        subprocess.run(cmd, check=True, cwd=d, capture_output=True)
-
-    sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-       "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=ringlb test CA")
+    pki.self_signed(d, "ca", "ringlb test CA")
     for name in ("a.test", "b.test"):
-        sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-           "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
-        with open(os.path.join(d, f"{name}.ext"), "w") as f:
-            f.write(f"subjectAltName=DNS:{name}\n")
-        sh("openssl", "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-           "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext")
+        pki.signed(d, name, name, "ca", san=f"DNS:{name}")
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

@@ -15,6 +15,7 @@ import tempfile
 import threading
 import urllib.request
 
+import pki
 from harness import EchoServer, Ringlb, free_port, parse_args, run_tests, wait_until
 
 ARGS = parse_args()
@@ -25,15 +26,8 @@ SERVER_CA = os.path.join(CERTS, "demo.pem")  # self-signed server certificate
 
 def make_other_client(d):
     """A client certificate from a CA the listeners do not know."""
-    def sh(*cmd):
-        subprocess.run(cmd, check=True, cwd=d, capture_output=True)
-    sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-       "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=another CA")
-    sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-       "-keyout", "other.key", "-out", "other.csr", "-subj", "/CN=demo-client")
-    sh("openssl", "x509", "-req", "-in", "other.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-       "-CAcreateserial", "-days", "2", "-out", "other.pem")
-    return os.path.join(d, "other.pem"), os.path.join(d, "other.key")
+    pki.self_signed(d, "ca", "another CA")
+    return pki.signed(d, "other", "demo-client", "ca")
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import threading
 
+import pki
 from harness import EchoServer, Ringlb, free_port, parse_args, run_tests, wait_until
 
 ARGS = parse_args()
@@ -23,14 +24,9 @@ def sh(*cmd):
 
 
 def make_pki():
-    sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-       "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=ringlb OCSP test CA")
+    pki.self_signed(D, "ca", "ringlb OCSP test CA")
     for name in ("a", "renewed", "other"):
-        sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-           "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", "/CN=a.test",
-           "-addext", "subjectAltName=DNS:a.test")
-        sh("openssl", "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-           "-CAcreateserial", "-days", "2", "-copy_extensions", "copy", "-out", f"{name}.pem")
+        pki.signed(D, name, "a.test", "ca", san="DNS:a.test")
 
 
 def ocsp_response(cert, out, status="V"):

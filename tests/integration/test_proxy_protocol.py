@@ -14,12 +14,12 @@ import socket
 import socketserver
 import ssl
 import struct
-import subprocess
 import tempfile
 import threading
 import time
 import urllib.request
 
+import pki
 from harness import Ringlb, free_port, parse_args, run_tests, wait_until
 
 ARGS = parse_args()
@@ -334,11 +334,7 @@ class ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 def self_signed_certificate(d):
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", "a.test.key", "-out",
-                    "a.test.pem", "-days", "2", "-subj", "/CN=a.test"],
-                   check=True, cwd=d, capture_output=True)
-    return os.path.join(d, "a.test.pem"), os.path.join(d, "a.test.key")
+    return pki.self_signed(d, "a.test", "a.test")
 
 
 class HttpSetup:
