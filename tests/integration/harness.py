@@ -517,6 +517,16 @@ class EchoServer:
         self.sock.close()
 
 
+def run_module(namespace, *cleanups):
+    """Runs a test module's test_* functions (namespace: its globals()) in the
+    order they are defined, then every cleanup, even after a failure."""
+    try:
+        run_tests([(name, fn) for name, fn in list(namespace.items()) if name.startswith("test_")])
+    finally:
+        for cleanup in cleanups:
+            cleanup()
+
+
 def run_tests(tests):
     """Runs each (name, function) and prints a closing 'N passed, N failed' line."""
     passed = failed = 0

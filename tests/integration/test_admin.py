@@ -21,8 +21,7 @@ except ImportError:
     print("SKIP: python3-prometheus-client is not installed")
     sys.exit(77)
 
-from harness import (EchoServer, Ringlb, free_port, parse_args, run_tests, wait_for_port,
-                     wait_until)
+from harness import EchoServer, Ringlb, free_port, parse_args, run_module, wait_for_port, wait_until
 
 ARGS = parse_args()
 
@@ -347,4 +346,4 @@ def test_ringlb_exits_with_the_reason_when_the_admin_port_is_taken():
 
 
 if __name__ == "__main__":
-    run_tests([(name, fn) for name, fn in globals().items() if name.startswith("test_")])
+    run_module(globals())

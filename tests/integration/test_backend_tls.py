@@ -15,7 +15,7 @@ import tempfile
 import threading
 
 import pki
-from harness import Ringlb, free_port, metrics_text, parse_args, run_tests, wait_until
+from harness import Ringlb, free_port, metrics_text, parse_args, run_module, wait_until
 
 ARGS = parse_args()
 PKI = tempfile.TemporaryDirectory()
@@ -282,7 +282,4 @@ def test_zz_clean_exit():
 
 
 if __name__ == "__main__":
-    try:
-        run_tests([(name, fn) for name, fn in globals().items() if name.startswith("test_")])
-    finally:
-        LB.close()
+    run_module(globals(), LB.close)

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import tempfile
 
-from harness import free_port, parse_args, run_tests
+from harness import free_port, parse_args, run_module
 
 ARGS = parse_args()
 LINE = re.compile(r"^.+:\d+:\d+: .+$")
@@ -103,4 +103,4 @@ def test_run_on_a_port_in_use_fails_with_one_line_naming_it():
 
 
 if __name__ == "__main__":
-    run_tests([(name, fn) for name, fn in globals().items() if name.startswith("test_")])
+    run_module(globals())

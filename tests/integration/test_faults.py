@@ -19,8 +19,8 @@ import struct
 import threading
 import time
 
-from harness import (EchoServer, ScriptedServer, free_port, is_sanitized, metrics_text,
-                     parse_args, read_http_request, read_http_response, run_tests, start_ringlb)
+from harness import (EchoServer, ScriptedServer, free_port, is_sanitized, metrics_text, parse_args,
+                     read_http_request, read_http_response, run_module, start_ringlb)
 
 ARGS = parse_args()
 SANITIZED = is_sanitized(ARGS.ringlb)
@@ -482,7 +482,4 @@ pool = "echo"
 
 
 if __name__ == "__main__":
-    try:
-        run_tests([(name, fn) for name, fn in list(globals().items()) if name.startswith("test_")])
-    finally:
-        LB.close()
+    run_module(globals(), LB.close)

@@ -11,7 +11,7 @@ import subprocess
 import threading
 import urllib.request
 
-from harness import (EchoServer, Ringlb, free_port, parse_args, run_tests, wait_until)
+from harness import EchoServer, Ringlb, free_port, parse_args, run_module, wait_until
 
 ARGS = parse_args()
 
@@ -322,4 +322,4 @@ def accepts(port):
 
 
 if __name__ == "__main__":
-    run_tests([(name, fn) for name, fn in globals().items() if name.startswith("test_")])
+    run_module(globals())

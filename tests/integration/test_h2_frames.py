@@ -29,7 +29,7 @@ from h2frames import (ACK, CANCEL, COMPRESSION_ERROR, DATA, END_STREAM, ENHANCE_
                       NO_ERROR, PING, PREFACE, PROTOCOL_ERROR, REFUSED_STREAM, SETTINGS,
                       error_name)
 from harness import (ScriptedServer, free_port, is_sanitized, metrics_text, parse_args,
-                     read_http_request, read_http_response, run_tests, start_ringlb, wait_until)
+                     read_http_request, read_http_response, run_module, start_ringlb, wait_until)
 
 ARGS = parse_args()
 if shutil.which("curl") is None or "HTTP2" not in subprocess.run(
@@ -904,8 +904,4 @@ def test_zz_sigterm_exits_zero():
 
 
 if __name__ == "__main__":
-    try:
-        run_tests([(name, fn) for name, fn in list(globals().items()) if name.startswith("test_")])
-    finally:
-        LB.close()
-        BACKEND.stop()
+    run_module(globals(), LB.close, BACKEND.stop)

@@ -11,7 +11,7 @@ import socket
 import tempfile
 import threading
 
-from harness import Ringlb, free_port, parse_args, run_tests, wait_until
+from harness import Ringlb, free_port, parse_args, run_module, wait_until
 
 ARGS = parse_args()
 
@@ -159,9 +159,5 @@ def test_zz_exit_is_clean():
 
 
 if __name__ == "__main__":
-    try:
-        run_tests([(name, fn) for name, fn in list(globals().items()) if name.startswith("test_")])
-    finally:
-        LB.close()
-        BACKEND.shutdown()
-        shutil.rmtree(LOG_DIR, ignore_errors=True)
+    run_module(globals(), LB.close, BACKEND.shutdown, lambda: shutil.rmtree(LOG_DIR,
+               ignore_errors=True))

@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 
-from harness import Ringlb, free_port, parse_args, run_tests, wait_until
+from harness import Ringlb, free_port, parse_args, run_module, wait_until
 
 ARGS = parse_args()
 BLOCK = bytes(range(256)) * 256  # 64 KiB of known content
@@ -594,7 +594,4 @@ def test_zz_sigterm_closes_pooled_connections_and_exits_zero():
 
 
 if __name__ == "__main__":
-    try:
-        run_tests([(name, fn) for name, fn in list(globals().items()) if name.startswith("test_")])
-    finally:
-        LB.close()
+    run_module(globals(), LB.close)

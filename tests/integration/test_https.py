@@ -15,7 +15,7 @@ import tempfile
 import threading
 
 import pki
-from harness import Ringlb, free_port, parse_args, run_tests
+from harness import Ringlb, free_port, parse_args, run_module
 
 ARGS = parse_args()
 BIG = 10 << 20  # 10 MiB
@@ -263,9 +263,4 @@ def test_zz_a_key_that_does_not_match_makes_run_exit_1_naming_the_file():
 
 
 if __name__ == "__main__":
-    try:
-        run_tests([(name, fn) for name, fn in list(globals().items()) if name.startswith("test_")])
-    finally:
-        LB.close()
-        BACKEND.shutdown()
-        PKI.cleanup()
+    run_module(globals(), LB.close, BACKEND.shutdown, PKI.cleanup)

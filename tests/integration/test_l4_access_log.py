@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 
-from harness import EchoServer, Ringlb, free_port, parse_args, run_tests, wait_until
+from harness import EchoServer, Ringlb, free_port, parse_args, run_module, wait_until
 
 ARGS = parse_args()
 UDP_IDLE = "300ms"
@@ -350,11 +350,5 @@ def test_zz_every_session_has_exactly_one_line_after_a_clean_exit():
 
 
 if __name__ == "__main__":
-    try:
-        run_tests([(name, fn) for name, fn in list(globals().items()) if name.startswith("test_")])
-    finally:
-        LB.close()
-        ECHO.stop()
-        UDP_ECHO.stop()
-        ORIGIN.shutdown()
-        shutil.rmtree(LOG_DIR, ignore_errors=True)
+    run_module(globals(), LB.close, ECHO.stop, UDP_ECHO.stop, ORIGIN.shutdown,
+               lambda: shutil.rmtree(LOG_DIR, ignore_errors=True))

@@ -16,7 +16,7 @@ import threading
 import urllib.request
 
 import pki
-from harness import EchoServer, Ringlb, free_port, parse_args, run_tests, wait_until
+from harness import EchoServer, Ringlb, free_port, parse_args, run_module, wait_until
 
 ARGS = parse_args()
 CERTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "certs")
@@ -199,9 +199,4 @@ def test_zz_clean_exit():
 
 
 if __name__ == "__main__":
-    try:
-        run_tests([(name, fn) for name, fn in globals().items() if name.startswith("test_")])
-    finally:
-        LB.close()
-        ECHO.stop()
-        BACKEND.shutdown()
+    run_module(globals(), LB.close, ECHO.stop, BACKEND.shutdown)

@@ -12,7 +12,7 @@ import tempfile
 import threading
 
 import pki
-from harness import EchoServer, Ringlb, free_port, parse_args, run_tests, wait_until
+from harness import EchoServer, Ringlb, free_port, parse_args, run_module, wait_until
 
 ARGS = parse_args()
 PKI = tempfile.TemporaryDirectory()
@@ -159,8 +159,4 @@ def test_zz_clean_exit():
 
 
 if __name__ == "__main__":
-    try:
-        run_tests([(name, fn) for name, fn in globals().items() if name.startswith("test_")])
-    finally:
-        LB.close()
-        ECHO.stop()
+    run_module(globals(), LB.close, ECHO.stop)

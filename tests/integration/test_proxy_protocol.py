@@ -20,7 +20,7 @@ import time
 import urllib.request
 
 import pki
-from harness import Ringlb, free_port, parse_args, run_tests, wait_until
+from harness import Ringlb, free_port, parse_args, run_module, wait_until
 
 ARGS = parse_args()
 
@@ -607,4 +607,4 @@ def test_https_a_header_before_the_client_hello_gives_the_claimed_address():
 
 
 if __name__ == "__main__":
-    run_tests([(name, fn) for name, fn in globals().items() if name.startswith("test_")])
+    run_module(globals())

@@ -9,7 +9,7 @@ import os
 import subprocess
 import tempfile
 
-from harness import (ScriptedServer, free_port, parse_args, read_http_request, run_tests,
+from harness import (ScriptedServer, free_port, parse_args, read_http_request, run_module,
                      start_ringlb, wait_until)
 
 ARGS = parse_args()
@@ -116,8 +116,4 @@ def test_zz_sigterm_exits_zero():
 
 
 if __name__ == "__main__":
-    try:
-        run_tests([(n, f) for n, f in sorted(globals().items()) if n.startswith("test_")])
-    finally:
-        LB.close()
-        TMP.cleanup()
+    run_module(globals(), LB.close, TMP.cleanup)

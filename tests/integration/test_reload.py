@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 
-from harness import EchoServer, Ringlb, free_port, parse_args, run_tests, wait_for_port, wait_until
+from harness import EchoServer, Ringlb, free_port, parse_args, run_module, wait_for_port, wait_until
 
 ARGS = parse_args()
 
@@ -207,4 +207,4 @@ def test_a_broken_config_is_refused_with_the_reason_and_traffic_goes_on():
 
 
 if __name__ == "__main__":
-    run_tests([(name, fn) for name, fn in globals().items() if name.startswith("test_")])
+    run_module(globals())

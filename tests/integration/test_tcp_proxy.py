@@ -6,7 +6,7 @@ import socket
 import struct
 import threading
 
-from harness import (EchoServer, Ringlb, free_port, parse_args, run_tests, wait_until)
+from harness import EchoServer, Ringlb, free_port, parse_args, run_module, wait_until
 
 ARGS = parse_args()
 
@@ -229,4 +229,4 @@ def test_a_second_stop_signal_aborts_the_drain_at_once():
 
 
 if __name__ == "__main__":
-    run_tests([(name, fn) for name, fn in globals().items() if name.startswith("test_")])
+    run_module(globals())

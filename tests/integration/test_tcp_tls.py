@@ -9,7 +9,7 @@ import ssl
 import time
 import urllib.request
 
-from harness import EchoServer, Ringlb, free_port, parse_args, run_tests, wait_until
+from harness import EchoServer, Ringlb, free_port, parse_args, run_module, wait_until
 
 ARGS = parse_args()
 CERTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "certs")
@@ -257,8 +257,4 @@ def test_zz_clean_exit():
 
 
 if __name__ == "__main__":
-    try:
-        run_tests([(n, f) for n, f in globals().items() if n.startswith("test_")])
-    finally:
-        LB.close()
-        ECHO.stop()
+    run_module(globals(), LB.close, ECHO.stop)

@@ -20,7 +20,7 @@ import threading
 import time
 
 from harness import (EchoServer, Ringlb, free_port, is_sanitized, metrics_text, parse_args,
-                     read_http_response, run_tests, wait_until)
+                     read_http_response, run_module, wait_until)
 
 ARGS = parse_args()
 CERTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "certs")
@@ -357,9 +357,4 @@ def test_zz_sigterm_exits_zero():
 
 
 if __name__ == "__main__":
-    try:
-        run_tests([(name, fn) for name, fn in list(globals().items()) if name.startswith("test_")])
-    finally:
-        LB.close()
-        BACKEND.shutdown()
-        ECHO.stop()
+    run_module(globals(), LB.close, BACKEND.shutdown, ECHO.stop)

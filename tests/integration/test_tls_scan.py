@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 
-from harness import EchoServer, Ringlb, free_port, parse_args, run_tests
+from harness import EchoServer, Ringlb, free_port, parse_args, run_module
 
 ARGS = parse_args()
 if shutil.which("sslscan") is None:
@@ -87,8 +87,4 @@ def test_zz_clean_exit():
 
 
 if __name__ == "__main__":
-    try:
-        run_tests([(name, fn) for name, fn in globals().items() if name.startswith("test_")])
-    finally:
-        LB.close()
-        ECHO.stop()
+    run_module(globals(), LB.close, ECHO.stop)
