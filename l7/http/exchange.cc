@@ -197,13 +197,7 @@ void Exchange::step() {
         responseBody_.pump(conn_->stream().in(), context_.client.responseBody(), room) > 0) {
       conn_->stream().refresh();
     }
-    if (responseBody_.done() && !completeSignalled_) {
-      completeSignalled_ = true;
-      if (!responseBody_.trailers().empty()) {
-        context_.client.responseTrailers(responseBody_.trailers());
-      }
-      context_.client.responseComplete();
-    }
+    if (responseBody_.done()) signalComplete();
     context_.client.flushResponse();
   }
   checkBackendEnd();
@@ -337,11 +331,8 @@ void Exchange::checkBackendEnd() {
   if (responseBody_.done()) return;
   if (responseBody_.untilClose() && backend.error() == 0) {
     responseBody_.closeSeen();  // a close-delimited body ends here
-    if (!completeSignalled_) {
-      completeSignalled_ = true;
-      context_.client.responseComplete();
-      context_.client.flushResponse();
-    }
+    signalComplete();
+    context_.client.flushResponse();
     return;
   }
   logDebug("listener {}: backend {} cut the response short", context_.listener.name, backendKey_);
@@ -371,9 +362,16 @@ void Exchange::answerLocally(uint16_t status, std::string_view location, std::st
   options.keepAlive = head_.version == http::Version::Http10 && !options.close;
   context_.client.sendResponseHead(response, nullptr, options);
   if (!head) context_.client.responseBody().append(body);
-  completeSignalled_ = true;
-  context_.client.responseComplete();
+  signalComplete();
   context_.client.flushResponse();
+}
+
+// The client side hears once that the body is all there (with its trailers).
+void Exchange::signalComplete() {
+  if (completeSignalled_) return;
+  completeSignalled_ = true;
+  if (!responseBody_.trailers().empty()) context_.client.responseTrailers(responseBody_.trailers());
+  context_.client.responseComplete();
 }
 
 // ----------------------------------------------------------------- the end

@@ -162,6 +162,7 @@ class Exchange {
   // A response the proxy makes itself (not an error): head and body to the
   // client side, then Done once sent.
   void answerLocally(uint16_t status, std::string_view location, std::string_view body);
+  void signalComplete();
   void startAttempt(BackendConnection* conn);
   void connectFailed(int err);
   void backendFailed(Error error);
