@@ -141,25 +141,17 @@ void H2Stream::sendResponseHead(const http::MessageHead& response, const config:
 }
 
 ssize_t H2Stream::readResponse(size_t length, uint32_t* flags) {
-  if (responseBody_.empty()) {
-    if (complete_) {
-      *flags |= NGHTTP2_DATA_FLAG_EOF;
-      if (!responseTrailers_.empty()) {
-        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-        if (!submitTrailers()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // a reset
-      }
-      return 0;
-    }
+  if (responseBody_.empty() && !complete_) {
     deferred_ = true;
     return NGHTTP2_ERR_DEFERRED;
   }
   size_t n = std::min(length, responseBody_.size());
-  *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  if (n > 0) *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
   if (complete_ && n == responseBody_.size()) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
     if (!responseTrailers_.empty()) {
       *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-      if (!submitTrailers()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+      if (!submitTrailers()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // a reset
     }
   }
   return static_cast<ssize_t>(n);
