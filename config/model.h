@@ -101,8 +101,13 @@ struct PoolTlsConfig {
   std::string keyFile{};
 };
 
+// What an http pool speaks to its backends (`protocol`): HTTP/1.1, or HTTP/2
+// (h2c in plaintext, ALPN "h2" with tls).
+enum class UpstreamProtocol : uint8_t { Http11, H2 };
+
 struct PoolConfig {
   std::string name;
+  UpstreamProtocol protocol = UpstreamProtocol::Http11;
   BalanceAlgorithm balance = BalanceAlgorithm::RoundRobin;
   HashKey hashKey;
   Duration connectTimeout = std::chrono::seconds(2);
@@ -146,6 +151,61 @@ struct HeaderEdit {
   std::string value;
 };
 
+// A route's `rate_limit`: a token bucket per key refilled at requests/per,
+// holding at most `burst` tokens (the requests accepted at once after a quiet
+// spell).
+enum class RateLimitKey : uint8_t { SourceIp, Header, Route };
+
+struct RateLimitConfig {
+  uint32_t requests = 0;  // >= 1
+  Duration per = std::chrono::seconds(1);
+  uint32_t burst = 0;  // after loading: >= 1 (absent = `requests`)
+  RateLimitKey key = RateLimitKey::SourceIp;
+  std::string headerName;  // lower-cased, for RateLimitKey::Header
+};
+
+enum class AuthType : uint8_t { Basic, ApiKey, Jwt };
+
+// A JWT claim copied into a request header for the backend (claims_to_headers).
+struct ClaimHeader {
+  std::string claim;
+  std::string header;  // as written (sent with this spelling)
+};
+
+// A route's `auth`. Files are resolved against the config file's directory.
+struct AuthConfig {
+  AuthType type = AuthType::Basic;
+  std::string usersFile;             // basic: htpasswd (bcrypt, SHA-512-crypt, yescrypt)
+  std::string realm = "ringlb";      // basic (and the others' WWW-Authenticate)
+  std::string keysFile;              // api_key: SHA-256 hex digests, `name:digest` or `digest`
+  std::string header = "X-API-Key";  // api_key: the request header carrying the key
+  std::string jwksFile;              // jwt: a JWKS document (oct, RSA, EC P-256 keys)
+  std::string issuer;                // jwt: required `iss`; empty = not checked
+  std::string audience;              // jwt: required in `aud`; empty = not checked
+  std::vector<ClaimHeader> claimsToHeaders;
+};
+
+// A route's `cors`. origins: exact "scheme://host[:port]" or "*".
+struct CorsConfig {
+  std::vector<std::string> origins;
+  std::vector<std::string> methods = {"GET", "HEAD", "POST"};
+  std::vector<std::string> headers;  // allowed request headers (lower-cased)
+  Duration maxAge = std::chrono::minutes(10);
+  bool credentials = false;
+};
+
+enum class ContentCoding : uint8_t { Zstd, Brotli, Gzip };
+
+// A route's `compress`: codings in the route's preference order.
+struct CompressConfig {
+  std::vector<ContentCoding> algorithms = {ContentCoding::Zstd, ContentCoding::Brotli,
+                                           ContentCoding::Gzip};
+  uint64_t minSize = 1024;
+  // Media types (lower-cased) or "type/*".
+  std::vector<std::string> types = {"text/*", "application/json", "application/javascript",
+                                    "application/xml", "image/svg+xml"};
+};
+
 struct RouteConfig {
   std::string host;                      // exact or "*.example.com", lower-cased; empty = any
   std::string pathPrefix;                // empty = any
@@ -163,6 +223,10 @@ struct RouteConfig {
   uint16_t redirectCode = 301;
   // Replaces the matched path_prefix in the target sent upstream; empty: none.
   std::string rewritePrefix;
+  std::optional<RateLimitConfig> rateLimit;
+  std::optional<AuthConfig> auth;
+  std::optional<CorsConfig> cors;
+  std::optional<CompressConfig> compress;
   SourcePos pos;
 };
 
