@@ -8,12 +8,16 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+typedef struct evp_pkey_st EVP_PKEY;
 
 namespace ringlb::config {
 
@@ -172,6 +176,25 @@ struct ClaimHeader {
   std::string header;  // as written (sent with this spelling)
 };
 
+// A key of a JWKS document. Each key verifies exactly one algorithm (its
+// "alg", or the one its "kty" implies), which is what refuses algorithm
+// confusion.
+struct JsonWebKey {
+  std::string kid;                      // empty: the key has none
+  std::string alg;                      // "HS256" | "RS256" | "ES256"
+  std::string secret;                   // HS256: the raw key bytes
+  std::shared_ptr<EVP_PKEY> publicKey;  // RS256 and ES256 (P-256)
+};
+
+// An auth file as read at load (and re-read on every reload).
+struct AuthCredentials {
+  // htpasswd: user -> crypt(3) hash ($2y$/$2b$/$2a$, $6$ or $y$).
+  std::map<std::string, std::string, std::less<>> users;
+  // api_key: the SHA-256 of each key, with its name ("" when the line had none).
+  std::vector<std::pair<std::string, std::array<uint8_t, 32>>> apiKeys;
+  std::vector<JsonWebKey> jwks;
+};
+
 // A route's `auth`. Files are resolved against the config file's directory.
 struct AuthConfig {
   AuthType type = AuthType::Basic;
@@ -183,6 +206,7 @@ struct AuthConfig {
   std::string issuer;                // jwt: required `iss`; empty = not checked
   std::string audience;              // jwt: required in `aud`; empty = not checked
   std::vector<ClaimHeader> claimsToHeaders;
+  std::shared_ptr<const AuthCredentials> credentials;  // after loading: the file's contents
 };
 
 // A route's `cors`. origins: exact "scheme://host[:port]" or "*".
