@@ -318,9 +318,9 @@ void H2Stream::abandon(AccessEnd why) {
 
 // ---------------------------------------------------------- owner, timers
 
-void H2Stream::onBackendEvent(BackendConnection& conn, StreamEvent event) {
+void H2Stream::onBackendEvent(Upstream& upstream, StreamEvent event) {
   H2Session::Entry entry(session_);
-  if (exchange_ && !finished_) exchange_->onBackendEvent(conn, event);
+  if (exchange_ && !finished_) exchange_->onBackendEvent(upstream, event);
 }
 
 void H2Stream::wakeExchange() { session_.wake(); }

@@ -78,7 +78,7 @@ class H2Stream final : public Deletable,
   void step();
 
   // --- ExchangeOwner
-  void onBackendEvent(BackendConnection& conn, StreamEvent event) override;
+  void onBackendEvent(Upstream& upstream, StreamEvent event) override;
   void setResponseDeadline(std::chrono::steady_clock::time_point at) override;
   void wakeExchange() override;
   http::Http1Parser& responseParser() override;

@@ -25,19 +25,16 @@
 #include "common/timer_wheel.h"
 #include "common/tls/tls_stream.h"
 #include "config/model.h"
+#include "l7/http/upstream.h"
 
 namespace ringlb::l7 {
 
-class BackendConnection;
 class ConnectionPool;
 
-class BackendUser {
- public:
-  virtual ~BackendUser() = default;
-  virtual void onBackendEvent(BackendConnection& conn, StreamEvent event) = 0;
-};
-
-class BackendConnection final : public Deletable, public StreamHandler, public TimerHandler {
+class BackendConnection final : public Deletable,
+                                public StreamHandler,
+                                public TimerHandler,
+                                public Upstream {
  public:
   BackendConnection(ConnectionPool& pool, IoContext& io, std::string key);
   ~BackendConnection() override;
@@ -53,14 +50,14 @@ class BackendConnection final : public Deletable, public StreamHandler, public T
   // to `user` from a completion.
   void failToConnect(BackendUser& user, int err);
   // Why the connect (or the TLS handshake) failed, for the log.
-  std::string failureReason();
+  std::string failureReason() override;
   // Hands an idle connection to `user` (ConnectionPool::take does this).
   void attach(BackendUser& user);
 
   Stream& stream() { return stream_; }
   const std::string& key() const { return key_; }
   // Exchanges this connection carried before the current one.
-  uint32_t reuses() const { return reuses_; }
+  uint32_t reuses() const override { return reuses_; }
   bool idle() const { return state_ == State::Idle; }
   bool closing() const { return state_ == State::Closing; }
   // When the connect finished (for connect timing).
@@ -68,9 +65,23 @@ class BackendConnection final : public Deletable, public StreamHandler, public T
 
   // The user is done: back to the pool for the next exchange, if it may
   // carry one (the pool may still close it: stopped, full).
-  void release();
+  void release() override;
   // The user is done and the connection cannot be reused (or must not be).
-  void close();
+  void close() override;
+
+  // --- Upstream: the socket's bytes as they are
+  ByteQueue& in() override { return stream_.in(); }
+  void refresh() override { stream_.refresh(); }
+  ByteQueue& out() override { return stream_.out(); }
+  void flush() override { stream_.flush(); }
+  size_t requestRoom() const override { return SIZE_MAX; }
+  bool sendIdle() const override { return stream_.sendIdle(); }
+  bool eof() const override { return stream_.eof(); }
+  int error() const override { return stream_.error(); }
+  uint64_t bytesReceived() const override { return stream_.bytesReceived(); }
+  bool usesTls() override { return stream_.tls() != nullptr; }
+  Stream* pacedStream() override { return &stream_; }
+  BackendConnection* connection() override { return this; }
 
   void onStreamEvent(Stream& stream, StreamEvent event) override;
   void onTimer(Timer& timer) override;

@@ -40,11 +40,11 @@ Exchange::~Exchange() {
 
 // --------------------------------------------------------- the backend
 
-void Exchange::startAttempt(BackendConnection* conn) {
+void Exchange::startAttempt(Upstream* upstream) {
   Worker& worker = context_.service.worker();
   phase_ = Phase::Requesting;
-  conn_ = conn;
-  backendBytesAtStart_ = conn_->stream().bytesReceived();
+  conn_ = upstream;
+  backendBytesAtStart_ = conn_->bytesReceived();
   timing_.attempt = worker.now();
   if (forward_ && forward_->tunnel) {
     // CONNECT: the tunnel is open; the client's bytes after the head go first.
@@ -55,14 +55,16 @@ void Exchange::startAttempt(BackendConnection* conn) {
     phase_ = Phase::Tunnel;
     return;
   }
-  context_.client.pair(&conn_->stream());  // each side slows to the other's pace
-  conn_->stream().startReceiving();
-  conn_->stream().out().append(upstreamHead_);
+  // Each side slows to the other's pace (a multiplexed upstream paces
+  // through requestRoom() and its windows instead).
+  context_.client.pair(conn_->pacedStream());
+  if (Stream* stream = conn_->pacedStream()) stream->startReceiving();
+  conn_->out().append(upstreamHead_);
   context_.owner.setResponseDeadline(worker.now() + context_.listener.responseTimeout);
 }
 
-void Exchange::onBackendEvent(BackendConnection& conn, StreamEvent event) {
-  if (&conn != conn_ || failure_ || phase_ == Phase::Done) return;
+void Exchange::onBackendEvent(Upstream& upstream, StreamEvent event) {
+  if (&upstream != conn_ || failure_ || phase_ == Phase::Done) return;
   switch (event) {
     case StreamEvent::Connected:
       timing_.connect = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -71,7 +73,7 @@ void Exchange::onBackendEvent(BackendConnection& conn, StreamEvent event) {
       break;
     case StreamEvent::Error:
       if (phase_ == Phase::Waiting) {
-        connectFailed(conn.stream().error());
+        connectFailed(upstream.error());
       } else if (phase_ < Phase::Responding || !responseBody_.done()) {
         checkBackendEnd();
       }
@@ -90,7 +92,7 @@ void Exchange::onBackendEvent(BackendConnection& conn, StreamEvent event) {
 
 void Exchange::connectFailed(int err) {
   Error error = connectError(err);
-  if (conn_->stream().tls() != nullptr && err == EPROTO) {
+  if (conn_->usesTls() && err == EPROTO) {
     // A backend that fails TLS is misconfigured or not who it should be.
     logWarn("listener {}: TLS to {} failed: {}", context_.listener.name, backendKey_,
             conn_->failureReason());
@@ -123,7 +125,7 @@ void Exchange::connectFailed(int err) {
 
 void Exchange::backendFailed(Error error) {
   bool reused = conn_ != nullptr && conn_->reuses() > 0;
-  bool nothingBack = conn_ == nullptr || conn_->stream().bytesReceived() == backendBytesAtStart_;
+  bool nothingBack = conn_ == nullptr || conn_->bytesReceived() == backendBytesAtStart_;
   // A stale keep-alive connection is not the backend's fault; anything else is.
   if (!reused) noteBackendFault(error);
   // A reused connection that fails may also be its backend dying (SIGKILL):
@@ -193,9 +195,8 @@ void Exchange::step() {
     // The head (queued by onResponseHead) and the body bytes at hand leave
     // in one send.
     size_t room = context_.client.responseRoom();
-    if (room > 0 &&
-        responseBody_.pump(conn_->stream().in(), context_.client.responseBody(), room) > 0) {
-      conn_->stream().refresh();
+    if (room > 0 && responseBody_.pump(conn_->in(), context_.client.responseBody(), room) > 0) {
+      conn_->refresh();
     }
     if (responseBody_.done()) signalComplete();
     context_.client.flushResponse();
@@ -209,11 +210,12 @@ void Exchange::step() {
 }
 
 void Exchange::sendRequest() {
-  Stream& backend = conn_->stream();
+  Upstream& backend = *conn_;
   if (!requestBody_.done()) {
     ByteQueue& body = context_.client.requestBody();
     size_t before = body.size();
-    requestBody_.pump(body, backend.out());
+    size_t room = backend.requestRoom();
+    if (room > 0) requestBody_.pump(body, backend.out(), room);
     if (requestBody_.failed()) {
       fail(makeError(ErrorCode::BadRequest));
       return;
@@ -239,7 +241,7 @@ http::Http1Parser& Exchange::responseParser() {
 }
 
 void Exchange::parseResponseHead() {
-  ByteQueue& in = conn_->stream().in();
+  ByteQueue& in = conn_->in();
   if (in.empty()) return;  // the parser is asked for once a response byte came
   http::Http1Parser& parser = responseParser();
   while (!in.empty() && phase_ < Phase::Responding) {
@@ -320,7 +322,7 @@ void Exchange::startTunnel() {
 }
 
 void Exchange::checkBackendEnd() {
-  Stream& backend = conn_->stream();
+  Upstream& backend = *conn_;
   bool ended = backend.eof() || backend.error() != 0;
   if (!ended || !backend.in().empty()) return;
   if (phase_ < Phase::Responding) {
@@ -379,11 +381,11 @@ void Exchange::signalComplete() {
 bool Exchange::requestFlushed() const {
   if (failure_ || conn_ == nullptr) return true;
   if (phase_ == Phase::Waiting) return false;  // sent once connected
-  return context_.client.requestBody().empty() && conn_->stream().sendIdle();
+  return context_.client.requestBody().empty() && conn_->sendIdle();
 }
 
 BackendConnection* Exchange::takeConnection() {
-  BackendConnection* conn = conn_;
+  BackendConnection* conn = conn_->connection();
   conn_ = nullptr;
   context_.client.pair(nullptr);
   return conn;
@@ -404,7 +406,7 @@ void Exchange::finish(uint16_t statusSent, uint64_t bytesSent, std::optional<uin
   if (finished_) return;
   finished_ = true;
   if (conn_ != nullptr) {
-    Stream& backend = conn_->stream();
+    Upstream& backend = *conn_;
     bool reusable = phase_ == Phase::Done && backendKeepAlive_ && requestBody_.done() &&
                     backend.sendIdle() && backend.in().empty() && !backend.eof() &&
                     backend.error() == 0;

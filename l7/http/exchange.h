@@ -39,6 +39,7 @@
 #include "l7/http/body_relay.h"
 #include "l7/http/downstream.h"
 #include "l7/http/headers.h"
+#include "l7/http/upstream.h"
 
 namespace ringlb {
 struct BackendStats;
@@ -102,7 +103,7 @@ class Exchange {
 
   // Does whatever can be done now; call after every event.
   void step();
-  void onBackendEvent(BackendConnection& conn, StreamEvent event);
+  void onBackendEvent(Upstream& upstream, StreamEvent event);
   void onResponseTimeout();
 
   // Forward proxy: the name resolved (ForwardTarget's job).
@@ -163,7 +164,7 @@ class Exchange {
   // client side, then Done once sent.
   void answerLocally(uint16_t status, std::string_view location, std::string_view body);
   void signalComplete();
-  void startAttempt(BackendConnection* conn);
+  void startAttempt(Upstream* upstream);
   void connectFailed(int err);
   void backendFailed(Error error);
   void fail(Error error, std::string detail = {});
@@ -204,7 +205,7 @@ class Exchange {
   std::string backendKey_;                  // backend address, or the forward "host:port"
   bool retried_ = false;                    // the once-more after a failed reused connection
   // The backend.
-  BackendConnection* conn_ = nullptr;
+  Upstream* conn_ = nullptr;
   std::string upstreamHead_;  // kept for a retry
   BodyRelay requestBody_;
   BodyRelay responseBody_;

@@ -132,16 +132,17 @@ void Exchange::connectTo(const config::SocketAddress& address, config::Duration 
     startAttempt(idle);
     return;
   }
-  conn_ = connections.open(key);
+  BackendConnection* conn = connections.open(key);
+  conn_ = conn;
   std::unique_ptr<tls::TlsStream> stream;
   if (tls) {
     stream = context_.service.backendTls(*pool, backendKey_, /*http=*/true);
     if (!stream) {
-      conn_->failToConnect(context_.owner, EPROTO);  // the pool's TLS never loaded (logged)
+      conn->failToConnect(context_.owner, EPROTO);  // the pool's TLS never loaded (logged)
       return;
     }
   }
-  conn_->connect(address, timeout, context_.owner, std::move(stream));
+  conn->connect(address, timeout, context_.owner, std::move(stream));
 }
 
 void Exchange::noteBackendFault(const Error& error) {

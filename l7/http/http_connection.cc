@@ -189,8 +189,8 @@ void HttpConnection::onStreamEvent(Stream& stream, StreamEvent event) {
   maybeFree();
 }
 
-void HttpConnection::onBackendEvent(BackendConnection& conn, StreamEvent event) {
-  if (exchange_) exchange_->onBackendEvent(conn, event);
+void HttpConnection::onBackendEvent(Upstream& upstream, StreamEvent event) {
+  if (exchange_) exchange_->onBackendEvent(upstream, event);
   progress();
   maybeFree();
 }

@@ -61,7 +61,7 @@ class HttpConnection final : public Session,
   // Client stream (and, in a tunnel, the relay's leftovers).
   void onStreamEvent(Stream& stream, StreamEvent event) override;
   // ExchangeOwner
-  void onBackendEvent(BackendConnection& conn, StreamEvent event) override;
+  void onBackendEvent(Upstream& upstream, StreamEvent event) override;
   void setResponseDeadline(std::chrono::steady_clock::time_point at) override;
   void wakeExchange() override;
   http::Http1Parser& responseParser() override { return responseParser_; }

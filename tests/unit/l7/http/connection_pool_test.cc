@@ -23,7 +23,7 @@ constexpr const char* kConfig =
     "[listeners.front]\nbind = \"127.0.0.1:1\"\nmode = \"http\"\npool = \"p\"\n";
 
 struct User : BackendUser {
-  void onBackendEvent(BackendConnection&, StreamEvent e) override { events.push_back(e); }
+  void onBackendEvent(Upstream&, StreamEvent e) override { events.push_back(e); }
   bool saw(StreamEvent e) const {
     for (auto x : events) {
       if (x == e) return true;
