@@ -4,7 +4,9 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <array>
 #include <initializer_list>
+#include <tuple>
 #include <utility>
 
 #include "common/ascii.h"
@@ -44,6 +46,7 @@ std::string sectionPath(std::string_view prefix, std::string_view name) {
 namespace {
 
 constexpr int64_t kMaxConnections = 10'000'000;
+constexpr int64_t kMaxRate = 1'000'000'000;
 
 template <typename E>
 using Choices = std::initializer_list<std::pair<std::string_view, E>>;
@@ -119,6 +122,14 @@ std::string indexed(const std::string& path, size_t index) {
 }
 
 const std::string& str(const toml::node& node) { return node.as_string()->get(); }
+
+std::string upperCopy(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
+  }
+  return out;
+}
 
 // Headers that carry HTTP framing or connection state: a route may not edit them.
 bool isFramingHeader(std::string_view name) {
@@ -455,6 +466,11 @@ class Parser {
                                               {"random_two", BalanceAlgorithm::RandomTwo},
                                               {"hash", BalanceAlgorithm::Hash}}));
            }
+           if (key == "protocol") {
+             return assign(p.protocol,
+                           choice<UpstreamProtocol>(v, {{"http/1.1", UpstreamProtocol::Http11},
+                                                        {"h2", UpstreamProtocol::H2}}));
+           }
            if (key == "hash_key") {
              std::string error;
              return assign(p.hashKey, checked(v, parseHashKey(str(v), &error), error));
@@ -768,7 +784,290 @@ class Parser {
       return assign(r.removeRequestHeaders, std::move(names));
     }
     if (key == "remove_response_headers") return assign(r.removeResponseHeaders, headerNames(v));
+    if (key == "rate_limit") return assign(r.rateLimit, rateLimit(*v.as_table()));
+    if (key == "auth") return assign(r.auth, auth(*v.as_table()));
+    if (key == "cors") return assign(r.cors, cors(*v.as_table()));
+    if (key == "compress") return assign(r.compress, compress(*v.as_table()));
     return unhandled(v, key);
+  }
+
+  // ---- a route's gateway tables; each is nullopt when any of its keys failed ----
+
+  std::optional<RateLimitConfig> rateLimit(const toml::table& table) {
+    const std::string path = path_;
+    const size_t before = diag_.count();
+    RateLimitConfig rl;
+    walk(table, Section::RateLimit, path, "in " + path,
+         [&](std::string_view key, const toml::node& v) {
+           if (key == "requests") return assign(rl.requests, integer(v, 1, kMaxRate));
+           if (key == "per") return assign(rl.per, duration(v, false));
+           if (key == "burst") return assign(rl.burst, integer(v, 1, kMaxRate));
+           if (key == "key") {
+             std::string error;
+             auto parsed = checked(v, parseRateLimitKey(str(v), &error), error);
+             if (parsed) std::tie(rl.key, rl.headerName) = std::move(*parsed);
+             return parsed.has_value();
+           }
+           return unhandled(v, key);
+         });
+    requireKey(table, path, "requests");
+    if (!table.contains("burst")) rl.burst = rl.requests;
+    path_ = path;
+    return diag_.count() == before ? std::optional(std::move(rl)) : std::nullopt;
+  }
+
+  std::optional<AuthConfig> auth(const toml::table& table) {
+    const std::string path = path_;
+    const size_t before = diag_.count();
+    AuthConfig a;
+    std::optional<AuthType> type;
+    walk(table, Section::Auth, path, "in " + path,
+         [&](std::string_view key, const toml::node& v) { return authKey(a, type, key, v); });
+    requireKey(table, path, "type");
+    if (type) checkAuthKeys(table, path, *type);
+    path_ = path;
+    return diag_.count() == before ? std::optional(std::move(a)) : std::nullopt;
+  }
+
+  bool authKey(AuthConfig& a, std::optional<AuthType>& type, std::string_view key,
+               const toml::node& v) {
+    if (key == "type") {
+      type = choice<AuthType>(
+          v, {{"basic", AuthType::Basic}, {"api_key", AuthType::ApiKey}, {"jwt", AuthType::Jwt}});
+      return assign(a.type, type);
+    }
+    if (key == "users_file") return assign(a.usersFile, nonEmpty(v));
+    if (key == "keys_file") return assign(a.keysFile, nonEmpty(v));
+    if (key == "jwks_file") return assign(a.jwksFile, nonEmpty(v));
+    if (key == "realm") return assign(a.realm, realm(v));
+    if (key == "header") return assign(a.header, headerName(v, true));
+    if (key == "issuer") return assign(a.issuer, nonEmptyText(v));
+    if (key == "audience") return assign(a.audience, nonEmptyText(v));
+    if (key == "claims_to_headers") return assign(a.claimsToHeaders, claimHeaders(v));
+    return unhandled(v, key);
+  }
+
+  // The keys each auth type reads, and the file it needs.
+  void checkAuthKeys(const toml::table& table, const std::string& path, AuthType type) {
+    struct TypeKey {
+      std::string_view key;
+      AuthType type;
+    };
+    static constexpr std::array kTypeKeys = std::to_array<TypeKey>({
+        {"users_file", AuthType::Basic},
+        {"keys_file", AuthType::ApiKey},
+        {"header", AuthType::ApiKey},
+        {"jwks_file", AuthType::Jwt},
+        {"issuer", AuthType::Jwt},
+        {"audience", AuthType::Jwt},
+        {"claims_to_headers", AuthType::Jwt},
+    });
+    for (const TypeKey& rule : kTypeKeys) {
+      const toml::node* node = table.get(rule.key);
+      if (node != nullptr && rule.type != type) {
+        fail(*node, path + "." + std::string(rule.key),
+             fmt::format("only used with type = \"{}\" (this auth is type = \"{}\")",
+                         authTypeName(rule.type), authTypeName(type)));
+      }
+    }
+    std::string_view file = type == AuthType::Basic    ? "users_file"
+                            : type == AuthType::ApiKey ? "keys_file"
+                                                       : "jwks_file";
+    if (!table.contains(file)) {
+      fail(table, path, fmt::format("type = \"{}\" needs \"{}\"", authTypeName(type), file));
+    }
+  }
+
+  static std::string_view authTypeName(AuthType type) {
+    switch (type) {
+      case AuthType::Basic: return "basic";
+      case AuthType::ApiKey: return "api_key";
+      case AuthType::Jwt: return "jwt";
+    }
+    return "?";
+  }
+
+  // Goes into a quoted-string of WWW-Authenticate.
+  std::optional<std::string> realm(const toml::node& node) {
+    const std::string& value = str(node);
+    bool ok = !value.empty() && std::none_of(value.begin(), value.end(), [](char c) {
+      return static_cast<unsigned char>(c) < ' ' || c == 0x7f || c == '"' || c == '\\';
+    });
+    if (!ok) fail(node, path_, "must not be empty or contain '\"', '\\' or control bytes");
+    return ok ? std::optional(value) : std::nullopt;
+  }
+
+  std::optional<std::string> nonEmptyText(const toml::node& node) {
+    auto value = nonEmpty(node);
+    if (value && !isSafeHeaderValue(*value)) {
+      fail(node, path_, "must not contain CR, LF or NUL");
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  std::optional<std::vector<ClaimHeader>> claimHeaders(const toml::node& node) {
+    if (node.as_table()->empty()) {
+      fail(node, path_, "must not be empty (leave the key out instead)");
+      return std::nullopt;
+    }
+    std::vector<ClaimHeader> out;
+    bool ok = true;
+    const std::string path = path_;
+    for (auto&& [key, value] : *node.as_table()) {
+      std::string claim(key.str());
+      path_ = path + "." + (isValidName(claim) ? claim : quote(claim));
+      auto header = headerName(value, true);
+      if (header && equalsIgnoreCase(*header, "host")) {
+        fail(value, path_, "Host cannot be set from a claim");
+        header.reset();
+      }
+      auto same = std::find_if(out.begin(), out.end(), [&](const ClaimHeader& seen) {
+        return header && equalsIgnoreCase(seen.header, *header);
+      });
+      if (same != out.end()) {
+        fail(value, path_,
+             fmt::format("{} is already set from claim {}", quote(*header), quote(same->claim)));
+        header.reset();
+      }
+      ok = ok && header.has_value();
+      if (header) out.push_back({std::move(claim), std::move(*header)});
+    }
+    path_ = path;
+    return ok ? std::optional(std::move(out)) : std::nullopt;
+  }
+
+  std::optional<CorsConfig> cors(const toml::table& table) {
+    const std::string path = path_;
+    const size_t before = diag_.count();
+    CorsConfig c;
+    walk(table, Section::Cors, path, "in " + path, [&](std::string_view key, const toml::node& v) {
+      if (key == "origins") return nonEmptyList(v) && assign(c.origins, origins(v));
+      if (key == "methods") return nonEmptyList(v) && assign(c.methods, corsMethods(v));
+      if (key == "headers") return nonEmptyList(v) && assign(c.headers, corsHeaders(v));
+      if (key == "max_age") return assign(c.maxAge, wholeSeconds(v));
+      if (key == "credentials") return assign(c.credentials, v.value<bool>());
+      return unhandled(v, key);
+    });
+    requireKey(table, path, "origins");
+    if (c.credentials && before == diag_.count()) checkCorsWildcards(c, table, path);
+    path_ = path;
+    return diag_.count() == before ? std::optional(std::move(c)) : std::nullopt;
+  }
+
+  // The Fetch standard reads "*" literally in a credentialed answer (and
+  // refuses it as the allowed origin): never what the author meant.
+  void checkCorsWildcards(const CorsConfig& c, const toml::table& table, const std::string& path) {
+    const std::pair<std::string_view, const std::vector<std::string>*> lists[] = {
+        {"origins", &c.origins}, {"methods", &c.methods}, {"headers", &c.headers}};
+    for (const auto& [key, values] : lists) {
+      if (std::find(values->begin(), values->end(), "*") == values->end()) continue;
+      fail(*table.get("credentials"), path + ".credentials",
+           fmt::format("cannot be true with \"*\" in {} (the Fetch standard allows no wildcard "
+                       "with credentials): list them",
+                       key));
+    }
+  }
+
+  std::optional<std::vector<std::string>> origins(const toml::node& node) {
+    auto values = uniqueList(
+        node, [](std::string_view text, std::string* error) { return parseOrigin(text, error); });
+    if (values && values->size() > 1 &&
+        std::find(values->begin(), values->end(), "*") != values->end()) {
+      fail(node, path_, "\"*\" allows every origin: list it alone");
+      return std::nullopt;
+    }
+    return values;
+  }
+
+  std::optional<std::vector<std::string>> corsMethods(const toml::node& node) {
+    return uniqueList(
+        node, [](std::string_view text, std::string* error) -> std::optional<std::string> {
+          if (!isHttpToken(text)) {
+            *error = "not a valid HTTP method";
+          } else if (upperCopy(text) != text) {
+            *error = fmt::format("methods are case-sensitive: write \"{}\"", upperCopy(text));
+          } else {
+            return std::string(text);
+          }
+          return std::nullopt;
+        });
+  }
+
+  std::optional<std::vector<std::string>> corsHeaders(const toml::node& node) {
+    return uniqueList(node,
+                      [](std::string_view text, std::string* error) -> std::optional<std::string> {
+                        if (isHttpToken(text)) return toLowerCopy(text);
+                        *error = "not a valid header name";
+                        return std::nullopt;
+                      });
+  }
+
+  std::optional<Duration> wholeSeconds(const toml::node& node) {
+    auto value = duration(node, true);
+    if (value && value->count() % 1000 != 0) {
+      fail(node, path_, "must be whole seconds (the header counts seconds)");
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  std::optional<CompressConfig> compress(const toml::table& table) {
+    const std::string path = path_;
+    const size_t before = diag_.count();
+    CompressConfig c;
+    walk(table, Section::Compress, path, "in " + path,
+         [&](std::string_view key, const toml::node& v) {
+           if (key == "algorithms") return nonEmptyList(v) && assign(c.algorithms, codings(v));
+           if (key == "min_size") return assign(c.minSize, size(v));
+           if (key == "types") {
+             return nonEmptyList(v) &&
+                    assign(c.types, uniqueList(v, [](std::string_view text, std::string* error) {
+                             return parseMediaRange(text, error);
+                           }));
+           }
+           return unhandled(v, key);
+         });
+    path_ = path;
+    return diag_.count() == before ? std::optional(std::move(c)) : std::nullopt;
+  }
+
+  std::optional<std::vector<ContentCoding>> codings(const toml::node& node) {
+    std::vector<ContentCoding> seen;
+    return list<ContentCoding>(node, [&](const toml::node& e) -> std::optional<ContentCoding> {
+      if (!stringElement(e)) return std::nullopt;
+      auto coding = choice<ContentCoding>(e, {{"zstd", ContentCoding::Zstd},
+                                              {"br", ContentCoding::Brotli},
+                                              {"gzip", ContentCoding::Gzip}});
+      if (coding && std::find(seen.begin(), seen.end(), *coding) != seen.end()) {
+        fail(e, path_, fmt::format("{} is listed twice", quote(str(e))));
+        return std::nullopt;
+      }
+      if (coding) seen.push_back(*coding);
+      return coding;
+    });
+  }
+
+  // Strings each checked by parse(text, &error) -> optional<string> (the
+  // normalised value), none twice after normalising.
+  template <typename Parse>
+  std::optional<std::vector<std::string>> uniqueList(const toml::node& node, Parse&& parse) {
+    std::vector<std::string> seen;
+    return list<std::string>(node, [&](const toml::node& e) -> std::optional<std::string> {
+      auto text = stringElement(e);
+      if (!text) return std::nullopt;
+      std::string error;
+      auto value = parse(*text, &error);
+      if (!value) {
+        fail(e, path_, fmt::format("{}: {}", quote(*text), error));
+      } else if (std::find(seen.begin(), seen.end(), *value) != seen.end()) {
+        fail(e, path_, fmt::format("{} is listed twice", quote(*text)));
+        value.reset();
+      } else {
+        seen.push_back(*value);
+      }
+      return value;
+    });
   }
 
   // "https", or an absolute http(s) URL without a fragment (the prefix of

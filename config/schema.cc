@@ -39,6 +39,11 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
 
     {S::Pool, "balance", T::String, "\"round_robin\"",
      "`round_robin` (weight-aware) | `least_conn` | `random_two` | `hash`.", false},
+    {S::Pool, "protocol", T::String, "\"http/1.1\"",
+     "What the backends speak to http listeners: `\"http/1.1\"` | `\"h2\"` (HTTP/2: h2c with "
+     "prior knowledge in plaintext, ALPN `h2` with `tls`). A pool used by a tcp or udp listener "
+     "cannot be `\"h2\"`.",
+     false},
     {S::Pool, "hash_key", T::String, "\"source_ip\"",
      "Only with `balance = \"hash\"`: `source_ip` | `uri` | `\"header:NAME\"` | "
      "`\"cookie:NAME\"`.",
@@ -251,11 +256,110 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
      "Header name = value, set (replacing) on the response sent to the client.", true},
     {S::Route, "remove_response_headers", T::StringArray, "none",
      "Header names removed from the response sent to the client.", true},
+    {S::Route, "rate_limit", T::Table, "none",
+     "`{ requests = N, per = \"1s\", burst = N, key = \"source_ip\" }`: a token bucket per key; "
+     "a request beyond it gets 429 with Retry-After. Not on a redirect route.",
+     false},
+    {S::Route, "auth", T::Table, "none",
+     "`{ type = \"basic\" | \"api_key\" | \"jwt\", ... }`: requests must authenticate (401 "
+     "otherwise). The file it names is read at load and at every reload. Not on a redirect route.",
+     false},
+    {S::Route, "cors", T::Table, "none",
+     "`{ origins = [...], ... }`: answer CORS preflights and add CORS headers for the listed "
+     "origins. Not on a redirect route.",
+     false},
+    {S::Route, "compress", T::Table, "none",
+     "`{ algorithms = [...], min_size = N, types = [...] }`: compress responses for clients "
+     "that accept it. Not on a redirect route.",
+     false},
+
+    {S::RateLimit, "requests", T::Integer, "required",
+     "1..1000000000: tokens added per `per` (the sustained rate).", false},
+    {S::RateLimit, "per", T::DurationString, "\"1s\"",
+     "The period of `requests`; more than 0 (`requests = 100, per = \"1m\"` is 100 a minute).",
+     false},
+    {S::RateLimit, "burst", T::Integer, "`requests`",
+     "1..1000000000: the bucket's size, the requests accepted at once after a quiet spell.", false},
+    {S::RateLimit, "key", T::String, "\"source_ip\"",
+     "Whose bucket: `source_ip` (the client's address, after a PROXY header) | "
+     "`\"header:NAME\"` (that header's value) | `route` (one bucket for the whole route).",
+     false},
+
+    {S::Auth, "type", T::String, "required",
+     "`basic` (HTTP Basic against `users_file`) | `api_key` (a key in `header`, checked against "
+     "`keys_file`) | `jwt` (a Bearer JWT verified with `jwks_file`). A key of another type is an "
+     "error.",
+     false},
+    {S::Auth, "users_file", T::String, "required for basic",
+     "htpasswd file, one `user:HASH` a line: bcrypt (`$2y$`, `$2b$`, `$2a$`; `htpasswd -B`), "
+     "SHA-512-crypt (`$6$`) or yescrypt (`$y$`). Plain text and other schemes are refused at "
+     "load. Blank lines and `#` comments are allowed. Same path rules as a listener's `cert`.",
+     false},
+    {S::Auth, "realm", T::String, "\"ringlb\"",
+     "The realm of the WWW-Authenticate challenge (every type); no `\"`, `\\` or control bytes.",
+     false},
+    {S::Auth, "keys_file", T::String, "required for api_key",
+     "One SHA-256 hex digest (64 hex characters) of a key per line, optionally `name:digest`; "
+     "blank lines and `#` comments allowed. Store digests, not keys: "
+     "`printf %s KEY | sha256sum`.",
+     false},
+    {S::Auth, "header", T::String, "\"X-API-Key\"",
+     "api_key only: the request header that carries the key.", false},
+    {S::Auth, "jwks_file", T::String, "required for jwt",
+     "A JWKS document (`{\"keys\": [...]}`, at most 1 MiB): `oct` keys (HS256, at least 32 "
+     "bytes), `RSA` (RS256, at least 2048 bits) and `EC` `P-256` (ES256). A key's `alg`, if "
+     "given, must be the one its `kty` implies; keys with `use` other than `sig` are skipped; at "
+     "least one usable key.",
+     false},
+    {S::Auth, "issuer", T::String, "none",
+     "jwt only: the `iss` a token must carry; absent = not checked.", false},
+    {S::Auth, "audience", T::String, "none",
+     "jwt only: a value the token's `aud` must hold; absent = not checked.", false},
+    {S::Auth, "claims_to_headers", T::StringTable, "none",
+     "jwt only: claim = header name, e.g. `{ sub = \"X-User\" }`: the claim's value is set on "
+     "the request sent to the backend (replacing any such header from the client).",
+     false},
+
+    {S::Cors, "origins", T::StringArray, "required",
+     "Allowed origins: `\"scheme://host[:port]\"` exactly (no path; a default port is dropped) "
+     "or `\"*\"` alone (any origin, only without `credentials`).",
+     false},
+    {S::Cors, "methods", T::StringArray, "[\"GET\", \"HEAD\", \"POST\"]",
+     "Methods allowed by preflight (upper-case tokens, case-sensitive like HTTP methods); "
+     "`\"*\"` = any, only without `credentials`.",
+     false},
+    {S::Cors, "headers", T::StringArray, "[]",
+     "Request headers allowed by preflight (case-insensitive, kept lower-cased); `\"*\"` = any, "
+     "only without `credentials`.",
+     false},
+    {S::Cors, "max_age", T::DurationString, "\"10m\"",
+     "How long a browser may cache a preflight answer (Access-Control-Max-Age), whole seconds; "
+     "\"0s\" = not cached.",
+     false},
+    {S::Cors, "credentials", T::Boolean, "false",
+     "Allow cookies and HTTP authentication (Access-Control-Allow-Credentials); not with "
+     "`\"*\"` in `origins`, `methods` or `headers` (the Fetch standard ignores wildcards then).",
+     false},
+
+    {S::Compress, "algorithms", T::StringArray, "[\"zstd\", \"br\", \"gzip\"]",
+     "Content codings offered, in preference order when the client accepts several: `zstd`, "
+     "`br`, `gzip`; non-empty, each once.",
+     false},
+    {S::Compress, "min_size", T::Size, "1024",
+     "Responses smaller than this are sent as they are; an integer number of bytes or a "
+     "string like `\"1KiB\"`.",
+     false},
+    {S::Compress, "types", T::StringArray,
+     "[\"text/*\", \"application/json\", \"application/javascript\", \"application/xml\", "
+     "\"image/svg+xml\"]",
+     "Media types compressed (`\"type/subtype\"` or `\"type/*\"`, case-insensitive, no "
+     "parameters); others pass as they are.",
+     false},
 });
 
-constexpr std::array kSections = {S::Root,    S::Global,      S::Admin,   S::Pool,
-                                  S::Backend, S::Health,      S::PoolTls, S::Listener,
-                                  S::Tls,     S::Certificate, S::Route};
+constexpr std::array kSections = {S::Root,   S::Global,    S::Admin,    S::Pool, S::Backend,
+                                  S::Health, S::PoolTls,   S::Listener, S::Tls,  S::Certificate,
+                                  S::Route,  S::RateLimit, S::Auth,     S::Cors, S::Compress};
 
 void appendEscaped(std::string& out, std::string_view text) {
   for (char c : text) {
@@ -296,6 +400,10 @@ std::string_view sectionTitle(Section section) {
     case S::Tls: return "[listeners.NAME.tls]";
     case S::Certificate: return "listeners.NAME.tls.certificates entries";
     case S::Route: return "[[listeners.NAME.routes]]";
+    case S::RateLimit: return "[[listeners.NAME.routes]] rate_limit = { ... }";
+    case S::Auth: return "[[listeners.NAME.routes]] auth = { ... }";
+    case S::Cors: return "[[listeners.NAME.routes]] cors = { ... }";
+    case S::Compress: return "[[listeners.NAME.routes]] compress = { ... }";
   }
   return "?";
 }
@@ -333,7 +441,9 @@ std::string renderKeyReference() {
       out += typeName(info.type);
       out += " | ";
       bool literal = info.defaultValue != "required" && info.defaultValue != "none" &&
-                     info.defaultValue != "by mode";
+                     info.defaultValue != "by mode" &&
+                     !info.defaultValue.starts_with("required ") &&
+                     !info.defaultValue.starts_with('`');
       if (literal) out += '`';
       appendEscaped(out, info.defaultValue);
       if (literal) out += '`';

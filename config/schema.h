@@ -25,6 +25,10 @@ enum class Section {
   Tls,          // [listeners.NAME.tls]
   Certificate,  // { cert = ..., key = ... } inside listeners.NAME.tls.certificates
   Route,        // [[listeners.NAME.routes]]
+  RateLimit,    // rate_limit = { ... } in a route
+  Auth,         // auth = { ... } in a route
+  Cors,         // cors = { ... } in a route
+  Compress,     // compress = { ... } in a route
 };
 
 // The TOML shape a key's value must have (Duration and Address are strings).

@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "config/address.h"
+#include "config/auth_files.h"
 #include "config/duration.h"
 #include "config/suggest.h"
 #include "config/tls_files.h"
@@ -113,6 +114,7 @@ class Validator {
     }
     for (ListenerConfig& listener : config_.listeners) checkListener(listener);
     checkBindConflicts();
+    checkPoolProtocols();
   }
 
  private:
@@ -218,10 +220,11 @@ class Validator {
     }
     checkPoolReference(path + ".pool", listener.pool, listener.pos);
     for (size_t i = 0; i < listener.routes.size(); ++i) {
-      const RouteConfig& route = listener.routes[i];
+      RouteConfig& route = listener.routes[i];
       const std::string routePath = fmt::format("{}.routes[{}]", path, i);
       checkPoolReference(routePath + ".pool", route.pool, route.pos);
       checkRouteRewrites(route, routePath);
+      checkRouteGateway(route, routePath);
     }
     if (listener.tls) checkCertificates(*listener.tls, path + ".tls");
     if (listener.mode == ListenerMode::Http && sources_.valid(path + ".protocols")) {
@@ -278,6 +281,61 @@ class Validator {
         error(path + ".rewrite_prefix", route.pos,
               "replaces the matched path_prefix: this route needs path_prefix");
       }
+    }
+  }
+
+  // A redirect answers before any gateway phase and sends nothing upstream.
+  void checkRouteGateway(RouteConfig& route, const std::string& path) {
+    if (sources_.present(path + ".redirect")) {
+      for (std::string_view key : {"rate_limit", "auth", "cors", "compress"}) {
+        std::string keyPath = path + "." + std::string(key);
+        if (sources_.present(keyPath)) {
+          error(keyPath, route.pos,
+                fmt::format("a redirect route sends nothing upstream: remove {}", key));
+        }
+      }
+      return;
+    }
+    if (route.auth && sources_.valid(path + ".auth")) loadAuthFile(*route.auth, path + ".auth");
+  }
+
+  // Resolves the auth's file and reads it into `credentials`; a file named by
+  // several routes is read once per load.
+  void loadAuthFile(AuthConfig& auth, const std::string& path) {
+    auto [file, key] = auth.type == AuthType::Basic    ? std::pair(&auth.usersFile, "users_file")
+                       : auth.type == AuthType::ApiKey ? std::pair(&auth.keysFile, "keys_file")
+                                                       : std::pair(&auth.jwksFile, "jwks_file");
+    const std::string keyPath = path + "." + key;
+    if (!checkFile(*file, keyPath)) return;
+    if (!options_.checkFiles) {
+      // Files unread on purpose (tests, fuzzing): nobody authenticates.
+      auth.credentials = std::make_shared<const AuthCredentials>();
+      return;
+    }
+    auto cached = authFiles_.find({auth.type, *file});
+    if (cached == authFiles_.end()) {
+      cached =
+          authFiles_.emplace(std::pair(auth.type, *file), readAuthFile(auth.type, *file)).first;
+    }
+    if (!cached->second.error.empty()) error(keyPath, {}, cached->second.error);
+    auth.credentials = cached->second.credentials;
+  }
+
+  // HTTP/2 to the backends is spoken for http listeners only.
+  void checkPoolProtocols() {
+    std::set<std::string_view> reported;
+    for (const ListenerConfig& listener : config_.listeners) {
+      const std::string path = sectionPath("listeners", listener.name);
+      bool stream = listener.mode == ListenerMode::Tcp || listener.mode == ListenerMode::Udp;
+      const PoolConfig* pool = config_.findPool(listener.pool);
+      if (!stream || !sources_.valid(path + ".mode") || pool == nullptr ||
+          pool->protocol != UpstreamProtocol::H2 || !reported.insert(pool->name).second) {
+        continue;
+      }
+      error(sectionPath("pools", pool->name) + ".protocol", pool->pos,
+            fmt::format("\"h2\" is for pools of http listeners, and {} listener \"{}\" (line {}) "
+                        "uses this pool",
+                        modeName(listener.mode), listener.name, listener.pos.line));
     }
   }
 
@@ -368,6 +426,7 @@ class Validator {
   const LoadOptions& options_;
   Diagnostics& diag_;
   std::filesystem::path configDir_;
+  std::map<std::pair<AuthType, std::string>, AuthFileResult> authFiles_;
 };
 
 }  // namespace

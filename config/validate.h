@@ -1,7 +1,9 @@
 // Cross-field rules of a parsed config (pool references, listener modes,
 // duplicate binds, ...) and the environment checks (backend names resolve,
-// certificate files are readable). Fills BackendConfig::resolved and makes
-// certificate and access-log paths absolute. Main thread only (may block on DNS).
+// certificate files are readable). Fills BackendConfig::resolved, makes
+// certificate, auth-file and access-log paths absolute, and reads each
+// route's auth file into AuthConfig::credentials. Main thread only (may block
+// on DNS).
 #pragma once
 
 #include "config/diagnostics.h"

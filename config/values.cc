@@ -43,6 +43,45 @@ bool isHostChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
 }
 
+// RFC 3986 scheme, already lower-cased.
+bool isScheme(std::string_view text) {
+  return !text.empty() && text.front() >= 'a' && text.front() <= 'z' &&
+         std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' ||
+                  c == '.';
+         });
+}
+
+// "host", "host:port", "[IPv6]" or "[IPv6]:port", already lower-cased.
+bool isHostAndPort(std::string_view text) {
+  std::string_view host = text;
+  std::string_view port;
+  if (text.substr(0, 1) == "[") {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos) return false;
+    host = text.substr(1, close - 1);
+    std::string_view rest = text.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return false;
+    port = rest.empty() ? std::string_view("") : rest.substr(1);
+    unsigned char buf[sizeof(in6_addr)];
+    if (inet_pton(AF_INET6, std::string(host).c_str(), buf) != 1) return false;
+  } else {
+    size_t colon = text.find(':');
+    host = text.substr(0, colon);
+    port = colon == std::string_view::npos ? std::string_view("") : text.substr(colon + 1);
+    bool hostOk = !host.empty() && host.size() <= kMaxHostLength && host.front() != '.' &&
+                  host.back() != '.' && host.find("..") == std::string_view::npos &&
+                  std::all_of(host.begin(), host.end(), isHostChar);
+    if (!hostOk) return false;
+  }
+  bool hasPort = text.back() == ':' || !port.empty();
+  if (!hasPort) return true;
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  return !port.empty() && port.front() != '0' && ec == std::errc() &&
+         end == port.data() + port.size() && value <= 65535;
+}
+
 bool checkCidr(std::string_view text, std::string* error) {
   auto slash = text.find('/');
   std::string ip(text.substr(0, slash));
@@ -139,6 +178,65 @@ bool checkDestinationPattern(std::string_view text, std::string* error) {
   if (parseHostPattern(text, error)) return true;
   *error = "expected a host, \"*.domain\", an IP address or a CIDR like \"10.0.0.0/8\"";
   return false;
+}
+
+std::optional<std::pair<RateLimitKey, std::string>> parseRateLimitKey(std::string_view text,
+                                                                      std::string* error) {
+  if (text == "source_ip") return std::pair(RateLimitKey::SourceIp, std::string());
+  if (text == "route") return std::pair(RateLimitKey::Route, std::string());
+  constexpr std::string_view kHeader = "header:";
+  if (text.substr(0, kHeader.size()) != kHeader) {
+    *error = "key must be source_ip, route or \"header:NAME\"";
+    return std::nullopt;
+  }
+  std::string_view name = text.substr(kHeader.size());
+  if (!isHttpToken(name)) {
+    *error = "key needs a valid header name after \"header:\"";
+    return std::nullopt;
+  }
+  return std::pair(RateLimitKey::Header, toLowerCopy(name));
+}
+
+std::optional<std::string> parseOrigin(std::string_view text, std::string* error) {
+  if (text == "*") return std::string(text);
+  std::string origin = toLowerCopy(text);
+  size_t sep = origin.find("://");
+  bool ok = sep != std::string::npos && isScheme(std::string_view(origin).substr(0, sep)) &&
+            isHostAndPort(std::string_view(origin).substr(sep + 3));
+  if (!ok) {
+    *error =
+        "expected \"*\" or an origin like \"https://app.example.com\" or "
+        "\"http://localhost:3000\" (scheme://host[:port], no path, not even a trailing \"/\")";
+    return std::nullopt;
+  }
+  // Browsers leave the scheme's default port out of Origin.
+  for (std::string_view suffix : {std::string_view("https:443"), std::string_view("http:80")}) {
+    std::string_view scheme = suffix.substr(0, suffix.find(':'));
+    std::string_view port = suffix.substr(suffix.find(':'));
+    if (origin.substr(0, sep) == scheme && origin.ends_with(port)) {
+      origin.resize(origin.size() - port.size());
+    }
+  }
+  return origin;
+}
+
+std::optional<std::string> parseMediaRange(std::string_view text, std::string* error) {
+  std::string range = toLowerCopy(text);
+  size_t slash = range.find('/');
+  std::string_view type = std::string_view(range).substr(0, slash);
+  std::string_view subtype =
+      slash == std::string::npos ? std::string_view() : std::string_view(range).substr(slash + 1);
+  if (type == "*") {
+    *error = "the type cannot be \"*\": list the types worth compressing (\"text/*\", ...)";
+    return std::nullopt;
+  }
+  bool ok = isHttpToken(type) && type.find('*') == std::string_view::npos &&
+            (subtype == "*" || (isHttpToken(subtype) && subtype.find('*') == std::string::npos));
+  if (!ok) {
+    *error = "expected a media type like \"application/json\" or \"text/*\" (no parameters)";
+    return std::nullopt;
+  }
+  return range;
 }
 
 bool isValidName(std::string_view name) {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "config/model.h"
@@ -30,6 +31,19 @@ std::optional<std::string> parseHostPattern(std::string_view text, std::string* 
 
 // A forward-proxy destination: a host pattern or a CIDR ("10.0.0.0/8", "::1/128").
 bool checkDestinationPattern(std::string_view text, std::string* error);
+
+// A route's rate_limit `key`: source_ip | route | "header:NAME" (the name
+// lower-cased, since header names are case-insensitive).
+std::optional<std::pair<RateLimitKey, std::string>> parseRateLimitKey(std::string_view text,
+                                                                      std::string* error);
+
+// A CORS origin: "*" or "scheme://host[:port]" without path, query or user
+// (what browsers send in Origin). Returns it lower-cased.
+std::optional<std::string> parseOrigin(std::string_view text, std::string* error);
+
+// A media range for compression: "type/subtype" or "type/*", no parameters.
+// Returns it lower-cased.
+std::optional<std::string> parseMediaRange(std::string_view text, std::string* error);
 
 // Pool and listener names end up in metrics labels and messages.
 bool isValidName(std::string_view name);

@@ -30,6 +30,10 @@ std::string genericPrefix(Section section) {
     case Section::Tls: return "listeners.*.tls.";
     case Section::Certificate: return "listeners.*.tls.certificates[].";
     case Section::Route: return "listeners.*.routes[].";
+    case Section::RateLimit: return "listeners.*.routes[].rate_limit.";
+    case Section::Auth: return "listeners.*.routes[].auth.";
+    case Section::Cors: return "listeners.*.routes[].cors.";
+    case Section::Compress: return "listeners.*.routes[].compress.";
   }
   return "?";
 }
