@@ -18,6 +18,16 @@ constexpr bool equalsIgnoreCase(std::string_view a, std::string_view b) {
          });
 }
 
+// Optional whitespace (RFC 9110 section 5.6.3): spaces and tabs.
+constexpr bool isOws(char c) { return c == ' ' || c == '\t'; }
+
+// `s` without leading and trailing OWS (field values, list elements).
+constexpr std::string_view trimOws(std::string_view s) {
+  while (!s.empty() && isOws(s.front())) s.remove_prefix(1);
+  while (!s.empty() && isOws(s.back())) s.remove_suffix(1);
+  return s;
+}
+
 inline std::string toLowerCopy(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(), asciiLower);

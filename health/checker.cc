@@ -14,6 +14,7 @@
 #include "common/ring.h"
 #include "common/shared_services.h"
 #include "common/timer_wheel.h"
+#include "common/tls/tls_context.h"
 #include "health/probe_http.h"
 #include "health/probe_tcp.h"
 #include "health/publisher.h"
@@ -329,7 +330,7 @@ std::unique_ptr<Probe> HealthLoop::makeProbe(const config::PoolConfig& pool,
     std::shared_ptr<tls::BackendTls> tls;
     if (pool.tls) {  // probed over TLS like the data path connects
       std::string error;
-      tls = tls::BackendTls::build(*pool.tls, /*http=*/true, &error);
+      tls = tls::BackendTls::build(*pool.tls, tls::kAlpnHttp11, &error);  // checks speak HTTP/1.1
       if (!tls) logError("health: pool {}: TLS: {}", pool.name, error);
     }
     return std::make_unique<HttpProbe>(*ring_, *timers_, *this, pool.name, b.address,

@@ -53,14 +53,6 @@ bool allOf(std::string_view s, uint8_t cls) {
   return true;
 }
 
-bool isOws(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trimOws(std::string_view s) {
-  while (!s.empty() && isOws(s.front())) s.remove_prefix(1);
-  while (!s.empty() && isOws(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 // `b` must be lower case.
 bool equalsLower(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

@@ -6,11 +6,10 @@
 #include <openssl/x509v3.h>
 
 #include "common/log.h"
+#include "common/tls/tls_context.h"
 
 namespace ringlb::tls {
 namespace {
-
-constexpr unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
 // "host:port" or "[v6]:port" -> host.
 std::string hostOf(const std::string& backend) {
@@ -29,8 +28,8 @@ bool isIpAddress(const std::string& host) {
 
 }  // namespace
 
-std::shared_ptr<BackendTls> BackendTls::build(const config::PoolTlsConfig& tls, bool http,
-                                              std::string* error) {
+std::shared_ptr<BackendTls> BackendTls::build(const config::PoolTlsConfig& tls,
+                                              std::string_view alpn, std::string* error) {
   std::shared_ptr<BackendTls> self(new BackendTls());
   ERR_clear_error();
   self->ctx_ = SSL_CTX_new(TLS_client_method());
@@ -62,7 +61,10 @@ std::shared_ptr<BackendTls> BackendTls::build(const config::PoolTlsConfig& tls, 
   }
   self->verify_ = tls.verify;
   SSL_CTX_set_verify(ctx, tls.verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
-  if (http) SSL_CTX_set_alpn_protos(ctx, kHttp11, sizeof kHttp11);
+  if (!alpn.empty()) {
+    SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(alpn.data()),
+                            static_cast<unsigned>(alpn.size()));
+  }
   // Sessions are kept per backend here, not in OpenSSL's cache.
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
   SSL_CTX_sess_set_new_cb(ctx, onNewSession);
@@ -126,7 +128,10 @@ std::shared_ptr<BackendTls> BackendTlsCache::get(
   if (same && entry.builtFor.lock()) return entry.tls;
   entry.builtFor = snapshot;
   std::string error;
-  auto built = BackendTls::build(*pool.tls, http, &error);
+  // An http pool offers what it speaks: "h2" or "http/1.1".
+  std::string_view alpn;
+  if (http) alpn = pool.protocol == config::UpstreamProtocol::H2 ? kAlpnH2 : kAlpnHttp11;
+  auto built = BackendTls::build(*pool.tls, alpn, &error);
   if (built) {
     if (!pool.tls->verify) {
       logWarn("pool {}: TLS towards the backends without verification (verify = false)", pool.name);

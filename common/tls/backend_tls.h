@@ -3,8 +3,8 @@
 // against `ca` (or the system's trust store) and its name (`server_name`, or
 // the backend's host; an IP address is matched against the certificate's IP
 // addresses and sends no SNI), an optional client certificate, ALPN
-// "http/1.1" for http pools, and the last session of each backend offered
-// again (resumption towards the backends).
+// "http/1.1" or "h2" for http pools (by their `protocol`), and the last session of each backend
+// offered again (resumption towards the backends).
 //
 // Worker thread only (the session store has no lock); each stream it makes
 // keeps it alive (TlsStream::keepAlive), since OpenSSL hands it new sessions
@@ -25,8 +25,9 @@ namespace ringlb::tls {
 
 class BackendTls : public std::enable_shared_from_this<BackendTls> {
  public:
-  // Null with `error` set ("cannot load ca FILE: REASON", ...).
-  static std::shared_ptr<BackendTls> build(const config::PoolTlsConfig& tls, bool http,
+  // Null with `error` set ("cannot load ca FILE: REASON", ...). `alpn`: the
+  // protocols offered, in ALPN wire format (empty: no ALPN).
+  static std::shared_ptr<BackendTls> build(const config::PoolTlsConfig& tls, std::string_view alpn,
                                            std::string* error);
   ~BackendTls();
   BackendTls(const BackendTls&) = delete;

@@ -135,7 +135,11 @@ void H2Stream::sendResponseHead(const http::MessageHead& response, const config:
     return;
   }
   headSent_ = true;
-  bool body = response.framing != http::BodyFraming::None;
+  // An empty body ends the stream with the HEADERS (gRPC's trailers-only
+  // answer must: its grpc-status is in them).
+  bool body =
+      response.framing != http::BodyFraming::None &&
+      !(response.framing == http::BodyFraming::ContentLength && response.contentLength == 0);
   if (!body) complete_ = true;
   submitResponse(out.nv.data(), out.nv.size(), body);
 }
@@ -179,10 +183,7 @@ void H2Stream::responseTrailers(std::string_view fields) {
     size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) continue;
     std::string_view name = line.substr(0, colon);
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
-      value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    std::string_view value = trimOws(line.substr(colon + 1));
     if (isForbiddenTrailer(name)) continue;
     for (char c : name) responseTrailers_.push_back(asciiLower(c));
     responseTrailers_.append(": ").append(value).append("\r\n");

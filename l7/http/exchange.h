@@ -155,6 +155,8 @@ class Exchange {
   void routeForward();
   void resolved(const sockaddr* address, socklen_t length);
   void connectTo(const config::SocketAddress& address, config::Duration timeout);
+  void connectH2(const std::string& key, const config::SocketAddress& address,
+                 config::Duration timeout);
   void releaseLease();
   void noteBackendFault(const Error& error);
   // A route's redirect: answered here, nothing goes upstream.

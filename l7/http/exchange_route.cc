@@ -127,6 +127,10 @@ void Exchange::connectTo(const config::SocketAddress& address, config::Duration 
   const config::PoolConfig* pool = forward_ ? nullptr : choice_.pool;
   bool tls = pool != nullptr && pool->tls.has_value();
   std::string key = tls ? "tls/" + pool->name + "/" + backendKey_ : backendKey_;
+  if (pool != nullptr && pool->protocol == config::UpstreamProtocol::H2) {
+    connectH2(key, address, timeout);
+    return;
+  }
   BackendConnection* idle = fresh ? nullptr : connections.take(key, context_.owner);
   if (idle != nullptr) {
     startAttempt(idle);
@@ -143,6 +147,22 @@ void Exchange::connectTo(const config::SocketAddress& address, config::Duration 
     }
   }
   conn->connect(address, timeout, context_.owner, std::move(stream));
+}
+
+// A stream on an HTTP/2 connection to backendKey_ (with room), or on a new
+// one: it is ready at once when its connection is up.
+void Exchange::connectH2(const std::string& key, const config::SocketAddress& address,
+                         config::Duration timeout) {
+  H2UpstreamPool& sessions = context_.service.h2Upstreams();
+  H2UpstreamStream* stream = sessions.take(key, context_.owner);
+  if (stream == nullptr) {
+    bool tls = choice_.pool->tls.has_value();
+    std::unique_ptr<tls::TlsStream> secure;
+    if (tls) secure = context_.service.backendTls(*choice_.pool, backendKey_, /*http=*/true);
+    stream = sessions.connect(key, address, timeout, tls, std::move(secure), context_.owner);
+  }
+  conn_ = stream;
+  if (stream->ready()) startAttempt(stream);
 }
 
 void Exchange::noteBackendFault(const Error& error) {

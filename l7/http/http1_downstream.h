@@ -24,8 +24,9 @@ class Http1Downstream final : public Downstream {
                         const ResponseHeadOptions& options) override;
   ByteQueue& responseBody() override { return client_.out(); }
   void flushResponse() override { client_.flush(); }
-  // The stream's own backpressure (pair()) paces the backend.
-  size_t responseRoom() const override { return SIZE_MAX; }
+  // Paired with a backend socket, the stream's own backpressure paces it;
+  // a multiplexed backend is paced by what the client has not taken yet.
+  size_t responseRoom() const override;
   bool responseSent() const override { return client_.sendIdle(); }
   bool payloadOnly() const override { return false; }
   bool canTunnel() const override { return true; }

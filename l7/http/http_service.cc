@@ -9,6 +9,7 @@ namespace ringlb::l7 {
 HttpService::HttpService(Worker& worker, const config::ListenerConfig& listener, int fd)
     : AcceptingService(worker, listener, fd),
       connections_(worker),
+      h2Upstreams_(worker, connections_),
       forward_(listener.mode == config::ListenerMode::Forward),
       rng_(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
            (uint64_t{worker.index()} << 48) ^ reinterpret_cast<uintptr_t>(this)) {}
@@ -16,6 +17,7 @@ HttpService::HttpService(Worker& worker, const config::ListenerConfig& listener,
 void HttpService::stopAccepting() {
   AcceptingService::stopAccepting();
   connections_.stop();
+  h2Upstreams_.stop();
 }
 
 bool HttpService::finished() const {

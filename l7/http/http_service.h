@@ -14,6 +14,7 @@
 #include "common/worker.h"
 #include "l7/forward/forward_resolver.h"
 #include "l7/forward/forward_settings.h"
+#include "l7/h2/h2_upstream_pool.h"
 #include "l7/http/connection_pool.h"
 
 namespace ringlb::l7 {
@@ -28,6 +29,9 @@ class HttpService final : public AcceptingService {
   bool finished() const override;
 
   ConnectionPool& connections() { return connections_; }
+  // HTTP/2 connections to the backends of `protocol = "h2"` pools (their
+  // sockets belong to connections()).
+  H2UpstreamPool& h2Upstreams() { return h2Upstreams_; }
   // Forward listeners: the settings of the worker's current config (rebuilt
   // after a reload); null on http listeners.
   std::shared_ptr<const ForwardSettings> forwardSettings();
@@ -42,6 +46,7 @@ class HttpService final : public AcceptingService {
 
  private:
   ConnectionPool connections_;
+  H2UpstreamPool h2Upstreams_;  // after connections_: its sessions close their sockets first
   bool forward_;
   std::shared_ptr<const config::Config> forwardBuiltFor_;
   std::shared_ptr<const ForwardSettings> forwardSettings_;
