@@ -171,6 +171,9 @@ void appendHttpFields(std::string& out, const AccessRecord& r) {
   if (r.upstreamResponse) appendMs(out, "upstream_response_ms", *r.upstreamResponse);
   appendField(out, "request_id", r.requestId);
   if (!r.error.empty()) appendField(out, "error", r.error);
+  if (!r.user.empty()) appendField(out, "user", r.user);
+  if (!r.authFailure.empty()) appendField(out, "auth_failure", r.authFailure);
+  if (!r.rateLimit.empty()) appendField(out, "rate_limit", r.rateLimit);
 }
 
 void appendTcpFields(std::string& out, const AccessRecord& r) {

@@ -88,6 +88,11 @@ struct AccessRecord {
   std::optional<std::chrono::microseconds> upstreamResponse;
   std::string_view requestId;  // "-" when none
   std::string_view error;      // http: the failure's name (docs/errors.md); "" when none
+  // http routes with auth: who the request authenticated as, or why it was
+  // refused; with rate_limit: "ok" or "limited". Empty: not written.
+  std::string_view user;
+  std::string_view authFailure;
+  std::string_view rateLimit;
   // tcp, udp, forward.
   AccessEnd end = AccessEnd::None;
   // udp: datagrams from the client (forwarded) and sent to the client.

@@ -80,6 +80,24 @@ BackendStats& StatsRegistry::backend(const std::string& pool, const std::string&
   return s;
 }
 
+RouteStats& StatsRegistry::route(const std::string& listener, const std::string& route,
+                                 unsigned worker) {
+  std::lock_guard lock(mutex_);
+  for (auto& s : routes_) {
+    if (s.listener == listener && s.route == route && s.worker == worker) return s;
+  }
+  RouteStats& s = routes_.emplace_back();
+  s.listener = listener;
+  s.route = route;
+  s.worker = worker;
+  return s;
+}
+
+void StatsRegistry::forEachRoute(const std::function<void(const RouteStats&)>& f) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& s : routes_) f(s);
+}
+
 void StatsRegistry::forEachListener(const std::function<void(const ListenerStats&)>& f) const {
   std::lock_guard lock(mutex_);
   for (const auto& s : listeners_) f(s);

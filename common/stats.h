@@ -130,11 +130,38 @@ struct BackendStats {
   DurationHistogram connectTime;
 };
 
+// Why a route's authentication refused a request: the `reason` label of
+// ringlb_auth_failures_total, in the order of l7's AuthFailure (None first).
+inline constexpr std::array<const char*, 14> kAuthFailureReasons = {"",
+                                                                    "missing",
+                                                                    "unsupported_scheme",
+                                                                    "malformed",
+                                                                    "unknown_user",
+                                                                    "bad_credentials",
+                                                                    "bad_signature",
+                                                                    "unknown_kid",
+                                                                    "alg_refused",
+                                                                    "expired",
+                                                                    "not_yet_valid",
+                                                                    "wrong_issuer",
+                                                                    "wrong_audience",
+                                                                    "unavailable"};
+
+// The API gateway's counters of one route ("routes[N]") on one worker.
+struct RouteStats {
+  std::string listener;
+  std::string route;
+  unsigned worker = 0;
+  Counter rateLimited;  // answered 429
+  std::array<Counter, kAuthFailureReasons.size()> authFailures;
+};
+
 class StatsRegistry {
  public:
   // Any thread (mutex): the stats of (listener, worker), created on first use.
   ListenerStats& listener(const std::string& name, unsigned worker);
   BackendStats& backend(const std::string& pool, const std::string& address, unsigned worker);
+  RouteStats& route(const std::string& listener, const std::string& route, unsigned worker);
 
   // Process-wide counters written by the main/health threads.
   Counter reloadsOk;
@@ -143,11 +170,13 @@ class StatsRegistry {
   // Admin thread: visit everything registered so far.
   void forEachListener(const std::function<void(const ListenerStats&)>& f) const;
   void forEachBackend(const std::function<void(const BackendStats&)>& f) const;
+  void forEachRoute(const std::function<void(const RouteStats&)>& f) const;
 
  private:
   mutable std::mutex mutex_;
   std::deque<ListenerStats> listeners_;  // deque: addresses stay valid
   std::deque<BackendStats> backends_;
+  std::deque<RouteStats> routes_;
 };
 
 }  // namespace ringlb

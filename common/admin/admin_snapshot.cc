@@ -189,6 +189,15 @@ AdminSnapshot collectAdminSnapshot(const SharedServices& shared, const config::C
     auto it = backendIndex.find({s.pool, s.backend});
     if (it != backendIndex.end()) addBackendStats(*it->second, s);
   });
+  registry.forEachRoute([&](const RouteStats& s) {
+    auto it = std::find_if(snap.routes.begin(), snap.routes.end(), [&](const RouteView& r) {
+      return r.listener == s.listener && r.route == s.route;
+    });
+    if (it == snap.routes.end()) it = snap.routes.insert(snap.routes.end(), {s.listener, s.route});
+    it->rateLimited += s.rateLimited.get();
+    for (size_t i = 0; i < s.authFailures.size(); ++i)
+      it->authFailures[i] += s.authFailures[i].get();
+  });
   for (size_t i = 0; i < workers.size(); ++i) {
     const WorkerCounters& c = workers[i]->counters();
     snap.workers.push_back({static_cast<unsigned>(i), workers[i]->activeConnections(),

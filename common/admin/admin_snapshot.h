@@ -116,12 +116,21 @@ struct WorkerView {
   uint64_t buffersExhausted = 0;
 };
 
+// A route's gateway counters, summed over the workers.
+struct RouteView {
+  std::string listener;
+  std::string route;  // "routes[N]"
+  uint64_t rateLimited = 0;
+  std::array<uint64_t, kAuthFailureReasons.size()> authFailures{};
+};
+
 struct AdminSnapshot {
   std::chrono::system_clock::time_point now{};
   std::chrono::system_clock::time_point startTime{};
   std::vector<ListenerView> listeners;  // config order
   std::vector<PoolView> pools;          // by name
   std::vector<WorkerView> workers;
+  std::vector<RouteView> routes;  // those that counted something
   uint64_t reloadsOk = 0;
   uint64_t reloadsFailed = 0;
   uint64_t accessLogDropped = 0;  // lines lost to a full access-log ring

@@ -199,6 +199,26 @@ void writeHttp2Metrics(Writer& w, const AdminSnapshot& snap) {
   }
 }
 
+void writeGatewayMetrics(Writer& w, const AdminSnapshot& snap) {
+  w.family("ringlb_rate_limited_total", "counter",
+           "Requests a route's rate_limit answered with 429.");
+  for (const auto& r : snap.routes) {
+    w.sample("ringlb_rate_limited_total", {{"listener", r.listener}, {"route", r.route}},
+             r.rateLimited);
+  }
+  w.family("ringlb_auth_failures_total", "counter",
+           "Requests a route's auth refused (401; 500 when its credentials never loaded), by "
+           "reason.");
+  for (const auto& r : snap.routes) {
+    for (size_t i = 1; i < r.authFailures.size(); ++i) {
+      if (r.authFailures[i] == 0) continue;
+      w.sample("ringlb_auth_failures_total",
+               {{"listener", r.listener}, {"route", r.route}, {"reason", kAuthFailureReasons[i]}},
+               r.authFailures[i]);
+    }
+  }
+}
+
 void writeListenerModeMetrics(Writer& w, const AdminSnapshot& snap) {
   w.family("ringlb_request_duration_seconds", "histogram",
            "HTTP request duration, from the complete request head to the last response byte "
@@ -322,6 +342,7 @@ std::string renderMetrics(const AdminSnapshot& snap) {
   writeListenerCounters(w, snap);
   writeListenerModeMetrics(w, snap);
   writeHttp2Metrics(w, snap);
+  writeGatewayMetrics(w, snap);
   writeBackends(w, snap);
   return out;
 }

@@ -38,10 +38,15 @@ enum class Status : uint16_t {
   TemporaryRedirect = 307,
   PermanentRedirect = 308,
   BadRequest = 400,
+  Unauthorized = 401,
+  Forbidden = 403,
+  NotFound = 404,
+  MethodNotAllowed = 405,
   RequestTimeout = 408,
   ContentTooLarge = 413,
   UriTooLong = 414,
   ExpectationFailed = 417,
+  TooManyRequests = 429,
   HeaderFieldsTooLarge = 431,
   InternalServerError = 500,
   NotImplemented = 501,
@@ -186,10 +191,15 @@ constexpr std::string_view reasonPhrase(uint16_t status) {
     case Status::TemporaryRedirect: return "Temporary Redirect";
     case Status::PermanentRedirect: return "Permanent Redirect";
     case Status::BadRequest: return "Bad Request";
+    case Status::Unauthorized: return "Unauthorized";
+    case Status::Forbidden: return "Forbidden";
+    case Status::NotFound: return "Not Found";
+    case Status::MethodNotAllowed: return "Method Not Allowed";
     case Status::RequestTimeout: return "Request Timeout";
     case Status::ContentTooLarge: return "Content Too Large";
     case Status::UriTooLong: return "URI Too Long";
     case Status::ExpectationFailed: return "Expectation Failed";
+    case Status::TooManyRequests: return "Too Many Requests";
     case Status::HeaderFieldsTooLarge: return "Request Header Fields Too Large";
     case Status::InternalServerError: return "Internal Server Error";
     case Status::NotImplemented: return "Not Implemented";

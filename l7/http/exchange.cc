@@ -195,10 +195,14 @@ void Exchange::step() {
     // The head (queued by onResponseHead) and the body bytes at hand leave
     // in one send.
     size_t room = context_.client.responseRoom();
-    if (room > 0 && responseBody_.pump(conn_->in(), context_.client.responseBody(), room) > 0) {
+    if (encoder_) {
+      pumpCompressed(room);
+      if (failure_) return;
+    } else if (room > 0 &&
+               responseBody_.pump(conn_->in(), context_.client.responseBody(), room) > 0) {
       conn_->refresh();
     }
-    if (responseBody_.done()) signalComplete();
+    if (responseBody_.done() && (!encoder_ || encoder_->finished())) signalComplete();
     context_.client.flushResponse();
   }
   checkBackendEnd();
@@ -292,10 +296,13 @@ void Exchange::onResponseHead() {
   // HTTP/1.0 has no chunked: its payload goes out bare, then the close ends
   // it. HTTP/2 frames the bare payload itself.
   bool bare = client10 || context_.client.payloadOnly();
-  bool dechunk = bare && h.framing == http::BodyFraming::Chunked;
+  // A compressed body is payload into the encoder, re-chunked after it.
+  const config::RouteConfig* route = choice_.route;
+  bool compressing = route != nullptr && route->compress && !client10 && prepareCompression(h);
+  bool dechunk = (bare || compressing) && h.framing == http::BodyFraming::Chunked;
   responseBody_ = BodyRelay(h, dechunk, 0, parserLimits(context_.listener));
   if (context_.client.payloadOnly()) responseBody_.copyOut();
-  if (dechunk || h.framing == http::BodyFraming::UntilClose || !requestBody_.done()) {
+  if ((dechunk && bare) || h.framing == http::BodyFraming::UntilClose || !requestBody_.done()) {
     keepAlive_ = false;  // the close delimits, or answered before the body ended
   }
   ResponseHeadOptions options;
@@ -303,6 +310,10 @@ void Exchange::onResponseHead() {
   options.keepAlive = client10 && !options.close;
   options.dechunk = dechunk;
   if (forward_) options.via = kForwardVia;
+  if (route != nullptr && (route->cors || route->compress)) {
+    sendEditedResponseHead(h, options);
+    return;
+  }
   context_.client.sendResponseHead(h, choice_.route, options);
 }
 
@@ -333,6 +344,10 @@ void Exchange::checkBackendEnd() {
   if (responseBody_.done()) return;
   if (responseBody_.untilClose() && backend.error() == 0) {
     responseBody_.closeSeen();  // a close-delimited body ends here
+    if (encoder_) {
+      pumpCompressed(0);  // the encoder's last bytes
+      if (failure_) return;
+    }
     signalComplete();
     context_.client.flushResponse();
     return;
@@ -341,16 +356,19 @@ void Exchange::checkBackendEnd() {
   fail(makeError(ErrorCode::BackendTruncated));  // no clean end: the client sees the cut
 }
 
-void Exchange::answerLocally(uint16_t status, std::string_view location, std::string_view body) {
+void Exchange::answerLocally(uint16_t status, std::span<const http::HeaderView> given,
+                             std::string_view body, bool cors) {
   local_ = true;
   phase_ = Phase::Responding;
   status_ = status;
   // A request body that was not read makes the connection close after it.
   if (!requestBody_.done()) keepAlive_ = false;
   std::string length = std::to_string(body.size());
-  std::array<http::HeaderView, 3> fields{{{"Location", location},
-                                          {"Content-Type", "text/plain; charset=utf-8"},
-                                          {"Content-Length", length}}};
+  std::vector<http::HeaderView> fields(given.begin(), given.end());
+  if (!body.empty()) fields.push_back({"Content-Type", "text/plain; charset=utf-8"});
+  fields.push_back({"Content-Length", length});
+  // A browser reads a 401 or 429 only with the CORS fields.
+  if (cors && choice_.route != nullptr && choice_.route->cors) corsFields(fields);
   http::MessageHead response;
   response.status = status;
   response.reason = http::reasonPhrase(status);

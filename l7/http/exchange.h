@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,8 @@
 #include "common/upstream/backend_selector.h"
 #include "common/upstream/hash_key.h"
 #include "config/model.h"
+#include "l7/gateway/compress_encoder.h"
+#include "l7/gateway/compress_policy.h"
 #include "l7/http/backend_connection.h"
 #include "l7/http/body_relay.h"
 #include "l7/http/downstream.h"
@@ -161,10 +164,25 @@ class Exchange {
   void noteBackendFault(const Error& error);
   // A route's redirect: answered here, nothing goes upstream.
   void answerRedirect();
+  // --- the gateway's phases (exchange_gateway.cc)
+  // CORS preflight, authentication, rate limit: false when the request was
+  // answered here (nothing goes upstream).
+  bool admitRequest();
+  bool authenticate(const config::AuthConfig& auth);
+  std::string routeLabel() const;
+  // Compression of this response: decided, and the encoder made; false: none.
+  bool prepareCompression(const http::MessageHead& response);
+  // The response head with the route's CORS and compression edits.
+  void sendEditedResponseHead(const http::MessageHead& response, ResponseHeadOptions options);
+  void corsFields(std::vector<http::HeaderView>& fields);
+  // Moves the response body through the encoder, at most `room` bytes of it.
+  void pumpCompressed(size_t room);
   // --- the exchange (exchange.cc)
   // A response the proxy makes itself (not an error): head and body to the
   // client side, then Done once sent.
-  void answerLocally(uint16_t status, std::string_view location, std::string_view body);
+  // `cors`: add the route's CORS fields (a preflight's answer has its own).
+  void answerLocally(uint16_t status, std::span<const http::HeaderView> fields,
+                     std::string_view body, bool cors = true);
   void signalComplete();
   void startAttempt(Upstream* upstream);
   void connectFailed(int err);
@@ -223,6 +241,16 @@ class Exchange {
   bool finished_ = false;           // counted and logged
   bool completeSignalled_ = false;  // the client side was told the body ended
   bool local_ = false;              // answered by the proxy itself (a redirect)
+  // The gateway: who authenticated (access log), the claims for the backend,
+  // the CORS fields of the response, and the response's encoder.
+  std::string authSubject_;
+  std::string_view authFailure_;
+  std::string_view limitVerdict_;
+  std::vector<config::HeaderEdit> claimHeaders_;
+  std::vector<config::HeaderEdit> corsEdits_;
+  std::optional<CompressDecision> compressDecision_;
+  std::unique_ptr<Encoder> encoder_;
+  std::optional<ByteQueue> plain_;  // de-chunked payload on its way into the encoder
   // The access log.
   std::string requestId_;
   Timing timing_;

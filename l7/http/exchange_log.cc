@@ -67,6 +67,9 @@ void Exchange::logAccess(uint16_t status, uint64_t bytesSent) {
   r.upstreamResponse = timing_.response;
   r.requestId = requestId_.empty() ? std::string_view("-") : requestId_;
   if (failure_) r.error = failure_->name();
+  r.user = authSubject_;
+  r.authFailure = authFailure_;
+  r.rateLimit = limitVerdict_;
   log.append(worker.index(), r, context_.service.accessLine());
 }
 

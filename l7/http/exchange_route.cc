@@ -3,6 +3,7 @@
 // backup); the keep-alive connection to it or a new one.
 #include <fmt/format.h>
 
+#include <array>
 #include <cerrno>
 
 #include "common/log.h"
@@ -46,6 +47,7 @@ void Exchange::route() {
     answerRedirect();
     return;
   }
+  if (choice_.route != nullptr && !admitRequest()) return;  // CORS preflight, auth, rate limit
   choice_.pool = context_.config.findPool(*match.pool);
   choice_.selector = context_.service.worker().pool(*match.pool);
   if (choice_.pool == nullptr || choice_.selector == nullptr) {
@@ -66,6 +68,10 @@ void Exchange::route() {
   upstreamHead_.reserve(context_.headBytes + 384);
   ForwardInfo info{context_.clientIp, context_.tls ? "https" : "http", generated,
                    context_.listener.bind.text, context_.clientIdentity};
+  if (choice_.route != nullptr && choice_.route->auth) {
+    info.auth = &*choice_.route->auth;  // the claims' headers come from the proxy only
+    info.addFields = claimHeaders_;
+  }
   std::string rewritten;
   if (choice_.route != nullptr && !choice_.route->rewritePrefix.empty()) {
     std::string_view target =
@@ -82,7 +88,8 @@ void Exchange::answerRedirect() {
       redirectLocation(*choice_.route, head_, hostWithoutPort(context_.listener.bind.text));
   uint16_t status = choice_.route->redirectCode;
   std::string body = fmt::format("{} {}: {}\n", status, http::reasonPhrase(status), location);
-  answerLocally(status, location, body);
+  std::array<http::HeaderView, 1> fields{{{"Location", location}}};
+  answerLocally(status, fields, body);
 }
 
 std::optional<uint64_t> Exchange::hashKey() {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/ascii.h"
+#include "l7/gateway/auth_phase.h"
 
 namespace ringlb::l7 {
 namespace {
@@ -137,9 +138,11 @@ void writeUpstreamRequestHead(const http::MessageHead& req, const config::RouteC
         req.framing == http::BodyFraming::Chunked && equalsIgnoreCase(h.name, "transfer-encoding");
     if (!framing && (req.isHopByHop(h.name) || rewrittenByProxy(h.name))) continue;
     if (editedByRoute(route, h.name)) continue;
+    if (info.auth != nullptr && authStripsRequestHeader(*info.auth, h.name)) continue;
     appendField(out, h.name, h.value);
   }
   writeForwardingFields(req, route, info, host, out);
+  for (const auto& f : info.addFields) appendField(out, f.name, f.value);
   if (forwardsUpgrade(req)) {
     appendField(out, "Connection", "upgrade");
     appendField(out, "Upgrade", req.upgrade);

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,10 @@ struct ForwardInfo {
   // The request target to send instead of the request's (a rewrite); empty:
   // the request's own.
   std::string_view target{};
+  // A route with auth: the client's copies of its claims_to_headers fields
+  // are dropped, and `addFields` (the verified claims) written instead.
+  const config::AuthConfig* auth = nullptr;
+  std::span<const config::HeaderEdit> addFields{};
 };
 
 // The request asks for a protocol switch the proxy passes on: any Upgrade

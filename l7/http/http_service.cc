@@ -20,6 +20,19 @@ void HttpService::stopAccepting() {
   h2Upstreams_.stop();
 }
 
+SharedRateLimit& HttpService::rateLimit(const config::RouteConfig& route,
+                                        const std::string& label) {
+  return rateLimits_.get(worker().config(), name(), label, route);
+}
+
+RouteStats& HttpService::routeStats(const std::string& label) {
+  RouteStats*& stats = routeStats_[label];
+  if (stats == nullptr) {
+    stats = &worker().shared().stats.route(name(), label, worker().index());
+  }
+  return *stats;
+}
+
 bool HttpService::finished() const {
   return AcceptingService::finished() && connections_.live() == 0;
 }

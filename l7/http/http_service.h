@@ -8,12 +8,15 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "common/accepting_service.h"
 #include "common/http1/http1_parser.h"
 #include "common/worker.h"
 #include "l7/forward/forward_resolver.h"
 #include "l7/forward/forward_settings.h"
+#include "l7/gateway/auth_phase.h"
+#include "l7/gateway/rate_limit_registry.h"
 #include "l7/h2/h2_upstream_pool.h"
 #include "l7/http/connection_pool.h"
 
@@ -36,6 +39,11 @@ class HttpService final : public AcceptingService {
   // after a reload); null on http listeners.
   std::shared_ptr<const ForwardSettings> forwardSettings();
   ForwardResolver& resolver();
+  // The gateway's per-worker state: password checks (with their cache),
+  // the routes' shared rate limiters, their counters ("routes[N]").
+  AuthVerifier& authVerifier() { return authVerifier_; }
+  SharedRateLimit& rateLimit(const config::RouteConfig& route, const std::string& label);
+  RouteStats& routeStats(const std::string& label);
   // A fresh random 64-bit word (X-Request-Id).
   uint64_t nextRandom();
   // Scratch space for formatting access log lines: no allocation per request.
@@ -51,6 +59,9 @@ class HttpService final : public AcceptingService {
   std::shared_ptr<const config::Config> forwardBuiltFor_;
   std::shared_ptr<const ForwardSettings> forwardSettings_;
   std::unique_ptr<ForwardResolver> resolver_;
+  AuthVerifier authVerifier_;
+  RateLimitCache rateLimits_;
+  std::unordered_map<std::string, RouteStats*> routeStats_;
   uint64_t rng_;
   std::string accessLine_;
 };

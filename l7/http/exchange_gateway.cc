@@ -1,0 +1,169 @@
+// Exchange, the API gateway's phases (docs/gateway.md): before a backend is
+// picked, a CORS preflight is answered, the request authenticated and its
+// rate limit taken; a refused request is answered here (204, 401, 429)
+// and nothing goes upstream. On the way back, the CORS allow fields and
+// compression edit the response head, and the encoder (if any) re-frames
+// the body.
+#include <fmt/format.h>
+
+#include <array>
+#include <ctime>
+
+#include "common/ascii.h"
+#include "common/log.h"
+#include "common/stats.h"
+#include "common/worker.h"
+#include "l7/gateway/cors.h"
+#include "l7/gateway/rate_limit_key.h"
+#include "l7/http/exchange.h"
+#include "l7/http/http_service.h"
+
+namespace ringlb::l7 {
+namespace {
+
+int64_t monotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::string statusBody(uint16_t status) {
+  return fmt::format("{} {}\n", status, http::reasonPhrase(status));
+}
+
+}  // namespace
+
+std::string Exchange::routeLabel() const {
+  return fmt::format("routes[{}]", choice_.route - context_.listener.routes.data());
+}
+
+bool Exchange::admitRequest() {
+  const config::RouteConfig& route = *choice_.route;
+  if (route.cors && isPreflight(head_)) {
+    CorsPreflightAnswer answer = preflightAnswer(*route.cors, head_);
+    std::vector<http::HeaderView> fields;
+    for (const auto& h : answer.headers) fields.push_back({h.name, h.value});
+    answerLocally(answer.status, fields, {}, /*cors=*/false);
+    return false;
+  }
+  if (route.auth && !authenticate(*route.auth)) return false;
+  if (route.rateLimit) {
+    std::string label = routeLabel();
+    SharedRateLimit& limit = context_.service.rateLimit(route, label);
+    std::string_view key = rateLimitKey(*route.rateLimit, context_.clientIp, head_.headers, label);
+    RateLimitVerdict verdict = limit.take(key, monotonicNs());
+    if (!verdict.allowed) {
+      limitVerdict_ = "limited";
+      context_.service.routeStats(label).rateLimited.add();
+      std::string retry = std::to_string(verdict.retryAfterSeconds);
+      std::array<http::HeaderView, 1> fields{{{"Retry-After", retry}}};
+      answerLocally(429, fields, statusBody(429));
+      return false;
+    }
+    limitVerdict_ = "ok";
+  }
+  return true;
+}
+
+bool Exchange::authenticate(const config::AuthConfig& auth) {
+  AuthOutcome outcome =
+      context_.service.authVerifier().check(auth, head_.headers, std::chrono::system_clock::now());
+  if (outcome.ok()) {
+    authSubject_ = std::move(outcome.subject);
+    claimHeaders_ = std::move(outcome.addHeaders);
+    return true;
+  }
+  RouteStats& stats = context_.service.routeStats(routeLabel());
+  stats.authFailures[static_cast<size_t>(outcome.failure)].add();
+  authFailure_ = authFailureName(outcome.failure);
+  std::vector<http::HeaderView> fields;
+  if (!outcome.wwwAuthenticate.empty())
+    fields.push_back({"WWW-Authenticate", outcome.wwwAuthenticate});
+  answerLocally(outcome.status, fields, statusBody(outcome.status));
+  return false;
+}
+
+// The CORS allow fields for an actual response (the backend's own
+// Access-Control-* fields give way to them).
+void Exchange::corsFields(std::vector<http::HeaderView>& fields) {
+  corsEdits_ = actualResponseHeaders(*choice_.route->cors, head_);
+  std::erase_if(fields, [](const http::HeaderView& h) {
+    return h.name.size() > 15 && equalsIgnoreCase(h.name.substr(0, 15), "access-control-");
+  });
+  for (const auto& e : corsEdits_) fields.push_back({e.name, e.value});
+}
+
+bool Exchange::prepareCompression(const http::MessageHead& response) {
+  compressDecision_ = decideCompression(*choice_.route->compress, head_, response);
+  if (!compressDecision_->compress()) return false;
+  EncoderOptions options;
+  if (response.framing == http::BodyFraming::ContentLength) {
+    options.sizeHint = response.contentLength;
+  }
+  encoder_ = makeEncoder(*compressDecision_->coding, options);
+  return encoder_ != nullptr;  // a library that cannot set up: sent as it is
+}
+
+void Exchange::sendEditedResponseHead(const http::MessageHead& response,
+                                      ResponseHeadOptions options) {
+  std::vector<http::HeaderView> fields(response.headers.begin(), response.headers.end());
+  http::MessageHead edited = response;
+  if (compressDecision_ && (compressDecision_->compress() || compressDecision_->vary)) {
+    std::vector<http::HeaderView> compressed;
+    applyCompressEdits(fields, *compressDecision_, compressed);
+    fields.swap(compressed);
+  }
+  if (encoder_) {
+    // The length is gone: HTTP/1.1 gets chunks (written here), HTTP/2 frames.
+    std::erase_if(fields, [](const http::HeaderView& h) {
+      return equalsIgnoreCase(h.name, "transfer-encoding");
+    });
+    if (!context_.client.payloadOnly()) fields.push_back({"Transfer-Encoding", "chunked"});
+    edited.framing = http::BodyFraming::Chunked;
+    edited.contentLength = 0;
+    options.dechunk = false;  // keep the Transfer-Encoding written above
+  }
+  if (choice_.route->cors) corsFields(fields);
+  edited.headers = fields;
+  context_.client.sendResponseHead(edited, choice_.route, options);
+}
+
+// Payload from the backend into the encoder, its output to the client (in
+// chunks for HTTP/1.1). What the backend sent so far is flushed whenever it
+// pauses, so a stream of events is not held back for the window to fill.
+void Exchange::pumpCompressed(size_t room) {
+  if (!plain_) plain_.emplace(context_.service.worker().bufferStore());
+  size_t took = room > 0 ? responseBody_.pump(conn_->in(), *plain_, room) : 0;
+  if (took > 0) conn_->refresh();
+  bool chunked = !context_.client.payloadOnly();
+  ByteQueue& to = context_.client.responseBody();
+  auto put = [&](std::span<const uint8_t> bytes) {
+    std::string_view piece(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (chunked) to.append(fmt::format("{:x}\r\n", piece.size()));
+    to.append(piece);
+    if (chunked) to.append("\r\n");
+  };
+  bool ok = true;
+  while (ok && !plain_->empty()) {
+    std::string_view piece = plain_->front();
+    ok = encoder_->write(piece, put);
+    plain_->consume(piece.size());
+  }
+  if (ok && responseBody_.done() && !encoder_->finished()) {
+    ok = encoder_->finish(put);
+    if (ok && chunked) {
+      to.append("0\r\n");
+      to.append(responseBody_.trailers());
+      to.append("\r\n");
+    }
+  } else if (ok && took > 0 && conn_->in().empty()) {
+    ok = encoder_->flush(put);
+  }
+  if (!ok) {
+    logWarn("listener {}: compressing the response of {} failed: {}", context_.listener.name,
+            backendKey_, encoder_->error());
+    fail(makeError(ErrorCode::BackendTruncated));  // the client sees the body cut
+  }
+}
+
+}  // namespace ringlb::l7
