@@ -92,6 +92,10 @@ struct H2ClientCallbacks {
       s.goaway_ = true;  // streams past its last id are closed REFUSED_STREAM by nghttp2
       return 0;
     }
+    if (frame->hd.type == NGHTTP2_SETTINGS && (frame->hd.flags & NGHTTP2_FLAG_ACK) == 0) {
+      s.settingsCame_ = true;  // becomeReady() once nghttp2 returned
+      return 0;
+    }
     H2UpstreamStream* stream = frame->hd.stream_id != 0 ? s.stream(frame->hd.stream_id) : nullptr;
     if (stream == nullptr) return 0;
     if (frame->hd.type == NGHTTP2_HEADERS) {
@@ -144,7 +148,9 @@ H2ClientSession::H2ClientSession(H2UpstreamPool& pool, BackendConnection& conn, 
   nghttp2_option_new(&option);
   // Windows reopen as the exchanges take the payload (consume()).
   nghttp2_option_set_no_auto_window_update(option, 1);
-  nghttp2_option_set_peer_max_concurrent_streams(option, kMaxStreamsPerConnection);
+  // One stream until the backend's SETTINGS say how many (RFC 9113 section
+  // 6.5.2): the others wait in nghttp2 rather than be refused.
+  nghttp2_option_set_peer_max_concurrent_streams(option, 1);
   nghttp2_session_client_new2(&session_, cb, this, option);
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(cb);
@@ -158,34 +164,46 @@ H2ClientSession::~H2ClientSession() {
 
 const BufferStore& H2ClientSession::buffers() const { return pool_.worker().bufferStore(); }
 
-void H2ClientSession::connect(const config::SocketAddress& address, config::Duration timeout,
-                              bool tlsWanted, std::unique_ptr<tls::TlsStream> tls) {
-  authority_ = address.text;
-  tls_ = tlsWanted;
-  if (tlsWanted && !tls) {
+void H2ClientSession::connect(const H2ConnectSpec& spec) {
+  authority_ = spec.address.text;
+  tls_ = spec.tlsWanted;
+  std::unique_ptr<tls::TlsStream> tls;
+  if (spec.tlsWanted && spec.makeTls) tls = spec.makeTls();
+  if (spec.tlsWanted && !tls) {
     conn_->failToConnect(*this, EPROTO);  // the pool's TLS never loaded (logged)
     return;
   }
-  conn_->connect(address, timeout, *this, std::move(tls));
+  conn_->connect(spec.address, spec.timeout, *this, std::move(tls));
 }
 
 H2UpstreamStream* H2ClientSession::open(BackendUser& user) {
   if (!hasRoom()) return nullptr;
-  auto* stream = new H2UpstreamStream(*this, user, opened_++, pool_.worker());
-  streams_.push_back(stream);
-  pool_.worker().io().timers.cancel(timer_);
+  auto* stream = new H2UpstreamStream(*this, user, opened_, pool_.worker());
+  adopt(*stream);
+  if (connected()) stream->markStarted();  // the exchange writes its request now
   return stream;
+}
+
+void H2ClientSession::adopt(H2UpstreamStream& stream) {
+  ++opened_;
+  stream.rebind(*this);
+  streams_.push_back(&stream);
+  pool_.worker().io().timers.cancel(timer_);
+}
+
+// Streams the session may carry: the backend's SETTINGS_MAX_CONCURRENT_STREAMS
+// (at most kMaxStreamsPerConnection); before its SETTINGS came, that many
+// are attached, and those past its limit move on once they come.
+uint32_t H2ClientSession::streamLimit() const {
+  if (!ready_) return kMaxStreamsPerConnection;
+  return std::min(kMaxStreamsPerConnection, nghttp2_session_get_remote_settings(
+                                                session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS));
 }
 
 bool H2ClientSession::hasRoom() const {
   if (goaway_ || stopped_) return false;
   if (state_ != State::Connecting && state_ != State::Open) return false;
-  uint32_t limit = kMaxStreamsPerConnection;
-  if (state_ == State::Open) {
-    limit = std::min(limit, nghttp2_session_get_remote_settings(
-                                session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS));
-  }
-  return streams_.size() < limit;
+  return streams_.size() < streamLimit();
 }
 
 std::string H2ClientSession::failureReason() {
@@ -219,13 +237,15 @@ void H2ClientSession::onBackendEvent(Upstream&, StreamEvent event) {
 }
 
 void H2ClientSession::start() {
+  // HTTP/2 over TLS only when the backend agreed to it (RFC 9113 section 3.2).
   tls::TlsStream* tls = conn_->stream().tls();
-  if (tls != nullptr && !tls->alpn().empty() && tls->alpn() != "h2") {
-    failure_ = fmt::format("the backend chose ALPN {}, not h2", tls->alpn());
+  if (tls != nullptr && tls->alpn() != "h2") {
+    failure_ = tls->alpn().empty() ? std::string("the backend did not agree to ALPN h2")
+                                   : fmt::format("the backend chose ALPN {}, not h2", tls->alpn());
     end(EPROTO);
     return;
   }
-  state_ = State::Open;
+  state_ = State::Open;  // the streams wait for the backend's SETTINGS (becomeReady)
   conn_->stream().startReceiving();
   std::array<nghttp2_settings_entry, 3> settings{{
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
@@ -235,9 +255,36 @@ void H2ClientSession::start() {
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
                                         H2UpstreamLimits::kConnectionWindow);
-  for (H2UpstreamStream* s : streams_) {
-    s->noteConnected();
-    touch(*s);
+}
+
+// The backend's SETTINGS came: the streams within its limit may send; the
+// others go to another session (the pool opens one if none has room), so
+// that none waits for a stream of this one to end.
+void H2ClientSession::becomeReady() {
+  ready_ = true;
+  size_t limit = streamLimit();
+  std::vector<H2UpstreamStream*> excess;
+  if (streams_.size() > limit) {
+    excess.assign(streams_.begin() + static_cast<std::ptrdiff_t>(limit), streams_.end());
+    streams_.resize(limit);
+  }
+  startWaiting();
+  for (H2UpstreamStream* s : excess) {
+    H2ClientSession* home = pool_.rehome(*s, *this);
+    if (home == nullptr) {
+      streams_.push_back(s);  // waits here for a free stream (startWaiting)
+    } else if (home->connected()) {
+      s->noteConnected();
+      touch(*s);  // delivered with this session's events
+    }
+  }
+}
+
+// Streams within the limit that have not heard Connected yet hear it now.
+void H2ClientSession::startWaiting() {
+  size_t limit = std::min<size_t>(streamLimit(), streams_.size());
+  for (size_t i = 0; i < limit; ++i) {
+    if (streams_[i]->noteConnected()) touch(*streams_[i]);
   }
 }
 
@@ -262,6 +309,7 @@ void H2ClientSession::receive() {
     failure_ = "HTTP/2 protocol error";
   }
   conn_->refresh();
+  if (!bad && settingsCame_ && !ready_) becomeReady();
   if (bad) {
     nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
     send();
@@ -446,6 +494,7 @@ void H2ClientSession::detach(H2UpstreamStream& stream) {
     }
   }
   pool_.worker().deferDelete(&stream);
+  if (connected()) startWaiting();  // a stream waiting past the limit may go now
   // No stream is left to hear about it: closing now is safe.
   if (!inNghttp2_) maybeClose();
 }

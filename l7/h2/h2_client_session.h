@@ -33,6 +33,7 @@
 #include "common/timer_wheel.h"
 #include "common/tls/tls_stream.h"
 #include "config/model.h"
+#include "l7/h2/h2_upstream_pool.h"
 #include "l7/h2/h2_upstream_stream.h"
 #include "l7/http/backend_connection.h"
 
@@ -47,13 +48,14 @@ class H2ClientSession final : public Deletable, public BackendUser, public Timer
   H2ClientSession(const H2ClientSession&) = delete;
   H2ClientSession& operator=(const H2ClientSession&) = delete;
 
-  // `tlsWanted` without `tls`: the pool's TLS never loaded (an Error soon).
-  void connect(const config::SocketAddress& address, config::Duration timeout, bool tlsWanted,
-               std::unique_ptr<tls::TlsStream> tls);
+  void connect(const H2ConnectSpec& spec);
   // A new stream for `user`, or null when the session has no room.
   H2UpstreamStream* open(BackendUser& user);
+  // Takes a stream another session had no room for.
+  void adopt(H2UpstreamStream& stream);
   bool hasRoom() const;
-  bool connected() const { return state_ == State::Open; }
+  // Connected and the backend's SETTINGS came: streams may send.
+  bool connected() const { return state_ == State::Open && ready_; }
   bool over() const { return state_ == State::Over; }
   const std::string& key() const { return key_; }
   // The pool stops (listener draining): no new streams; close once idle.
@@ -81,6 +83,9 @@ class H2ClientSession final : public Deletable, public BackendUser, public Timer
   enum class State : uint8_t { Connecting, Open, Closing, Over };
 
   void start();
+  void becomeReady();
+  void startWaiting();
+  uint32_t streamLimit() const;
   void receive();
   std::vector<nghttp2_nv> requestFields(const http::MessageHead& head);
   static bool submitTrailers(nghttp2_session* session, int32_t id, std::string_view lines);
@@ -108,7 +113,9 @@ class H2ClientSession final : public Deletable, public BackendUser, public Timer
   bool tls_ = false;
   bool inNghttp2_ = false;
   bool stopped_ = false;
-  bool goaway_ = false;  // the backend said GOAWAY: no new streams
+  bool goaway_ = false;        // the backend said GOAWAY: no new streams
+  bool settingsCame_ = false;  // the backend's first SETTINGS was read
+  bool ready_ = false;         // ... and acted on
 };
 
 }  // namespace ringlb::l7

@@ -27,15 +27,35 @@ H2UpstreamStream* H2UpstreamPool::take(const std::string& key, BackendUser& user
   return nullptr;
 }
 
-H2UpstreamStream* H2UpstreamPool::connect(const std::string& key,
-                                          const config::SocketAddress& address,
-                                          config::Duration timeout, bool tlsWanted,
-                                          std::unique_ptr<tls::TlsStream> tls, BackendUser& user) {
+H2UpstreamStream* H2UpstreamPool::connect(const std::string& key, H2ConnectSpec spec,
+                                          BackendUser& user) {
+  H2ConnectSpec& kept = specs_[key];
+  kept = std::move(spec);
+  return open(key, kept)->open(user);
+}
+
+H2ClientSession* H2UpstreamPool::open(const std::string& key, const H2ConnectSpec& spec) {
   BackendConnection* conn = connections_.open("h2/" + key);
   auto* session = new H2ClientSession(*this, *conn, key);
   sessions_[key].push_back(session);
-  session->connect(address, timeout, tlsWanted, std::move(tls));
-  return session->open(user);
+  session->connect(spec);
+  return session;
+}
+
+H2ClientSession* H2UpstreamPool::rehome(H2UpstreamStream& stream, H2ClientSession& from) {
+  if (stopped_) return nullptr;
+  const std::string& key = from.key();
+  for (H2ClientSession* s : sessions_[key]) {
+    if (s != &from && s->hasRoom()) {
+      s->adopt(stream);
+      return s;
+    }
+  }
+  auto spec = specs_.find(key);
+  if (spec == specs_.end()) return nullptr;
+  H2ClientSession* fresh = open(key, spec->second);
+  fresh->adopt(stream);
+  return fresh;
 }
 
 void H2UpstreamPool::stop() {

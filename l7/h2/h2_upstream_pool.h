@@ -8,6 +8,7 @@
 // listener's drain waits for them).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -26,6 +27,15 @@ namespace ringlb::l7 {
 class ConnectionPool;
 class H2ClientSession;
 
+// How to open another connection to a backend.
+struct H2ConnectSpec {
+  config::SocketAddress address;
+  config::Duration timeout{};
+  bool tlsWanted = false;
+  // A TLS stream for a new connection (null: the pool's TLS never loaded).
+  std::function<std::unique_ptr<tls::TlsStream>()> makeTls;
+};
+
 class H2UpstreamPool {
  public:
   H2UpstreamPool(Worker& worker, ConnectionPool& connections);
@@ -38,10 +48,8 @@ class H2UpstreamPool {
   // the user hears Connected (or Error) later.
   H2UpstreamStream* take(const std::string& key, BackendUser& user);
   // A stream on a new session connecting to `address`.
-  // `tlsWanted` without `tls`: the pool's TLS never loaded (Error soon).
-  H2UpstreamStream* connect(const std::string& key, const config::SocketAddress& address,
-                            config::Duration timeout, bool tlsWanted,
-                            std::unique_ptr<tls::TlsStream> tls, BackendUser& user);
+  // A stream on a new session (`spec` is kept for the key's next ones).
+  H2UpstreamStream* connect(const std::string& key, H2ConnectSpec spec, BackendUser& user);
   // Listener draining: sessions close as their streams end.
   void stop();
 
@@ -51,11 +59,18 @@ class H2UpstreamPool {
   bool stopped() const { return stopped_; }
   // The session is over: removed now, freed after the current batch.
   void retire(H2ClientSession& session);
+  // `stream` did not fit in `from` (the backend allows fewer streams): onto
+  // another session of its key, or a new one: the session it belongs to
+  // now, or null (the pool stopped: it waits in `from`).
+  H2ClientSession* rehome(H2UpstreamStream& stream, H2ClientSession& from);
 
  private:
   Worker& worker_;
   ConnectionPool& connections_;
+  H2ClientSession* open(const std::string& key, const H2ConnectSpec& spec);
+
   std::unordered_map<std::string, std::vector<H2ClientSession*>> sessions_;
+  std::unordered_map<std::string, H2ConnectSpec> specs_;
   bool stopped_ = false;
 };
 

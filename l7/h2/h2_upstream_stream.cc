@@ -103,7 +103,12 @@ void H2UpstreamStream::onResponseField(std::string_view name, std::string_view v
     return;  // nghttp2 checked it: three digits
   }
   if (name.starts_with(':')) return;
-  if (name == "content-length") hasLength_ = true;  // nghttp2 lower-cases and checks it
+  if (name == "content-length") {  // nghttp2 lower-cased and checked it
+    hasLength_ = true;
+    length_.assign(value);
+    return;  // written by appendHead (or not: a body with trailers goes chunked)
+  }
+  if (name == "trailer") announcesTrailers_ = true;
   head_.append(name).append(": ").append(value).append("\r\n");
 }
 
@@ -122,13 +127,19 @@ void H2UpstreamStream::appendHead(bool endStream) {
   std::string line = fmt::format("HTTP/1.1 {:03} {}\r\n", status_, http::reasonPhrase(status_));
   bool interim = status_ >= 100 && status_ < 200;
   bool noBody = method_ == http::Method::Head || status_ == 204 || status_ == 304;
+  // HTTP/1.1 carries trailers only in chunks: a response that announces
+  // them (Trailer) gives up its length for them.
   if (!interim && !noBody) {
-    if (endStream && !hasLength_) {
+    if (hasLength_ && !announcesTrailers_) {
+      head_.append("content-length: ").append(length_).append("\r\n");
+    } else if (endStream) {
       head_.append("content-length: 0\r\n");
-    } else if (!hasLength_) {
+    } else {
       head_.append("transfer-encoding: chunked\r\n");
       chunked_ = true;
     }
+  } else if (hasLength_) {
+    head_.append("content-length: ").append(length_).append("\r\n");  // HEAD, 304
   }
   head_.append("\r\n");
   in_.append(line);
@@ -136,6 +147,7 @@ void H2UpstreamStream::appendHead(bool endStream) {
   received_ += line.size() + head_.size();
   head_.clear();
   hasLength_ = false;
+  announcesTrailers_ = false;
   if (!interim) headDone_ = true;
   inSize_ = in_.size();
   receivedEvent_ = true;

@@ -96,13 +96,22 @@ class H2UpstreamStream final : public Upstream, public Deletable {
   void onSessionEnd(int err);
   // The session is gone: nothing more reaches it.
   void orphan() { session_ = nullptr; }
+  // Moved to another session before its request went (H2UpstreamPool::rehome).
+  void rebind(H2ClientSession& session) { session_ = &session; }
   // The stream failed on its own (a reset, a request nghttp2 refused).
   void fail(int err);
   bool closed() const { return closed_; }
   const std::string& requestTrailers() const { return requestTrailers_; }
   // Events the session delivers after nghttp2 returned.
   bool takeEvent(StreamEvent& event);
-  void noteConnected() { connectedEvent_ = true; }
+  // The user starts at once (the session was ready): no Connected is owed.
+  void markStarted() { started_ = true; }
+  // Connected is owed (once): false when it was noted before.
+  bool noteConnected() {
+    if (started_) return false;
+    started_ = connectedEvent_ = true;
+    return true;
+  }
   void noteDrained() { drained_ = true; }
 
  private:
@@ -122,6 +131,7 @@ class H2UpstreamStream final : public Upstream, public Deletable {
   // The response head being received (fields as HTTP/1.1 lines).
   std::string head_;
   std::string trailers_;
+  std::string length_;  // the response's content-length
   uint16_t status_ = 0;
   http::Method method_ = http::Method::Get;
   uint64_t received_ = 0;
@@ -131,14 +141,16 @@ class H2UpstreamStream final : public Upstream, public Deletable {
   uint32_t reuses_;
   int error_ = 0;
   bool eof_ = false;
-  bool headDone_ = false;   // the final response head is in in_
-  bool hasLength_ = false;  // the head being received has a content-length
-  bool chunked_ = false;    // the response body goes out chunked
-  bool ended_ = false;      // END_STREAM came (the response is complete in in_)
-  bool closed_ = false;     // nghttp2 closed the stream
-  bool deferred_ = false;   // the data source waits for payload
-  bool detached_ = false;   // the exchange let go
+  bool headDone_ = false;           // the final response head is in in_
+  bool hasLength_ = false;          // the head being received has a content-length
+  bool announcesTrailers_ = false;  // ... and a Trailer field
+  bool chunked_ = false;            // the response body goes out chunked
+  bool ended_ = false;              // END_STREAM came (the response is complete in in_)
+  bool closed_ = false;             // nghttp2 closed the stream
+  bool deferred_ = false;           // the data source waits for payload
+  bool detached_ = false;           // the exchange let go
   // Events owed to the exchange (delivered outside nghttp2's callbacks).
+  bool started_ = false;  // Connected was noted
   bool connectedEvent_ = false;
   bool receivedEvent_ = false;
   bool drained_ = false;

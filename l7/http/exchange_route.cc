@@ -163,10 +163,18 @@ void Exchange::connectH2(const std::string& key, const config::SocketAddress& ad
   H2UpstreamPool& sessions = context_.service.h2Upstreams();
   H2UpstreamStream* stream = sessions.take(key, context_.owner);
   if (stream == nullptr) {
-    bool tls = choice_.pool->tls.has_value();
-    std::unique_ptr<tls::TlsStream> secure;
-    if (tls) secure = context_.service.backendTls(*choice_.pool, backendKey_, /*http=*/true);
-    stream = sessions.connect(key, address, timeout, tls, std::move(secure), context_.owner);
+    H2ConnectSpec spec{address, timeout, choice_.pool->tls.has_value(), nullptr};
+    if (spec.tlsWanted) {
+      // Later connections (more streams than one allows) are made from the
+      // worker's current config, like any new connection.
+      spec.makeTls = [&service = context_.service, pool = choice_.pool->name,
+                      backend = backendKey_]() -> std::unique_ptr<tls::TlsStream> {
+        const config::PoolConfig* p = service.worker().config()->findPool(pool);
+        if (p == nullptr || !p->tls) return nullptr;
+        return service.backendTls(*p, backend, /*http=*/true);
+      };
+    }
+    stream = sessions.connect(key, std::move(spec), context_.owner);
   }
   conn_ = stream;
   if (stream->ready()) startAttempt(stream);
