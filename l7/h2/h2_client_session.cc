@@ -488,10 +488,14 @@ void H2ClientSession::detach(H2UpstreamStream& stream) {
   int32_t id = stream.id();
   if (id > 0 && state_ == State::Open) {
     nghttp2_session_set_stream_user_data(session_, id, nullptr);
+    // What it received and nobody will take: the connection's window reopens.
+    if (stream.unacknowledged() > 0) {
+      nghttp2_session_consume(session_, id, stream.unacknowledged());
+    }
     if (!stream.closed()) {
       nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
-      send();
     }
+    send();
   }
   pool_.worker().deferDelete(&stream);
   if (connected()) startWaiting();  // a stream waiting past the limit may go now

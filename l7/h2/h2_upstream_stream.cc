@@ -191,8 +191,9 @@ void H2UpstreamStream::refresh() {
   inSize_ = in_.size();
   // Framing bytes count as taken payload: the window reopens a few bytes
   // early at worst, and fully once in() is empty.
+  // A closed stream's bytes still count against the connection's window.
   size_t give = in_.empty() ? unacknowledged_ : std::min<uint64_t>(taken, unacknowledged_);
-  if (give == 0 || session_ == nullptr || closed_) return;
+  if (give == 0 || session_ == nullptr) return;
   unacknowledged_ -= give;
   session_->consume(id_, give);
 }

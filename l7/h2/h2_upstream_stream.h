@@ -101,6 +101,8 @@ class H2UpstreamStream final : public Upstream, public Deletable {
   // The stream failed on its own (a reset, a request nghttp2 refused).
   void fail(int err);
   bool closed() const { return closed_; }
+  // Response payload received and not yet given back to the windows.
+  uint64_t unacknowledged() const { return unacknowledged_; }
   const std::string& requestTrailers() const { return requestTrailers_; }
   // Events the session delivers after nghttp2 returned.
   bool takeEvent(StreamEvent& event);

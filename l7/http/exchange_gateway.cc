@@ -115,8 +115,10 @@ void Exchange::sendEditedResponseHead(const http::MessageHead& response,
   }
   if (encoder_) {
     // The length is gone: HTTP/1.1 gets chunks (written here), HTTP/2 frames.
+    // Ranges of the encoded body are not offered (as NGINX's gzip filter).
     std::erase_if(fields, [](const http::HeaderView& h) {
-      return equalsIgnoreCase(h.name, "transfer-encoding");
+      return equalsIgnoreCase(h.name, "transfer-encoding") ||
+             equalsIgnoreCase(h.name, "accept-ranges");
     });
     if (!context_.client.payloadOnly()) fields.push_back({"Transfer-Encoding", "chunked"});
     edited.framing = http::BodyFraming::Chunked;
