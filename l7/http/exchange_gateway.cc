@@ -66,8 +66,9 @@ bool Exchange::admitRequest() {
 }
 
 bool Exchange::authenticate(const config::AuthConfig& auth) {
-  AuthOutcome outcome =
-      context_.service.authVerifier().check(auth, head_.headers, std::chrono::system_clock::now());
+  const config::AuthConfig& current = context_.service.currentAuth(auth);
+  AuthOutcome outcome = context_.service.authVerifier().check(current, head_.headers,
+                                                              std::chrono::system_clock::now());
   if (outcome.ok()) {
     authSubject_ = std::move(outcome.subject);
     claimHeaders_ = std::move(outcome.addHeaders);
@@ -135,8 +136,6 @@ void Exchange::sendEditedResponseHead(const http::MessageHead& response,
 // pauses, so a stream of events is not held back for the window to fill.
 void Exchange::pumpCompressed(size_t room) {
   if (!plain_) plain_.emplace(context_.service.worker().bufferStore());
-  size_t took = room > 0 ? responseBody_.pump(conn_->in(), *plain_, room) : 0;
-  if (took > 0) conn_->refresh();
   bool chunked = !context_.client.payloadOnly();
   ByteQueue& to = context_.client.responseBody();
   auto put = [&](std::span<const uint8_t> bytes) {
@@ -145,12 +144,23 @@ void Exchange::pumpCompressed(size_t room) {
     to.append(piece);
     if (chunked) to.append("\r\n");
   };
+  // The encoder may keep what it gets and give nothing back, so no event
+  // would come to move the rest: go on while the client side has room and
+  // the backend's bytes are at hand.
   bool ok = true;
-  while (ok && !plain_->empty()) {
-    std::string_view piece = plain_->front();
-    ok = encoder_->write(piece, put);
-    plain_->consume(piece.size());
+  size_t took = 0;
+  while (ok && room > 0) {
+    size_t n = responseBody_.pump(conn_->in(), *plain_, room);
+    if (n == 0) break;
+    took += n;
+    while (ok && !plain_->empty()) {
+      std::string_view piece = plain_->front();
+      ok = encoder_->write(piece, put);
+      plain_->consume(piece.size());
+    }
+    room = context_.client.responseRoom();
   }
+  if (took > 0) conn_->refresh();
   if (ok && responseBody_.done() && !encoder_->finished()) {
     ok = encoder_->finish(put);
     if (ok && chunked) {

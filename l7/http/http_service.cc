@@ -25,6 +25,46 @@ SharedRateLimit& HttpService::rateLimit(const config::RouteConfig& route,
   return rateLimits_.get(worker().config(), name(), label, route);
 }
 
+namespace {
+
+// An auth file as it is named in the config (one per type).
+std::string authFileKey(const config::AuthConfig& auth) {
+  switch (auth.type) {
+    case config::AuthType::Basic: return "basic:" + auth.usersFile;
+    case config::AuthType::ApiKey: return "api_key:" + auth.keysFile;
+    case config::AuthType::Jwt: return "jwt:" + auth.jwksFile;
+  }
+  return {};
+}
+
+}  // namespace
+
+const config::AuthConfig& HttpService::currentAuth(const config::AuthConfig& auth) {
+  const auto& snapshot = worker().config();
+  bool same = !authBuiltFor_.owner_before(snapshot) && !snapshot.owner_before(authBuiltFor_);
+  if (!same || authBuiltFor_.expired()) {
+    authBuiltFor_ = snapshot;
+    authFiles_.clear();
+    authByOld_.clear();
+    for (const auto& listener : snapshot->listeners) {
+      for (const auto& route : listener.routes) {
+        if (route.auth) authFiles_.emplace(authFileKey(*route.auth), route.auth->credentials);
+      }
+    }
+  }
+  auto known = authByOld_.find(&auth);
+  if (known != authByOld_.end()) return known->second ? *known->second : auth;
+  auto file = authFiles_.find(authFileKey(auth));
+  std::unique_ptr<config::AuthConfig> fresh;
+  if (file != authFiles_.end() && file->second != auth.credentials) {
+    fresh = std::make_unique<config::AuthConfig>(auth);
+    fresh->credentials = file->second;
+  }
+  auto& slot = authByOld_[&auth];
+  slot = std::move(fresh);
+  return slot ? *slot : auth;
+}
+
 RouteStats& HttpService::routeStats(const std::string& label) {
   RouteStats*& stats = routeStats_[label];
   if (stats == nullptr) {

@@ -42,6 +42,10 @@ class HttpService final : public AcceptingService {
   // The gateway's per-worker state: password checks (with their cache),
   // the routes' shared rate limiters, their counters ("routes[N]").
   AuthVerifier& authVerifier() { return authVerifier_; }
+  // `auth` (of a connection's snapshot) with the credentials of the worker's
+  // current config: a password revoked by a reload is refused on connections
+  // opened before it too.
+  const config::AuthConfig& currentAuth(const config::AuthConfig& auth);
   SharedRateLimit& rateLimit(const config::RouteConfig& route, const std::string& label);
   RouteStats& routeStats(const std::string& label);
   // A fresh random 64-bit word (X-Request-Id).
@@ -60,6 +64,9 @@ class HttpService final : public AcceptingService {
   std::shared_ptr<const ForwardSettings> forwardSettings_;
   std::unique_ptr<ForwardResolver> resolver_;
   AuthVerifier authVerifier_;
+  std::weak_ptr<const config::Config> authBuiltFor_;
+  std::unordered_map<std::string, std::shared_ptr<const config::AuthCredentials>> authFiles_;
+  std::unordered_map<const config::AuthConfig*, std::unique_ptr<config::AuthConfig>> authByOld_;
   RateLimitCache rateLimits_;
   std::unordered_map<std::string, RouteStats*> routeStats_;
   uint64_t rng_;
