@@ -30,7 +30,10 @@ enum class Status : uint16_t {
   SwitchingProtocols = 101,
   EarlyHints = 103,
   Ok = 200,
+  Created = 201,
+  Accepted = 202,
   NoContent = 204,
+  PartialContent = 206,
   MovedPermanently = 301,
   Found = 302,
   SeeOther = 303,
@@ -183,7 +186,10 @@ constexpr std::string_view reasonPhrase(uint16_t status) {
     case Status::SwitchingProtocols: return "Switching Protocols";
     case Status::EarlyHints: return "Early Hints";
     case Status::Ok: return "OK";
+    case Status::Created: return "Created";
+    case Status::Accepted: return "Accepted";
     case Status::NoContent: return "No Content";
+    case Status::PartialContent: return "Partial Content";
     case Status::MovedPermanently: return "Moved Permanently";
     case Status::Found: return "Found";
     case Status::SeeOther: return "See Other";

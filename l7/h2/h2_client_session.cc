@@ -93,7 +93,7 @@ struct H2ClientCallbacks {
       return 0;
     }
     if (frame->hd.type == NGHTTP2_SETTINGS && (frame->hd.flags & NGHTTP2_FLAG_ACK) == 0) {
-      s.settingsCame_ = true;  // becomeReady() once nghttp2 returned
+      s.settingsPending_ = true;  // acted on once nghttp2 returned
       return 0;
     }
     H2UpstreamStream* stream = frame->hd.stream_id != 0 ? s.stream(frame->hd.stream_id) : nullptr;
@@ -263,6 +263,17 @@ void H2ClientSession::start() {
 void H2ClientSession::becomeReady() {
   ready_ = true;
   size_t limit = streamLimit();
+  if (limit == 0) {
+    // No stream allowed at all (RFC 9113 section 6.5.2 permits it): the
+    // backend is not taking requests; its streams fail like a refused
+    // connect, and the exchanges try elsewhere.
+    for (H2UpstreamStream* s : streams_) {
+      s->fail(ECONNREFUSED);
+      touch(*s);
+    }
+    goaway_ = true;  // no new streams here
+    return;
+  }
   std::vector<H2UpstreamStream*> excess;
   if (streams_.size() > limit) {
     excess.assign(streams_.begin() + static_cast<std::ptrdiff_t>(limit), streams_.end());
@@ -270,6 +281,8 @@ void H2ClientSession::becomeReady() {
   }
   startWaiting();
   for (H2UpstreamStream* s : excess) {
+    // Each move places at least one stream (a limit of 0 fails them above),
+    // so streams spread over as many connections as the backend's limit needs.
     H2ClientSession* home = pool_.rehome(*s, *this);
     if (home == nullptr) {
       streams_.push_back(s);  // waits here for a free stream (startWaiting)
@@ -309,7 +322,14 @@ void H2ClientSession::receive() {
     failure_ = "HTTP/2 protocol error";
   }
   conn_->refresh();
-  if (!bad && settingsCame_ && !ready_) becomeReady();
+  if (!bad && settingsPending_) {
+    settingsPending_ = false;
+    if (ready_) {
+      startWaiting();  // a raised limit lets waiting streams go
+    } else {
+      becomeReady();
+    }
+  }
   if (bad) {
     nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
     send();

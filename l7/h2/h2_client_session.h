@@ -113,9 +113,9 @@ class H2ClientSession final : public Deletable, public BackendUser, public Timer
   bool tls_ = false;
   bool inNghttp2_ = false;
   bool stopped_ = false;
-  bool goaway_ = false;        // the backend said GOAWAY: no new streams
-  bool settingsCame_ = false;  // the backend's first SETTINGS was read
-  bool ready_ = false;         // ... and acted on
+  bool goaway_ = false;           // the backend said GOAWAY: no new streams
+  bool settingsPending_ = false;  // a SETTINGS was read, not acted on yet
+  bool ready_ = false;            // the backend's first SETTINGS was acted on
 };
 
 }  // namespace ringlb::l7
