@@ -131,9 +131,19 @@ std::string wwwAuthenticateFor(const config::AuthConfig& auth, AuthFailure failu
   return value;
 }
 
+// `_` counts as `-`: backends that map both to one CGI variable (HTTP_X_USER)
+// would otherwise take a client's X_User for the proxy's X-User.
 bool authStripsRequestHeader(const config::AuthConfig& auth, std::string_view name) {
+  auto same = [](char a, char b) {
+    a = a == '_' ? '-' : asciiLower(a);
+    b = b == '_' ? '-' : asciiLower(b);
+    return a == b;
+  };
   for (const config::ClaimHeader& ch : auth.claimsToHeaders) {
-    if (equalsIgnoreCase(ch.header, name)) return true;
+    if (ch.header.size() == name.size() &&
+        std::equal(name.begin(), name.end(), ch.header.begin(), same)) {
+      return true;
+    }
   }
   return false;
 }

@@ -1,5 +1,7 @@
 #include "l7/gateway/rate_limit_registry.h"
 
+#include <fmt/format.h>
+
 #include <mutex>
 
 namespace ringlb::l7 {
@@ -10,10 +12,13 @@ std::shared_ptr<SharedRateLimit> sharedRateLimit(const std::string& listener,
   static std::mutex mutex;
   static std::unordered_map<std::string, std::shared_ptr<SharedRateLimit>> limiters;
   std::lock_guard lock(mutex);
-  std::shared_ptr<SharedRateLimit>& slot = limiters[listener + "/" + route];
-  if (!slot || !sameRateLimit(slot->config(), config)) {
-    slot = std::make_shared<SharedRateLimit>(config);
-  }
+  // Keyed by the settings too: a connection of an older config keeps its own
+  // limiter without replacing the current one (which every worker shares).
+  std::string key =
+      fmt::format("{}/{}/{}/{}/{}/{}:{}", listener, route, config.requests, config.per.count(),
+                  config.burst, static_cast<int>(config.key), config.headerName);
+  std::shared_ptr<SharedRateLimit>& slot = limiters[key];
+  if (!slot) slot = std::make_shared<SharedRateLimit>(config);
   return slot;
 }
 

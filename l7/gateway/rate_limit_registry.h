@@ -1,6 +1,6 @@
 // The rate limiters of every route, shared by all workers: one
-// SharedRateLimit per listener route, kept across reloads while the route's
-// rate_limit stays the same (its buckets carry on), replaced when it changes.
+// SharedRateLimit per listener route and settings, kept across reloads
+// while the route's rate_limit stays the same (its buckets carry on).
 //
 // Thread rules: any thread; a mutex guards the registry, taken once per
 // route, worker and config snapshot (RateLimitCache), never per request.

@@ -51,9 +51,10 @@ struct H2ClientCallbacks {
     ByteQueue& out = s.conn_->out();
     if (out.size() >= kSendQueue) return NGHTTP2_ERR_WOULDBLOCK;
     H2UpstreamStream* stream = s.stream(frame->hd.stream_id);
-    if (stream == nullptr || stream->payload().size() < length) {
-      return NGHTTP2_ERR_CALLBACK_FAILURE;  // never: the read callback said so
-    }
+    // Released since the frame was prepared (a WOULDBLOCK in between): only
+    // this stream is reset, not the connection.
+    if (stream == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (stream->payload().size() < length) return NGHTTP2_ERR_CALLBACK_FAILURE;  // never
     out.append({reinterpret_cast<const char*>(header), 9});
     stream->payload().moveTo(out, length);
     stream->noteDrained();
@@ -111,9 +112,12 @@ struct H2ClientCallbacks {
   static int dataChunk(nghttp2_session* session, uint8_t, int32_t id, const uint8_t* data,
                        size_t length, void* user) {
     H2ClientSession& s = of(user);
+    // The connection's window reopens at once: streams that are not read
+    // must not stall the others (each is bounded by its own window).
+    nghttp2_session_consume_connection(session, length);
     H2UpstreamStream* stream = s.stream(id);
     if (stream == nullptr) {
-      nghttp2_session_consume(session, id, length);  // nobody takes it: the window reopens
+      nghttp2_session_consume_stream(session, id, length);  // nobody takes it
       return 0;
     }
     stream->onData(data, length);
@@ -173,12 +177,13 @@ void H2ClientSession::connect(const H2ConnectSpec& spec) {
     conn_->failToConnect(*this, EPROTO);  // the pool's TLS never loaded (logged)
     return;
   }
+  connectTimeout_ = spec.timeout;
   conn_->connect(spec.address, spec.timeout, *this, std::move(tls));
 }
 
 H2UpstreamStream* H2ClientSession::open(BackendUser& user) {
   if (!hasRoom()) return nullptr;
-  auto* stream = new H2UpstreamStream(*this, user, opened_, pool_.worker());
+  auto* stream = new H2UpstreamStream(*this, user, pool_.worker());
   adopt(*stream);
   if (connected()) stream->markStarted();  // the exchange writes its request now
   return stream;
@@ -247,6 +252,9 @@ void H2ClientSession::start() {
   }
   state_ = State::Open;  // the streams wait for the backend's SETTINGS (becomeReady)
   conn_->stream().startReceiving();
+  // A backend that accepts but never speaks (hung) fails like a connect.
+  IoContext& io = pool_.worker().io();
+  io.timers.schedule(timer_, io.now + connectTimeout_);
   std::array<nghttp2_settings_entry, 3> settings{{
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2UpstreamLimits::kStreamWindow},
@@ -262,6 +270,7 @@ void H2ClientSession::start() {
 // that none waits for a stream of this one to end.
 void H2ClientSession::becomeReady() {
   ready_ = true;
+  pool_.worker().io().timers.cancel(timer_);  // the SETTINGS wait is over
   size_t limit = streamLimit();
   if (limit == 0) {
     // No stream allowed at all (RFC 9113 section 6.5.2 permits it): the
@@ -400,6 +409,11 @@ void H2ClientSession::maybeClose() {
 }
 
 void H2ClientSession::onTimer(Timer&) {
+  if (state_ == State::Open && !ready_) {
+    failure_ = "no SETTINGS from the backend within connect_timeout";
+    end(ETIMEDOUT);
+    return;
+  }
   if (streams_.empty()) end(0);  // idle for the pool's idle timeout
 }
 
@@ -432,11 +446,14 @@ void H2ClientSession::submit(H2UpstreamStream& stream) {
   int32_t id = nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(),
                                       body ? &provider : nullptr, &stream);
   if (id < 0) {
-    stream.fail(ECONNRESET);
+    goaway_ = true;             // out of stream ids (or broken): no new streams here
+    stream.fail(ECONNREFUSED);  // seen by the exchange's next checks, retried
     touch(stream);
     return;
   }
   stream.submitted(id, head, requestHeadLimits());
+  // Stream ids run out after 2^30 requests: new streams go to a new connection.
+  if (nghttp2_session_get_next_stream_id(session_) > (1u << 31) - 1024) goaway_ = true;
 }
 
 // The HTTP/1.1 head as HTTP/2 fields (RFC 9113 section 8.2.2 and 8.3.1):
@@ -498,7 +515,7 @@ void H2ClientSession::resumeData(int32_t id) { nghttp2_session_resume_data(sessi
 
 void H2ClientSession::consume(int32_t id, size_t n) {
   if (state_ != State::Open) return;
-  nghttp2_session_consume(session_, id, n);
+  nghttp2_session_consume_stream(session_, id, n);
   send();  // the WINDOW_UPDATE
 }
 
@@ -506,11 +523,11 @@ void H2ClientSession::detach(H2UpstreamStream& stream) {
   std::erase(streams_, &stream);
   std::erase(touched_, &stream);
   int32_t id = stream.id();
-  if (id > 0 && state_ == State::Open) {
+  if (id > 0 && state_ != State::Over) {
     nghttp2_session_set_stream_user_data(session_, id, nullptr);
-    // What it received and nobody will take: the connection's window reopens.
+    // What it received and nobody will take (harmless once it is closed).
     if (stream.unacknowledged() > 0) {
-      nghttp2_session_consume(session_, id, stream.unacknowledged());
+      nghttp2_session_consume_stream(session_, id, stream.unacknowledged());
     }
     if (!stream.closed()) {
       nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);

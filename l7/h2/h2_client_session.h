@@ -105,10 +105,11 @@ class H2ClientSession final : public Deletable, public BackendUser, public Timer
   std::vector<H2UpstreamStream*> streams_;  // attached to an exchange
   std::vector<H2UpstreamStream*> touched_;  // owed an event
   std::string fields_;                      // scratch: lower-cased names of one request
-  Timer timer_{*this};                      // idle timeout
+  Timer timer_{*this};                      // the SETTINGS wait, then the idle timeout
   std::string failure_;                     // why the connect failed
   std::string authority_;                   // the backend as configured (no Host: :authority)
   uint32_t opened_ = 0;                     // streams opened so far
+  config::Duration connectTimeout_{};       // also the wait for the backend's SETTINGS
   State state_ = State::Connecting;
   bool tls_ = false;
   bool inNghttp2_ = false;

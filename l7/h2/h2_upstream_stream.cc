@@ -10,15 +10,13 @@
 
 namespace ringlb::l7 {
 
-H2UpstreamStream::H2UpstreamStream(H2ClientSession& session, BackendUser& user, uint32_t reuses,
-                                   Worker& worker)
+H2UpstreamStream::H2UpstreamStream(H2ClientSession& session, BackendUser& user, Worker& worker)
     : session_(&session),
       user_(&user),
       worker_(worker),
       out_(session.buffers()),
       in_(session.buffers()),
-      payload_(session.buffers()),
-      reuses_(reuses) {}
+      payload_(session.buffers()) {}
 
 H2UpstreamStream::~H2UpstreamStream() = default;
 

@@ -49,7 +49,7 @@ struct H2UpstreamLimits {
 
 class H2UpstreamStream final : public Upstream, public Deletable {
  public:
-  H2UpstreamStream(H2ClientSession& session, BackendUser& user, uint32_t reuses, Worker& worker);
+  H2UpstreamStream(H2ClientSession& session, BackendUser& user, Worker& worker);
   ~H2UpstreamStream() override;
   H2UpstreamStream(const H2UpstreamStream&) = delete;
   H2UpstreamStream& operator=(const H2UpstreamStream&) = delete;
@@ -64,7 +64,9 @@ class H2UpstreamStream final : public Upstream, public Deletable {
   bool eof() const override { return eof_; }
   int error() const override { return error_; }
   uint64_t bytesReceived() const override { return received_; }
-  uint32_t reuses() const override { return reuses_; }
+  // 0: a failed stream is the backend's doing, never a stale connection's
+  // (passive health checks count it).
+  uint32_t reuses() const override { return 0; }
   bool usesTls() override;
   std::string failureReason() override;
   Stream* pacedStream() override { return nullptr; }
@@ -140,7 +142,6 @@ class H2UpstreamStream final : public Upstream, public Deletable {
   uint64_t unacknowledged_ = 0;  // DATA payload not yet given back to the window
   size_t inSize_ = 0;            // in_.size() after our last append
   int32_t id_ = 0;
-  uint32_t reuses_;
   int error_ = 0;
   bool eof_ = false;
   bool headDone_ = false;           // the final response head is in in_

@@ -366,7 +366,7 @@ void Exchange::answerLocally(uint16_t status, std::span<const http::HeaderView> 
   std::string length = std::to_string(body.size());
   std::vector<http::HeaderView> fields(given.begin(), given.end());
   if (!body.empty()) fields.push_back({"Content-Type", "text/plain; charset=utf-8"});
-  fields.push_back({"Content-Length", length});
+  if (status != 204 && status != 304) fields.push_back({"Content-Length", length});
   // A browser reads a 401 or 429 only with the CORS fields.
   if (cors && choice_.route != nullptr && choice_.route->cors) corsFields(fields);
   http::MessageHead response;

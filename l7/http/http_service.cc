@@ -56,7 +56,12 @@ const config::AuthConfig& HttpService::currentAuth(const config::AuthConfig& aut
   if (known != authByOld_.end()) return known->second ? *known->second : auth;
   auto file = authFiles_.find(authFileKey(auth));
   std::unique_ptr<config::AuthConfig> fresh;
-  if (file != authFiles_.end() && file->second != auth.credentials) {
+  if (file == authFiles_.end()) {
+    // The file is no longer used (renamed, removed): nobody is let in with
+    // what it held.
+    fresh = std::make_unique<config::AuthConfig>(auth);
+    fresh->credentials = std::make_shared<const config::AuthCredentials>();
+  } else if (file->second != auth.credentials) {
     fresh = std::make_unique<config::AuthConfig>(auth);
     fresh->credentials = file->second;
   }

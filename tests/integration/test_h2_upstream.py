@@ -945,8 +945,16 @@ def test_http11_only_tls_backend_behind_an_h2_pool_is_a_502_that_says_why():
     version, status, body = curl(f"http://127.0.0.1:{H1ONLY}/x", "--http2-prior-knowledge")
     if status != 502:
         problems.append(f"status {status}, body {body[:300]!r}")
-    with H11.lock:
-        seen = list(H11.seen)
+    # The backend's thread notes the connection once its read ends (the
+    # proxy closes right after the handshake): wait for it.
+    def noted():
+        with H11.lock:
+            return list(H11.seen)
+    try:
+        wait_until(noted, timeout=5 * SLOW, what="the HTTP/1.1 TLS backend to note a connection")
+    except AssertionError:
+        pass
+    seen = noted()
     assert seen, "the HTTP/1.1 TLS backend was never reached"
     assert all(alpn is None for alpn, _ in seen), seen
     # RFC 9113 section 3.2: HTTP/2 over TLS only after ALPN agreed on h2.

@@ -233,6 +233,14 @@ TEST(AuthStripsRequestHeader, TheClaimTargetsInAnyCase) {
   EXPECT_FALSE(authStripsRequestHeader(basicRoute(), "X-User"));
 }
 
+TEST(AuthStripsRequestHeader, AnUnderscoreStandsForADash) {
+  // Backends that map both to HTTP_X_USER would take X_User for X-User.
+  auto auth = jwtRoute();
+  EXPECT_TRUE(authStripsRequestHeader(auth, "X_User"));
+  EXPECT_TRUE(authStripsRequestHeader(auth, "x_scope"));
+  EXPECT_FALSE(authStripsRequestHeader(auth, "X_Users"));
+}
+
 TEST(AuthFailureName, NamesEveryFailure) {
   EXPECT_EQ(authFailureName(AuthFailure::None), "");
   EXPECT_EQ(authFailureName(AuthFailure::Missing), "missing");
