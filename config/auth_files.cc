@@ -440,6 +440,10 @@ std::string parseJwks(std::string_view text, std::string_view file, AuthCredenti
     doc = Json::parse(text);
   } catch (const Json::parse_error& e) {
     return jsonSyntaxError(e, text, file);
+  } catch (const Json::exception& e) {
+    // out_of_range: a number too large for a double ("1E77777"), found by
+    // the fuzz target.
+    return fmt::format("{}: not a usable JSON document: {}", file, e.what());
   }
   auto keys = doc.is_object() ? doc.find("keys") : doc.end();
   if (!doc.is_object() || keys == doc.end() || !keys->is_array()) {

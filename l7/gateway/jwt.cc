@@ -26,7 +26,12 @@ std::optional<Json> parseObject(std::string_view text) {
     if (opens && depth >= kMaxJsonDepth) tooDeep = true;
     return !tooDeep;
   };
-  Json json = Json::parse(text.begin(), text.end(), limitDepth, /*allow_exceptions=*/false);
+  Json json;
+  try {
+    json = Json::parse(text.begin(), text.end(), limitDepth, /*allow_exceptions=*/false);
+  } catch (const Json::exception&) {
+    return std::nullopt;  // never seen with allow_exceptions off; a token must not end a worker
+  }
   if (tooDeep || json.is_discarded() || !json.is_object()) return std::nullopt;
   return json;
 }

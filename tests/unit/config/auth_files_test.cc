@@ -159,6 +159,11 @@ TEST(AuthJwks, ReadsRsa2048AndP256KeysAsTheSamePublicKeys) {
   EXPECT_EQ(EVP_PKEY_eq(out.jwks[1].publicKey.get(), ec.get()), 1);
 }
 
+TEST(AuthJwks, RefusesANumberTooLargeForADoubleWithoutThrowing) {
+  // Found by tests/fuzz/gateway_auth_fuzz.cc: nlohmann throws out_of_range.
+  EXPECT_TRUE(contains(jwksError(R"({"keys": 7E77777})"), "jwks.json: not a usable JSON document"));
+}
+
 TEST(AuthJwks, RefusesRsaKeysUnder2048Bits) {
   auto rsa = testing::rsaKey(1024);
   ASSERT_TRUE(rsa);
