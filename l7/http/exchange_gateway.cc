@@ -102,7 +102,11 @@ bool Exchange::prepareCompression(const http::MessageHead& response) {
     options.sizeHint = response.contentLength;
   }
   encoder_ = makeEncoder(*compressDecision_->coding, options);
-  return encoder_ != nullptr;  // a library that cannot set up: sent as it is
+  if (encoder_ == nullptr) {
+    compressDecision_.reset();  // a library that cannot set up: sent as it is, unedited
+    return false;
+  }
+  return true;
 }
 
 void Exchange::sendEditedResponseHead(const http::MessageHead& response,
