@@ -193,7 +193,9 @@ void H2ClientSession::adopt(H2UpstreamStream& stream) {
   ++opened_;
   stream.rebind(*this);
   streams_.push_back(&stream);
-  pool_.worker().io().timers.cancel(timer_);
+  // No longer idle; before the SETTINGS came the timer is their wait, which
+  // new streams must not extend.
+  if (ready_) pool_.worker().io().timers.cancel(timer_);
 }
 
 // Streams the session may carry: the backend's SETTINGS_MAX_CONCURRENT_STREAMS
