@@ -485,31 +485,10 @@ std::vector<nghttp2_nv> H2ClientSession::requestFields(const http::MessageHead& 
 }
 
 // A chunked request's trailers as trailing HEADERS; false: none to send.
-bool H2ClientSession::submitTrailers(nghttp2_session* session, int32_t id, std::string_view lines) {
-  std::string names;
-  names.reserve(lines.size());
-  std::vector<std::pair<size_t, std::string_view>> fields;  // name offset, value
-  std::vector<size_t> lengths;
-  while (!lines.empty()) {
-    size_t end = lines.find('\n');
-    std::string_view line = lines.substr(0, end);
-    lines = end == std::string_view::npos ? std::string_view() : lines.substr(end + 1);
-    if (line.ends_with('\r')) line.remove_suffix(1);
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) continue;
-    std::string_view name = line.substr(0, colon);
-    if (isForbiddenTrailer(name)) continue;
-    std::string_view value = trimOws(line.substr(colon + 1));
-    fields.emplace_back(names.size(), value);
-    lengths.push_back(name.size());
-    for (char c : name) names.push_back(asciiLower(c));
-  }
-  if (fields.empty()) return false;
-  std::vector<nghttp2_nv> nv;
-  for (size_t i = 0; i < fields.size(); ++i) {
-    nv.push_back(
-        h2Field(std::string_view(names).substr(fields[i].first, lengths[i]), fields[i].second));
-  }
+bool H2ClientSession::submitTrailers(nghttp2_session* session, int32_t id, std::string_view raw) {
+  std::string lines = h2TrailerLines(raw);
+  if (lines.empty()) return false;
+  std::vector<nghttp2_nv> nv = h2TrailerFields(lines);  // nghttp2 copies them
   return nghttp2_submit_trailer(session, id, nv.data(), nv.size()) == 0;
 }
 

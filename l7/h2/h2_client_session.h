@@ -88,7 +88,7 @@ class H2ClientSession final : public Deletable, public BackendUser, public Timer
   uint32_t streamLimit() const;
   void receive();
   std::vector<nghttp2_nv> requestFields(const http::MessageHead& head);
-  static bool submitTrailers(nghttp2_session* session, int32_t id, std::string_view lines);
+  static bool submitTrailers(nghttp2_session* session, int32_t id, std::string_view raw);
   void deliver();
   void touch(H2UpstreamStream& stream);
   // The connection is done: every stream hears `err` (0: a clean end).

@@ -17,6 +17,23 @@ bool isForbiddenTrailer(std::string_view name) {
   return name.starts_with(':');
 }
 
+std::string h2TrailerLines(std::string_view raw) {
+  std::string out;
+  while (!raw.empty()) {
+    size_t end = raw.find('\n');
+    std::string_view line = raw.substr(0, end);
+    raw = end == std::string_view::npos ? std::string_view() : raw.substr(end + 1);
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) continue;
+    std::string_view name = line.substr(0, colon);
+    if (isForbiddenTrailer(name)) continue;
+    for (char c : name) out.push_back(asciiLower(c));
+    out.append(": ").append(trimOws(line.substr(colon + 1))).append("\r\n");
+  }
+  return out;
+}
+
 void H2RequestHead::add(std::string_view name, std::string_view value) {
   if (tooLarge_) return;
   // HPACK's accounting (RFC 7541 section 4.1): 32 bytes of overhead a field.

@@ -25,6 +25,11 @@ namespace ringlb::l7 {
 // RFC 9113 section 8.2.2): framing, routing, connection-specific fields.
 bool isForbiddenTrailer(std::string_view name);
 
+// Raw trailer field lines (CRLF- or LF-terminated, as the chunked decoder
+// keeps them) as HTTP/2 may carry them: "name: value\r\n" lines with
+// lower-cased names and trimmed values, forbidden fields dropped.
+std::string h2TrailerLines(std::string_view raw);
+
 class H2RequestHead {
  public:
   H2RequestHead(uint32_t maxHeaderSize, uint32_t maxFields)

@@ -27,6 +27,18 @@ size_t codeSlot(uint32_t code) { return code < kHttp2Codes - 1 ? code : kHttp2Co
 
 }  // namespace
 
+std::vector<nghttp2_nv> h2TrailerFields(std::string_view lines) {
+  std::vector<nghttp2_nv> nv;
+  while (!lines.empty()) {
+    size_t end = lines.find("\r\n");
+    std::string_view line = lines.substr(0, end);
+    lines.remove_prefix(end + 2);
+    size_t colon = line.find(": ");
+    nv.push_back(h2Field(line.substr(0, colon), line.substr(colon + 2)));
+  }
+  return nv;
+}
+
 // nghttp2's callbacks, each forwarding to the session (user_data).
 struct H2Callbacks {
   static H2Session& of(void* user) { return *static_cast<H2Session*>(user); }

@@ -58,6 +58,9 @@ inline nghttp2_nv h2Field(std::string_view name, std::string_view value) {
           NGHTTP2_NV_FLAG_NONE};
 }
 
+// nghttp2 fields viewing `lines` (as h2TrailerLines() writes them).
+std::vector<nghttp2_nv> h2TrailerFields(std::string_view lines);
+
 class H2Owner {
  public:
   virtual ~H2Owner() = default;

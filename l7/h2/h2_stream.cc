@@ -175,33 +175,13 @@ size_t H2Stream::responseRoom() const {
 
 void H2Stream::responseTrailers(std::string_view fields) {
   // Raw field lines from the chunked decoder (which checked their syntax).
-  while (!fields.empty()) {
-    size_t end = fields.find('\n');
-    std::string_view line = fields.substr(0, end);
-    fields = end == std::string_view::npos ? std::string_view() : fields.substr(end + 1);
-    if (line.ends_with('\r')) line.remove_suffix(1);
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) continue;
-    std::string_view name = line.substr(0, colon);
-    std::string_view value = trimOws(line.substr(colon + 1));
-    if (isForbiddenTrailer(name)) continue;
-    for (char c : name) responseTrailers_.push_back(asciiLower(c));
-    responseTrailers_.append(": ").append(value).append("\r\n");
-  }
+  responseTrailers_.append(h2TrailerLines(fields));
 }
 
 // The trailers as a HEADERS frame that ends the stream (called from the
 // data source once the body is out); false if nghttp2 refused them.
 bool H2Stream::submitTrailers() {
-  std::vector<nghttp2_nv> nv;
-  std::string_view rest = responseTrailers_;
-  while (!rest.empty()) {
-    size_t end = rest.find("\r\n");
-    std::string_view line = rest.substr(0, end);
-    rest.remove_prefix(end + 2);
-    size_t colon = line.find(": ");
-    nv.push_back(h2Field(line.substr(0, colon), line.substr(colon + 2)));
-  }
+  std::vector<nghttp2_nv> nv = h2TrailerFields(responseTrailers_);
   return nghttp2_submit_trailer(session_.nghttp2(), id_, nv.data(), nv.size()) == 0;
 }
 

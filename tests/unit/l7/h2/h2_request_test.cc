@@ -181,3 +181,16 @@ TEST(TokenBucket, AnIdleBucketRefillsOnlyToItsBurst) {
 
 }  // namespace
 }  // namespace ringlb::l7
+
+namespace ringlb::l7 {
+namespace {
+
+TEST(H2TrailerLines, LowerCasesTrimsAndDropsForbiddenFields) {
+  EXPECT_EQ(
+      h2TrailerLines("Grpc-Status:  0 \r\nContent-Length: 5\r\nX-A:b\n:bad: x\r\nnocolon\r\n"),
+      "grpc-status: 0\r\nx-a: b\r\n");
+  EXPECT_EQ(h2TrailerLines(""), "");
+}
+
+}  // namespace
+}  // namespace ringlb::l7
