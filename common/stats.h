@@ -132,7 +132,7 @@ struct BackendStats {
 
 // Why a route's authentication refused a request: the `reason` label of
 // ringlb_auth_failures_total, in the order of l7's AuthFailure (None first).
-inline constexpr std::array<const char*, 14> kAuthFailureReasons = {"",
+inline constexpr std::array<const char*, 15> kAuthFailureReasons = {"",
                                                                     "missing",
                                                                     "unsupported_scheme",
                                                                     "malformed",
@@ -145,14 +145,16 @@ inline constexpr std::array<const char*, 14> kAuthFailureReasons = {"",
                                                                     "not_yet_valid",
                                                                     "wrong_issuer",
                                                                     "wrong_audience",
-                                                                    "unavailable"};
+                                                                    "unavailable",
+                                                                    "throttled"};
 
 // The API gateway's counters of one route ("routes[N]") on one worker.
 struct RouteStats {
   std::string listener;
   std::string route;
   unsigned worker = 0;
-  Counter rateLimited;  // answered 429
+  Counter rateLimited;     // answered 429
+  Counter compressErrors;  // responses whose compression failed (the body was cut)
   std::array<Counter, kAuthFailureReasons.size()> authFailures;
 };
 

@@ -195,6 +195,7 @@ AdminSnapshot collectAdminSnapshot(const SharedServices& shared, const config::C
     });
     if (it == snap.routes.end()) it = snap.routes.insert(snap.routes.end(), {s.listener, s.route});
     it->rateLimited += s.rateLimited.get();
+    it->compressErrors += s.compressErrors.get();
     for (size_t i = 0; i < s.authFailures.size(); ++i)
       it->authFailures[i] += s.authFailures[i].get();
   });

@@ -121,6 +121,7 @@ struct RouteView {
   std::string listener;
   std::string route;  // "routes[N]"
   uint64_t rateLimited = 0;
+  uint64_t compressErrors = 0;
   std::array<uint64_t, kAuthFailureReasons.size()> authFailures{};
 };
 

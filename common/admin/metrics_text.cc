@@ -206,9 +206,15 @@ void writeGatewayMetrics(Writer& w, const AdminSnapshot& snap) {
     w.sample("ringlb_rate_limited_total", {{"listener", r.listener}, {"route", r.route}},
              r.rateLimited);
   }
+  w.family("ringlb_compress_errors_total", "counter",
+           "Responses whose compression failed in the encoder: the client's body was cut.");
+  for (const auto& r : snap.routes) {
+    w.sample("ringlb_compress_errors_total", {{"listener", r.listener}, {"route", r.route}},
+             r.compressErrors);
+  }
   w.family("ringlb_auth_failures_total", "counter",
-           "Requests a route's auth refused (401; 500 when its credentials never loaded), by "
-           "reason.");
+           "Requests a route's auth refused (401; 429 when throttled; 500 when its credentials "
+           "never loaded), by reason.");
   for (const auto& r : snap.routes) {
     for (size_t i = 1; i < r.authFailures.size(); ++i) {
       if (r.authFailures[i] == 0) continue;

@@ -98,7 +98,7 @@ void appendQuoted(std::string& out, std::string_view s) {
 
 }  // namespace
 
-static_assert(static_cast<size_t>(AuthFailure::Unavailable) + 1 == kAuthFailureReasons.size(),
+static_assert(static_cast<size_t>(AuthFailure::Throttled) + 1 == kAuthFailureReasons.size(),
               "kAuthFailureReasons names every AuthFailure");
 
 std::string_view authFailureName(AuthFailure failure) {

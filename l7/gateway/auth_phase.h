@@ -56,12 +56,13 @@ enum class AuthFailure : uint8_t {
   WrongIssuer,        // jwt
   WrongAudience,      // jwt
   Unavailable,        // the route's credentials are not loaded (500)
+  Throttled,          // the client failed too often lately (429, nothing checked)
 };
 
 // The metric label: "missing", "unsupported_scheme", "malformed",
 // "unknown_user", "bad_credentials", "bad_signature", "unknown_kid",
 // "alg_refused", "expired", "not_yet_valid", "wrong_issuer",
-// "wrong_audience", "unavailable"; "" for None.
+// "wrong_audience", "unavailable", "throttled"; "" for None.
 std::string_view authFailureName(AuthFailure failure);
 
 struct AuthOutcome {

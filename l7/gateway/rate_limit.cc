@@ -64,6 +64,21 @@ RateLimitVerdict SharedRateLimit::take(std::string_view key, int64_t nowNs) {
   return verdict;
 }
 
+RateLimitVerdict SharedRateLimit::peek(std::string_view key, int64_t nowNs) {
+  int64_t now = ticks(nowNs);
+  RateLimitVerdict verdict;
+  auto step = [&](int64_t tat, int64_t& next) {
+    verdict = decide(tat, now, next);
+    return false;  // a refusal writes nothing
+  };
+  if (config_.key == config::RateLimitKey::Route) {
+    RateLimitTable::updateCell(routeBucket_, step);
+  } else {
+    table_.update(key, now, step);
+  }
+  return verdict;
+}
+
 bool sameRateLimit(const config::RateLimitConfig& a, const config::RateLimitConfig& b) {
   return a.requests == b.requests && a.per == b.per && a.burst == b.burst && a.key == b.key &&
          a.headerName == b.headerName;

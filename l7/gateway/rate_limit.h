@@ -65,6 +65,9 @@ class SharedRateLimit {
 
   // Takes a token from the bucket of `key` (see rateLimitKey()) at `nowNs`.
   RateLimitVerdict take(std::string_view key, int64_t nowNs);
+  // What take() would answer, without taking (the bucket is not changed;
+  // an unknown key gets a slot like in take()).
+  RateLimitVerdict peek(std::string_view key, int64_t nowNs);
 
   const config::RateLimitConfig& config() const { return config_; }
   const RateLimitTable& table() const { return table_; }

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/stats.h"
 #include "common/worker.h"
+#include "l7/gateway/auth_throttle.h"
 #include "l7/gateway/cors.h"
 #include "l7/gateway/rate_limit_key.h"
 #include "l7/http/exchange.h"
@@ -66,20 +67,35 @@ bool Exchange::admitRequest() {
 }
 
 bool Exchange::authenticate(const config::AuthConfig& auth) {
-  const config::AuthConfig& current = context_.service.currentAuth(auth);
-  AuthOutcome outcome = context_.service.authVerifier().check(current, head_.headers,
-                                                              std::chrono::system_clock::now());
-  if (outcome.ok()) {
-    authSubject_ = std::move(outcome.subject);
-    claimHeaders_ = std::move(outcome.addHeaders);
-    return true;
+  SharedRateLimit& failures = context_.service.authFailureLimit();
+  int64_t now = monotonicNs();
+  RateLimitVerdict throttle = failures.peek(context_.clientIp, now);
+  AuthOutcome outcome;
+  if (!throttle.allowed) {
+    outcome.failure = AuthFailure::Throttled;
+    outcome.status = 429;
+  } else {
+    const config::AuthConfig& current = context_.service.currentAuth(auth);
+    outcome = context_.service.authVerifier().check(current, head_.headers,
+                                                    std::chrono::system_clock::now());
+    if (outcome.ok()) {
+      authSubject_ = std::move(outcome.subject);
+      claimHeaders_ = std::move(outcome.addHeaders);
+      return true;
+    }
+    if (countsAsFailedAttempt(outcome.failure)) failures.take(context_.clientIp, now);
   }
   RouteStats& stats = context_.service.routeStats(routeLabel());
   stats.authFailures[static_cast<size_t>(outcome.failure)].add();
   authFailure_ = authFailureName(outcome.failure);
   std::vector<http::HeaderView> fields;
+  std::string retry;
   if (!outcome.wwwAuthenticate.empty())
     fields.push_back({"WWW-Authenticate", outcome.wwwAuthenticate});
+  if (!throttle.allowed) {
+    retry = std::to_string(throttle.retryAfterSeconds);
+    fields.push_back({"Retry-After", retry});
+  }
   answerLocally(outcome.status, fields, statusBody(outcome.status));
   return false;
 }
@@ -178,6 +194,7 @@ void Exchange::pumpCompressed(size_t room) {
   if (!ok) {
     logWarn("listener {}: compressing the response of {} failed: {}", context_.listener.name,
             backendKey_, encoder_->error());
+    context_.service.routeStats(routeLabel()).compressErrors.add();
     fail(makeError(ErrorCode::BackendTruncated));  // the client sees the body cut
   }
 }

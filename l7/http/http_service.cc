@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "l7/gateway/auth_throttle.h"
 #include "l7/http/http_connection.h"
 
 namespace ringlb::l7 {
@@ -23,6 +24,12 @@ void HttpService::stopAccepting() {
 SharedRateLimit& HttpService::rateLimit(const config::RouteConfig& route,
                                         const std::string& label) {
   return rateLimits_.get(worker().config(), name(), label, route);
+}
+
+SharedRateLimit& HttpService::authFailureLimit() {
+  if (!authFailures_)
+    authFailures_ = sharedRateLimit(name(), "auth-failures", authFailureSettings());
+  return *authFailures_;
 }
 
 namespace {

@@ -47,6 +47,9 @@ class HttpService final : public AcceptingService {
   // opened before it too.
   const config::AuthConfig& currentAuth(const config::AuthConfig& auth);
   SharedRateLimit& rateLimit(const config::RouteConfig& route, const std::string& label);
+  // The listener's failed-login buckets (auth_throttle.h), shared by all
+  // workers and kept across reloads.
+  SharedRateLimit& authFailureLimit();
   RouteStats& routeStats(const std::string& label);
   // A fresh random 64-bit word (X-Request-Id).
   uint64_t nextRandom();
@@ -68,6 +71,7 @@ class HttpService final : public AcceptingService {
   std::unordered_map<std::string, std::shared_ptr<const config::AuthCredentials>> authFiles_;
   std::unordered_map<const config::AuthConfig*, std::unique_ptr<config::AuthConfig>> authByOld_;
   RateLimitCache rateLimits_;
+  std::shared_ptr<SharedRateLimit> authFailures_;
   std::unordered_map<std::string, RouteStats*> routeStats_;
   uint64_t rng_;
   std::string accessLine_;

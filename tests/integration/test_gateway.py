@@ -906,6 +906,7 @@ def test_basic_auth_each_hash_scheme():
 
 
 def test_basic_auth_refusals_are_401_with_a_challenge():
+    client = Client("127.0.0.32")  # its own failed-login bucket
     before = auth_failures("/basic/")
     cases = [("wrong", [("Authorization", basic("alice", "nope"))], "bad_credentials"),
              ("unknown", [("Authorization", basic("mallory", "x"))], "unknown_user"),
@@ -917,7 +918,7 @@ def test_basic_auth_refusals_are_401_with_a_challenge():
              ("bearer", [("Authorization", "Bearer abc")], "unsupported_scheme"),
              ("cached-wrong", [("Authorization", basic("alice", "alice-pw "))], "bad_credentials")]
     for name, headers, _ in cases:
-        r = get(f"/basic/refused-{name}", headers)
+        r = client.request("GET", f"/basic/refused-{name}", headers)
         assert r.status == 401, f"{name}: {r}"
         assert r.values("www-authenticate") == ['Basic realm="staff", charset="UTF-8"'], \
             f"{name}: {r}"
@@ -941,6 +942,35 @@ def test_basic_auth_refusals_are_401_with_a_challenge():
         assert not line.get("user") or name in ("wrong", "cached-wrong", "unknown"), line
     r = get("/basic/after-refusals", [("Authorization", basic("bob", PASSWORDS["bob"]))])
     assert r.status == 200, r
+
+
+def test_failed_logins_slow_the_client_down():
+    guesser, other = Client("127.0.0.40"), Client("127.0.0.41")
+    before = auth_failures("/basic/")
+    for i in range(20):  # the burst: every guess is checked
+        r = guesser.request("GET", f"/basic/guess-{i}", [("Authorization", basic("bob", f"g{i}"))])
+        assert r.status == 401, f"guess {i}: {r}"
+    started = time.monotonic()
+    for i in range(50):  # then nothing is checked, a right password included
+        pw = PASSWORDS["bob"] if i == 49 else f"h{i}"
+        r = guesser.request("GET", f"/basic/throttled-{i}", [("Authorization", basic("bob", pw))])
+        assert r.status == 429 and retry_after_ok(r), f"throttled {i}: {r}"
+        assert int(r.header("retry-after")) <= 3, r
+    took = time.monotonic() - started
+    print(f"  50 throttled attempts answered in {took * 1000:.0f} ms (no password hashing)")
+    assert took < 50 * 0.05, f"throttled answers hashed passwords: {took:.2f} s"
+    r = other.request("GET", "/basic/other-client", [("Authorization", basic("bob", PASSWORDS["bob"]))])
+    assert r.status == 200, f"another client is not slowed down: {r}"
+    r = guesser.request("GET", "/basic/no-credentials")
+    assert r.status == 429, f"a throttled client gets 429 before any check: {r}"
+    wait_until(lambda: auth_failures("/basic/").get("throttled", 0)
+               - before.get("throttled", 0) >= 51, what="the throttled failures counted")
+    assert log_for("/basic/throttled-0")[0].get("auth_failure") == "throttled"
+    time.sleep(3.2)  # the bucket refills one attempt every 3 s (a clock, not a race)
+    r = guesser.request("GET", "/basic/after-wait", [("Authorization", basic("bob", PASSWORDS["bob"]))])
+    assert r.status == 200, f"one attempt is back after Retry-After: {r}"
+    guesser.close()
+    other.close()
 
 
 def test_check_names_a_plain_text_password_line():
@@ -983,7 +1013,7 @@ def test_api_key_named_and_unnamed_digests():
                           "missing": [],
                           "other-header": [("Authorization", "Bearer " + API_KEYS["alice-app"])]
                           }.items():
-        r = get(f"/key/refused-{name}", headers)
+        r = Client("127.0.0.33").request("GET", f"/key/refused-{name}", headers)
         assert r.status == 401, f"{name}: {r}"
         assert r.values("www-authenticate") == [challenge], f"{name}: {r}"
     r = curl("/key/h2", "-H", f"X-API-Key: {API_KEYS['alice-app']}", h2=True)
@@ -1050,8 +1080,9 @@ def test_jwt_bad_tokens_are_refused():
         "not-json": (f"{b64u(b'not json')}.{p}.{s}", "malformed"),
     }
     refused = []
+    client = Client("127.0.0.31")  # its own failed-login bucket
     for name, (token, reason) in cases.items():
-        r = get(f"/jwt/bad-{name}", [("Authorization", f"Bearer {token}")])
+        r = client.request("GET", f"/jwt/bad-{name}", [("Authorization", f"Bearer {token}")])
         assert r.status == 401, f"{name}: {r}"
         chal = r.values("www-authenticate")
         assert len(chal) == 1 and chal[0].startswith('Bearer realm="tokens"') and \

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "l7/gateway/auth_throttle.h"
 #include "l7/gateway/jwt_sign.h"
 
 namespace ringlb::l7 {
@@ -256,6 +257,30 @@ TEST(AuthFailureName, NamesEveryFailure) {
   EXPECT_EQ(authFailureName(AuthFailure::WrongIssuer), "wrong_issuer");
   EXPECT_EQ(authFailureName(AuthFailure::WrongAudience), "wrong_audience");
   EXPECT_EQ(authFailureName(AuthFailure::Unavailable), "unavailable");
+  EXPECT_EQ(authFailureName(AuthFailure::Throttled), "throttled");
+}
+
+TEST(AuthThrottle, OnlyCredentialsThatDidNotHoldCountAsFailedAttempts) {
+  for (AuthFailure f :
+       {AuthFailure::Malformed, AuthFailure::UnknownUser, AuthFailure::BadCredentials,
+        AuthFailure::BadSignature, AuthFailure::UnknownKid, AuthFailure::AlgRefused}) {
+    EXPECT_TRUE(countsAsFailedAttempt(f)) << authFailureName(f);
+  }
+  // a browser's first request, a genuine token past its time or for another
+  // audience, our own missing file, and the throttle's own answer
+  for (AuthFailure f :
+       {AuthFailure::None, AuthFailure::Missing, AuthFailure::UnsupportedScheme,
+        AuthFailure::Expired, AuthFailure::NotYetValid, AuthFailure::WrongIssuer,
+        AuthFailure::WrongAudience, AuthFailure::Unavailable, AuthFailure::Throttled}) {
+    EXPECT_FALSE(countsAsFailedAttempt(f)) << authFailureName(f);
+  }
+}
+
+TEST(AuthThrottle, TheBucketIsPerClientAddressWithTheBurstThenOneEveryThreeSeconds) {
+  config::RateLimitConfig c = authFailureSettings();
+  EXPECT_EQ(c.key, config::RateLimitKey::SourceIp);
+  EXPECT_EQ(c.burst, kAuthFailureBurst);
+  EXPECT_EQ(c.per / c.requests, std::chrono::milliseconds(3000));
 }
 
 }  // namespace

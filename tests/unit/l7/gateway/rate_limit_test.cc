@@ -127,6 +127,20 @@ TEST(SharedRateLimit, RefusalsDoNotUseTokens) {
   EXPECT_TRUE(rl.take("a", kStart + 100 * kMs).allowed);
 }
 
+TEST(SharedRateLimit, PeekAnswersLikeTakeWithoutTaking) {
+  SharedRateLimit bucket(limit(2, seconds(1), 2), pinned());
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(bucket.peek("k", kStart).allowed);
+  EXPECT_TRUE(bucket.take("k", kStart).allowed);
+  EXPECT_TRUE(bucket.peek("k", kStart).allowed);
+  EXPECT_TRUE(bucket.take("k", kStart).allowed);
+  RateLimitVerdict peeked = bucket.peek("k", kStart);
+  RateLimitVerdict taken = bucket.take("k", kStart);
+  EXPECT_FALSE(peeked.allowed);
+  EXPECT_EQ(peeked.retryAfterSeconds, taken.retryAfterSeconds);
+  EXPECT_TRUE(bucket.peek("k", kStart + 500 * kMs).allowed);
+  EXPECT_TRUE(bucket.peek("other", kStart).allowed);
+}
+
 TEST(SharedRateLimit, AnAbsentBurstIsTheRequestCount) {
   SharedRateLimit rl(limit(7, seconds(1), 0), pinned());
   EXPECT_EQ(allowedOf(rl, "a", kStart, 100), 7);
