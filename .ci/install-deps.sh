@@ -25,7 +25,7 @@ test_pkgs=(
   openssl sslscan nghttp2-client procps iproute2 nftables netcat-openbsd
   python3-prometheus-client python3-grpcio chromium gzip zstd brotli
 )
-bench_pkgs=(nginx-light libnginx-mod-stream haproxy wrk gnuplot-nox util-linux)
+bench_pkgs=(nginx-light libnginx-mod-stream haproxy varnish wrk gnuplot-nox util-linux)
 
 case "${1:-}" in
   "") wanted=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;

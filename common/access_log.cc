@@ -174,6 +174,7 @@ void appendHttpFields(std::string& out, const AccessRecord& r) {
   if (!r.user.empty()) appendField(out, "user", r.user);
   if (!r.authFailure.empty()) appendField(out, "auth_failure", r.authFailure);
   if (!r.rateLimit.empty()) appendField(out, "rate_limit", r.rateLimit);
+  if (!r.cache.empty()) appendField(out, "cache", r.cache);
 }
 
 void appendTcpFields(std::string& out, const AccessRecord& r) {

@@ -93,6 +93,8 @@ struct AccessRecord {
   std::string_view user;
   std::string_view authFailure;
   std::string_view rateLimit;
+  // http routes with cache: hit, miss, stale, revalidated or bypass.
+  std::string_view cache;
   // tcp, udp, forward.
   AccessEnd end = AccessEnd::None;
   // udp: datagrams from the client (forwarded) and sent to the client.

@@ -8,6 +8,7 @@
 //   stats           counters for /metrics (single writer per counter)
 //   backendStatus   health state per backend for /status
 //   ticketKeys      TLS session-ticket keys of every listener and worker
+//   caches          the http routes' caches (admin purge and gauges)
 //
 // Thread rules: each member documents its own; the object outlives every
 // worker and extension of its server.
@@ -15,6 +16,7 @@
 
 #include "common/access_log.h"
 #include "common/backend_status.h"
+#include "common/cache_registry.h"
 #include "common/passive_reports.h"
 #include "common/stats.h"
 #include "common/tls/ticket_keys.h"
@@ -27,6 +29,7 @@ struct SharedServices {
   StatsRegistry stats;
   BackendStatusBoard backendStatus;
   tls::TicketKeys ticketKeys;
+  CacheRegistry caches;
 };
 
 }  // namespace ringlb

@@ -59,6 +59,11 @@ enum class Http2Limit : uint8_t { RapidReset, ControlFlood, HeaderBlock, Concurr
 inline constexpr size_t kHttp2Limits = 4;
 const char* http2LimitName(Http2Limit limit);
 
+// The `result` label of ringlb_cache_requests_total (docs/cache.md), in the
+// order of l7's CacheResult.
+inline constexpr std::array<const char*, 5> kCacheResults = {"hit", "miss", "stale", "revalidated",
+                                                             "bypass"};
+
 // One listener on one worker.
 struct ListenerStats {
   std::string listener;
@@ -88,6 +93,8 @@ struct ListenerStats {
     std::array<Counter, kHttp2Limits> limitHits;
   } http2;
   DurationHistogram requestDuration;
+  // http routes with `cache`: answers by result (CacheResult).
+  std::array<Counter, kCacheResults.size()> cacheRequests;
   // udp: datagrams each way.
   Counter datagramsIn;
   Counter datagramsOut;

@@ -230,6 +230,13 @@ struct CompressConfig {
                                     "application/xml", "image/svg+xml"};
 };
 
+// A route's `cache` (docs/cache.md): an RFC 9111 shared cache of its responses.
+struct CacheConfig {
+  uint64_t maxSize = uint64_t{256} << 20;      // bytes of stored responses, LRU beyond
+  uint64_t maxObjectSize = uint64_t{8} << 20;  // larger responses pass uncached
+  Duration defaultTtl{0};                      // freshness of responses without any; 0 = none
+};
+
 struct RouteConfig {
   std::string host;                      // exact or "*.example.com", lower-cased; empty = any
   std::string pathPrefix;                // empty = any
@@ -251,6 +258,7 @@ struct RouteConfig {
   std::optional<AuthConfig> auth;
   std::optional<CorsConfig> cors;
   std::optional<CompressConfig> compress;
+  std::optional<CacheConfig> cache;
   SourcePos pos;
 };
 

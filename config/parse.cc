@@ -788,6 +788,7 @@ class Parser {
     if (key == "auth") return assign(r.auth, auth(*v.as_table()));
     if (key == "cors") return assign(r.cors, cors(*v.as_table()));
     if (key == "compress") return assign(r.compress, compress(*v.as_table()));
+    if (key == "cache") return assign(r.cache, cache(*v.as_table()));
     return unhandled(v, key);
   }
 
@@ -1030,6 +1031,21 @@ class Parser {
          });
     path_ = path;
     return diag_.count() == before ? std::optional(std::move(c)) : std::nullopt;
+  }
+
+  std::optional<CacheConfig> cache(const toml::table& table) {
+    const std::string path = path_;
+    const size_t before = diag_.count();
+    CacheConfig c;
+    walk(table, Section::Cache, path, "in " + path, [&](std::string_view key, const toml::node& v) {
+      if (key == "max_size") return assign(c.maxSize, size(v));
+      if (key == "max_object_size") return assign(c.maxObjectSize, size(v));
+      if (key == "default_ttl") return assign(c.defaultTtl, wholeSeconds(v));
+      return unhandled(v, key);
+    });
+    if (!table.contains("max_object_size")) c.maxObjectSize = std::min(c.maxObjectSize, c.maxSize);
+    path_ = path;
+    return diag_.count() == before ? std::optional(c) : std::nullopt;
   }
 
   std::optional<std::vector<ContentCoding>> codings(const toml::node& node) {

@@ -272,6 +272,10 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
      "`{ algorithms = [...], min_size = N, types = [...] }`: compress responses for clients "
      "that accept it. Not on a redirect route.",
      false},
+    {S::Route, "cache", T::Table, "none",
+     "`{ max_size = N, max_object_size = N, default_ttl = \"0s\" }`: an RFC 9111 shared cache "
+     "of the route's responses (docs/cache.md). Not on a redirect route.",
+     false},
 
     {S::RateLimit, "requests", T::Integer, "required",
      "1..1000000000: tokens added per `per` (the sustained rate).", false},
@@ -355,11 +359,24 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
      "Media types compressed (`\"type/subtype\"` or `\"type/*\"`, case-insensitive, no "
      "parameters); others pass as they are.",
      false},
+
+    {S::Cache, "max_size", T::Size, "\"256MiB\"",
+     "Bytes of responses (fields and body) the route's cache holds, shared by all workers; the "
+     "least recently used are evicted beyond it. 1MiB..1TiB.",
+     false},
+    {S::Cache, "max_object_size", T::Size, "\"8MiB\" (at most `max_size`)",
+     "A larger response passes through uncached; at least 1 and at most `max_size`.", false},
+    {S::Cache, "default_ttl", T::DurationString, "\"0s\"",
+     "Freshness of responses that carry none (no max-age, s-maxage or Expires), whole seconds; "
+     "\"0s\" = such responses are stored only when they can be revalidated (ETag or "
+     "Last-Modified).",
+     false},
 });
 
-constexpr std::array kSections = {S::Root,   S::Global,    S::Admin,    S::Pool, S::Backend,
-                                  S::Health, S::PoolTls,   S::Listener, S::Tls,  S::Certificate,
-                                  S::Route,  S::RateLimit, S::Auth,     S::Cors, S::Compress};
+constexpr std::array kSections = {S::Root,    S::Global,      S::Admin,    S::Pool,
+                                  S::Backend, S::Health,      S::PoolTls,  S::Listener,
+                                  S::Tls,     S::Certificate, S::Route,    S::RateLimit,
+                                  S::Auth,    S::Cors,        S::Compress, S::Cache};
 
 void appendEscaped(std::string& out, std::string_view text) {
   for (char c : text) {
@@ -404,6 +421,7 @@ std::string_view sectionTitle(Section section) {
     case S::Auth: return "[[listeners.NAME.routes]] auth = { ... }";
     case S::Cors: return "[[listeners.NAME.routes]] cors = { ... }";
     case S::Compress: return "[[listeners.NAME.routes]] compress = { ... }";
+    case S::Cache: return "[[listeners.NAME.routes]] cache = { ... }";
   }
   return "?";
 }

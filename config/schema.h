@@ -29,6 +29,7 @@ enum class Section {
   Auth,         // auth = { ... } in a route
   Cors,         // cors = { ... } in a route
   Compress,     // compress = { ... } in a route
+  Cache,        // cache = { ... } in a route
 };
 
 // The TOML shape a key's value must have (Duration and Address are strings).

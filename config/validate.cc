@@ -287,7 +287,7 @@ class Validator {
   // A redirect answers before any gateway phase and sends nothing upstream.
   void checkRouteGateway(RouteConfig& route, const std::string& path) {
     if (sources_.present(path + ".redirect")) {
-      for (std::string_view key : {"rate_limit", "auth", "cors", "compress"}) {
+      for (std::string_view key : {"rate_limit", "auth", "cors", "compress", "cache"}) {
         std::string keyPath = path + "." + std::string(key);
         if (sources_.present(keyPath)) {
           error(keyPath, route.pos,
@@ -297,6 +297,19 @@ class Validator {
       return;
     }
     if (route.auth && sources_.valid(path + ".auth")) loadAuthFile(*route.auth, path + ".auth");
+    if (route.cache) checkCache(*route.cache, path + ".cache", route.pos);
+  }
+
+  void checkCache(const CacheConfig& cache, const std::string& path, SourcePos pos) {
+    constexpr uint64_t kMinCache = uint64_t{1} << 20;
+    if (cache.maxSize < kMinCache) {
+      error(path + ".max_size", pos,
+            fmt::format("{} bytes is too small for a cache: at least 1MiB", cache.maxSize));
+    }
+    if (cache.maxObjectSize == 0 || cache.maxObjectSize > cache.maxSize) {
+      error(path + ".max_object_size", pos,
+            fmt::format("must be between 1 and max_size ({} bytes)", cache.maxSize));
+    }
   }
 
   // Resolves the auth's file and reads it into `credentials`; a file named by

@@ -203,11 +203,19 @@ AdminSnapshot AdminServer::snapshot() {
 }
 
 AdminReply AdminServer::respond(const http::MessageHead& head) {
-  return answerAdminRequest(head, [this] {
-    AdminSnapshot snap = snapshot();
-    rates_.fill(snap);
-    return snap;
-  });
+  return answerAdminRequest(
+      head,
+      [this] {
+        AdminSnapshot snap = snapshot();
+        rates_.fill(snap);
+        return snap;
+      },
+      [this](std::string_view host, std::string_view prefix) {
+        size_t purged = shared_.caches.purge(host, prefix);
+        logInfo("admin: cache purge host={} path_prefix={}: {} responses dropped",
+                host.empty() ? "*" : host, prefix.empty() ? "/" : prefix, purged);
+        return purged;
+      });
 }
 
 }  // namespace

@@ -33,16 +33,77 @@ std::string_view pathOf(const http::MessageHead& head) {
   return q == std::string_view::npos ? p : p.substr(0, q);
 }
 
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// A query parameter's value, percent-decoded ('+' is a space); nullopt when
+// absent or badly encoded (then `bad` is set).
+std::optional<std::string> queryParam(std::string_view target, std::string_view name, bool& bad) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return std::nullopt;
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) != name) continue;
+    std::string_view raw = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    std::string value;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '+') {
+        value.push_back(' ');
+      } else if (raw[i] != '%') {
+        value.push_back(raw[i]);
+      } else if (i + 2 < raw.size() && hexValue(raw[i + 1]) >= 0 && hexValue(raw[i + 2]) >= 0) {
+        value.push_back(static_cast<char>(hexValue(raw[i + 1]) * 16 + hexValue(raw[i + 2])));
+        i += 2;
+      } else {
+        bad = true;
+        return std::nullopt;
+      }
+    }
+    return value;
+  }
+  return std::nullopt;
+}
+
+AdminReply answerPurge(const http::MessageHead& head, const CachePurge& purge) {
+  if (head.method != http::Method::Post) {
+    AdminReply r = plain(405, "method not allowed: POST /cache/purge?host=H&path_prefix=P\n");
+    r.allow = "POST";
+    return r;
+  }
+  bool bad = false;
+  std::string host = queryParam(head.path, "host", bad).value_or("");
+  std::string prefix = queryParam(head.path, "path_prefix", bad).value_or("");
+  if (bad) return plain(400, "bad request: a query parameter is not percent-encoded right\n");
+  if (!prefix.empty() && prefix.front() != '/') {
+    return plain(400, "bad request: path_prefix must start with \"/\"\n");
+  }
+  size_t purged = purge ? purge(host, prefix) : 0;
+  AdminReply r;
+  r.contentType = "application/json";
+  r.body = fmt::format("{{\"purged\": {}}}\n", purged);
+  return r;
+}
+
 }  // namespace
 
 AdminReply answerAdminRequest(const http::MessageHead& head,
-                              const std::function<AdminSnapshot()>& snapshot) {
+                              const std::function<AdminSnapshot()>& snapshot,
+                              const CachePurge& purge) {
+  const std::string_view path = pathOf(head);
+  if (path == "/cache/purge") return answerPurge(head, purge);
   if (head.method != http::Method::Get && head.method != http::Method::Head) {
     AdminReply r = plain(405, "method not allowed: use GET or HEAD\n");
-    r.allowHeader = true;
+    r.allow = "GET, HEAD";
     return r;
   }
-  const std::string_view path = pathOf(head);
   if (path == "/healthz") return plain(200, "ok\n");
   AdminReply r;
   if (path == "/metrics") {
@@ -55,7 +116,7 @@ AdminReply answerAdminRequest(const http::MessageHead& head,
     r.contentType = "text/html; charset=utf-8";
     r.body = renderStatusPage(snapshot());
   } else {
-    return plain(404, "not found: try /, /status, /metrics or /healthz\n");
+    return plain(404, "not found: try /, /status, /metrics, /healthz or POST /cache/purge\n");
   }
   return r;
 }
@@ -71,7 +132,7 @@ std::string formatAdminReply(const AdminReply& reply, bool headOnly, bool keepAl
       "Connection: {}\r\n",
       reply.status, reason(reply.status), reply.contentType, reply.body.size(),
       keepAlive ? "keep-alive" : "close");
-  if (reply.allowHeader) out += "Allow: GET, HEAD\r\n";
+  if (!reply.allow.empty()) out += fmt::format("Allow: {}\r\n", reply.allow);
   out += "\r\n";
   if (!headOnly) out += reply.body;
   return out;

@@ -5,6 +5,7 @@
 //   GET|HEAD /status   JSON
 //   GET|HEAD /metrics  Prometheus text 0.0.4
 //   GET|HEAD /healthz  "ok"
+//   POST /cache/purge?host=H&path_prefix=P   {"purged": N} (docs/cache.md)
 //   other paths 404, other methods 405 (with Allow), parse errors 4xx/5xx.
 //
 // Pure functions; any thread.
@@ -23,13 +24,17 @@ struct AdminReply {
   uint16_t status = 200;
   std::string contentType = "text/plain; charset=utf-8";
   std::string body;
-  bool allowHeader = false;  // 405: list the methods we take
+  std::string_view allow;  // 405: the methods the path takes (an Allow field)
 };
+
+// Drops cached responses of `host` (empty: any) under `pathPrefix`; how many.
+using CachePurge = std::function<size_t(std::string_view host, std::string_view pathPrefix)>;
 
 // The reply to a complete request head. `snapshot` is called only for the
 // pages that need one.
 AdminReply answerAdminRequest(const http::MessageHead& head,
-                              const std::function<AdminSnapshot()>& snapshot);
+                              const std::function<AdminSnapshot()>& snapshot,
+                              const CachePurge& purge = {});
 // The reply to a request that failed to parse.
 AdminReply answerParseError(http::ParseError error);
 

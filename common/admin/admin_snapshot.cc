@@ -23,6 +23,8 @@ ListenerView listenerFromConfig(const config::ListenerConfig& l) {
   v.http2 = l.mode == config::ListenerMode::Http &&
             (l.speaks(config::HttpProtocol::H2) || l.speaks(config::HttpProtocol::H2c));
   v.pool = l.pool;
+  v.cache = std::any_of(l.routes.begin(), l.routes.end(),
+                        [](const config::RouteConfig& r) { return r.cache.has_value(); });
   return v;
 }
 
@@ -41,6 +43,8 @@ void addListenerStats(ListenerView& v, const ListenerStats& s) {
   v.tlsFailed += s.tls.failed.get();
   v.tlsTimedOut += s.tls.timedOut.get();
   v.requestDuration.add(s.requestDuration);
+  for (size_t i = 0; i < v.cacheRequests.size(); ++i)
+    v.cacheRequests[i] += s.cacheRequests[i].get();
   v.http2StreamsActive += s.http2.streamsActive.get();
   for (size_t i = 0; i < kHttp2Codes; ++i) {
     v.http2GoawaysSent[i] += s.http2.goawaysSent[i].get();
@@ -175,6 +179,7 @@ AdminSnapshot collectAdminSnapshot(const SharedServices& shared, const config::C
     listenerIndex[l.name] = snap.listeners.size();
     snap.listeners.push_back(listenerFromConfig(l));
   }
+  snap.caches = shared.caches.gauges();
   const StatsRegistry& registry = shared.stats;
   registry.forEachListener([&](const ListenerStats& s) {
     auto it = listenerIndex.find(s.listener);

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cache_registry.h"
 #include "common/stats.h"
 #include "config/model.h"
 
@@ -56,6 +57,8 @@ struct ListenerView {
   uint64_t tlsFailed = 0;
   uint64_t tlsTimedOut = 0;
   HistogramView requestDuration;
+  std::array<uint64_t, kCacheResults.size()> cacheRequests{};  // index = CacheResult
+  bool cache = false;                                          // a route has `cache`
   // http listeners with HTTP/2 in `protocols`.
   bool http2 = false;
   uint64_t http2StreamsActive = 0;
@@ -131,7 +134,8 @@ struct AdminSnapshot {
   std::vector<ListenerView> listeners;  // config order
   std::vector<PoolView> pools;          // by name
   std::vector<WorkerView> workers;
-  std::vector<RouteView> routes;  // those that counted something
+  std::vector<RouteView> routes;              // those that counted something
+  std::vector<CacheRegistry::Gauges> caches;  // routes with `cache`
   uint64_t reloadsOk = 0;
   uint64_t reloadsFailed = 0;
   uint64_t accessLogDropped = 0;  // lines lost to a full access-log ring

@@ -225,6 +225,33 @@ void writeGatewayMetrics(Writer& w, const AdminSnapshot& snap) {
   }
 }
 
+void writeCacheMetrics(Writer& w, const AdminSnapshot& snap) {
+  w.family("ringlb_cache_requests_total", "counter",
+           "Requests to routes with `cache`, by how the cache served them (docs/cache.md).");
+  for (const auto& l : snap.listeners) {
+    if (!l.cache) continue;
+    for (size_t i = 0; i < kCacheResults.size(); ++i) {
+      w.sample("ringlb_cache_requests_total", {{"listener", l.name}, {"result", kCacheResults[i]}},
+               l.cacheRequests[i]);
+    }
+  }
+  w.family("ringlb_cache_bytes", "gauge",
+           "Bytes a route's cache holds (bodies, fields and bookkeeping; at most max_size).");
+  for (const auto& c : snap.caches) {
+    w.sample("ringlb_cache_bytes", {{"listener", c.listener}, {"route", c.route}}, c.bytes);
+  }
+  w.family("ringlb_cache_objects", "gauge", "Responses a route's cache holds.");
+  for (const auto& c : snap.caches) {
+    w.sample("ringlb_cache_objects", {{"listener", c.listener}, {"route", c.route}}, c.objects);
+  }
+  w.family("ringlb_cache_evictions_total", "counter",
+           "Responses a route's cache dropped for room (least recently used first).");
+  for (const auto& c : snap.caches) {
+    w.sample("ringlb_cache_evictions_total", {{"listener", c.listener}, {"route", c.route}},
+             c.evictions);
+  }
+}
+
 void writeListenerModeMetrics(Writer& w, const AdminSnapshot& snap) {
   w.family("ringlb_request_duration_seconds", "histogram",
            "HTTP request duration, from the complete request head to the last response byte "
@@ -349,6 +376,7 @@ std::string renderMetrics(const AdminSnapshot& snap) {
   writeListenerModeMetrics(w, snap);
   writeHttp2Metrics(w, snap);
   writeGatewayMetrics(w, snap);
+  writeCacheMetrics(w, snap);
   writeBackends(w, snap);
   return out;
 }

@@ -156,6 +156,7 @@ void Exchange::backendFailed(Error error) {
 
 void Exchange::fail(Error error, std::string detail) {
   if (failure_) return;
+  if (cache_ && serveStaleOnError(error)) return;
   failure_ = error;
   failureDetail_ = std::move(detail);
   if (auto reason = error.rejectReason()) {
@@ -168,6 +169,10 @@ void Exchange::fail(Error error, std::string detail) {
 
 void Exchange::onResponseTimeout() {
   if (failure_ || phase_ == Phase::Done || phase_ >= Phase::Responding) return;
+  if (cache_ && cache_->waiting) {
+    cacheWaitOver();
+    return;
+  }
   if (forward_ && forward_->job) {
     fail(makeError(ErrorCode::ResolveTimeout),
          fmt::format("resolving {} timed out", forward_->dest.host));
@@ -195,14 +200,14 @@ void Exchange::step() {
     // The head (queued by onResponseHead) and the body bytes at hand leave
     // in one send.
     size_t room = context_.client.responseRoom();
-    if (encoder_) {
-      pumpCompressed(room);
+    if (plain_) {
+      pumpPayload(room);
       if (failure_) return;
     } else if (room > 0 &&
                responseBody_.pump(conn_->in(), context_.client.responseBody(), room) > 0) {
       conn_->refresh();
     }
-    if (responseBody_.done() && (!encoder_ || encoder_->finished())) signalComplete();
+    if (responseBody_.done() && (!plain_ || payloadEnded_)) signalComplete();
     context_.client.flushResponse();
   }
   checkBackendEnd();
@@ -286,6 +291,7 @@ void Exchange::onResponseHead() {
     responseParser().setRequestMethod(head_.method);
     return;
   }
+  if (cache_ && cacheResponseHead(h)) return;
   Worker& worker = context_.service.worker();
   context_.owner.setResponseDeadline({});
   timing_.response =
@@ -299,7 +305,13 @@ void Exchange::onResponseHead() {
   // A compressed body is payload into the encoder, re-chunked after it.
   const config::RouteConfig* route = choice_.route;
   bool compressing = route != nullptr && route->compress && !client10 && prepareCompression(h);
-  bool dechunk = (bare || compressing) && h.framing == http::BodyFraming::Chunked;
+  bool capturing = cache_ && startCapture(h);
+  bool dechunk = (bare || compressing || capturing) && h.framing == http::BodyFraming::Chunked;
+  if (compressing || capturing) {
+    // The body moves as payload (pumpPayload), re-chunked for HTTP/1.1.
+    plain_.emplace(worker.bufferStore());
+    chunkedOut_ = !bare && (compressing || h.framing == http::BodyFraming::Chunked);
+  }
   responseBody_ = BodyRelay(h, dechunk, 0, parserLimits(context_.listener));
   if (context_.client.payloadOnly()) responseBody_.copyOut();
   if ((dechunk && bare) || h.framing == http::BodyFraming::UntilClose || !requestBody_.done()) {
@@ -310,7 +322,7 @@ void Exchange::onResponseHead() {
   options.keepAlive = client10 && !options.close;
   options.dechunk = dechunk;
   if (forward_) options.via = kForwardVia;
-  if (route != nullptr && (route->cors || route->compress)) {
+  if (route != nullptr && (route->cors || route->compress || route->cache)) {
     sendEditedResponseHead(h, options);
     return;
   }
@@ -344,8 +356,8 @@ void Exchange::checkBackendEnd() {
   if (responseBody_.done()) return;
   if (responseBody_.untilClose() && backend.error() == 0) {
     responseBody_.closeSeen();  // a close-delimited body ends here
-    if (encoder_) {
-      pumpCompressed(0);  // the encoder's last bytes
+    if (plain_) {
+      pumpPayload(0);  // the encoder's last bytes
       if (failure_) return;
     }
     signalComplete();
@@ -390,6 +402,7 @@ void Exchange::answerLocally(uint16_t status, std::span<const http::HeaderView> 
 void Exchange::signalComplete() {
   if (completeSignalled_) return;
   completeSignalled_ = true;
+  if (cache_ && !local_) endCapture();
   if (!responseBody_.trailers().empty()) context_.client.responseTrailers(responseBody_.trailers());
   context_.client.responseComplete();
 }
@@ -436,6 +449,7 @@ void Exchange::finish(uint16_t statusSent, uint64_t bytesSent, std::optional<uin
   releaseLease();
   Worker& worker = context_.service.worker();
   context_.service.stats().countRequest(statusSent);
+  if (cache_) countCache();
   context_.service.stats().requestDuration.observe(static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(worker.now() - timing_.start).count()));
   if (forwardMode()) {

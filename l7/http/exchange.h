@@ -41,6 +41,7 @@
 #include "l7/http/backend_connection.h"
 #include "l7/http/body_relay.h"
 #include "l7/http/downstream.h"
+#include "l7/http/exchange_cache.h"
 #include "l7/http/headers.h"
 #include "l7/http/upstream.h"
 
@@ -141,6 +142,7 @@ class Exchange {
   // Reverse proxy: the route, the pool and the backend picked in it.
   struct BackendChoice {
     const config::RouteConfig* route = nullptr;
+    const std::string* poolName = nullptr;  // the route's, or the listener's
     const config::PoolConfig* pool = nullptr;
     upstream::BackendSelector* selector = nullptr;
     upstream::Lease lease;
@@ -153,6 +155,8 @@ class Exchange {
 
   // --- routing (exchange_route.cc: reverse; exchange_forward.cc: forward)
   void route();
+  // After the gateway and the cache: the pool, the upstream head, a backend.
+  void routeUpstream();
   std::optional<uint64_t> hashKey();
   void pick();
   void routeForward();
@@ -175,8 +179,27 @@ class Exchange {
   // The response head with the route's CORS and compression edits.
   void sendEditedResponseHead(const http::MessageHead& response, ResponseHeadOptions options);
   void corsFields(std::vector<http::HeaderView>& fields);
-  // Moves the response body through the encoder, at most `room` bytes of it.
-  void pumpCompressed(size_t room);
+  // Moves the response body as payload (through the encoder, into the cache's
+  // capture), at most `room` bytes of it, re-framed for the client.
+  void pumpPayload(size_t room);
+  // --- the edge cache (exchange_cache.cc)
+  // True when the request was answered from the cache or waits for another
+  // request's fetch of its key; false: go upstream.
+  bool lookupCache();
+  void answerFromCache(const cache::StoredResponse& stored, CacheResult result);
+  void cacheWaitOver();
+  // The response head came: true when the cache answered instead (a 304
+  // refreshed the copy, or an error made the stale copy serve).
+  bool cacheResponseHead(const http::MessageHead& response);
+  // Whether to capture this response for the store (decided at the head).
+  bool startCapture(const http::MessageHead& response);
+  // The client head's fields are known (after the gateway's edits).
+  void captureFields(std::span<const http::HeaderView> fields);
+  void captureBody(std::string_view bytes);
+  void endCapture();
+  // A failure before the response started: the stale copy serves instead.
+  bool serveStaleOnError(const Error& error);
+  void countCache();
   // --- the exchange (exchange.cc)
   // A response the proxy makes itself (not an error): head and body to the
   // client side, then Done once sent.
@@ -250,7 +273,10 @@ class Exchange {
   std::vector<config::HeaderEdit> corsEdits_;
   std::optional<CompressDecision> compressDecision_;
   std::unique_ptr<Encoder> encoder_;
-  std::optional<ByteQueue> plain_;  // de-chunked payload on its way into the encoder
+  std::optional<ByteQueue> plain_;        // de-chunked payload on its way into the encoder
+  bool chunkedOut_ = false;               // pumpPayload frames the body in chunks (HTTP/1.1)
+  bool payloadEnded_ = false;             // pumpPayload wrote the body's end
+  std::unique_ptr<ExchangeCache> cache_;  // routes with `cache` only
   // The access log.
   std::string requestId_;
   Timing timing_;

@@ -141,28 +141,41 @@ void Exchange::sendEditedResponseHead(const http::MessageHead& response,
       return equalsIgnoreCase(h.name, "transfer-encoding") ||
              equalsIgnoreCase(h.name, "accept-ranges");
     });
-    if (!context_.client.payloadOnly()) fields.push_back({"Transfer-Encoding", "chunked"});
+    if (chunkedOut_) fields.push_back({"Transfer-Encoding", "chunked"});
     edited.framing = http::BodyFraming::Chunked;
     edited.contentLength = 0;
     options.dechunk = false;  // keep the Transfer-Encoding written above
+  } else if (chunkedOut_) {
+    options.dechunk = false;  // captured as payload, re-chunked by pumpPayload
+  }
+  if (cache_) {
+    if (cache_->capture) captureFields(fields);
+    if (!cache_->status.empty()) fields.push_back({"Cache-Status", cache_->status});
   }
   if (choice_.route->cors) corsFields(fields);
   edited.headers = fields;
   context_.client.sendResponseHead(edited, choice_.route, options);
 }
 
-// Payload from the backend into the encoder, its output to the client (in
-// chunks for HTTP/1.1). What the backend sent so far is flushed whenever it
-// pauses, so a stream of events is not held back for the window to fill.
-void Exchange::pumpCompressed(size_t room) {
-  if (!plain_) plain_.emplace(context_.service.worker().bufferStore());
-  bool chunked = !context_.client.payloadOnly();
+// Payload from the backend into the encoder (if any), its output to the
+// client (in chunks for HTTP/1.1) and to the cache's capture. What the
+// backend sent so far is flushed whenever it pauses, so a stream of events is
+// not held back for the window to fill.
+void Exchange::pumpPayload(size_t room) {
+  bool chunked = chunkedOut_;
   ByteQueue& to = context_.client.responseBody();
   auto put = [&](std::span<const uint8_t> bytes) {
     std::string_view piece(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (piece.empty()) return;
+    if (cache_ && cache_->capture) captureBody(piece);
     if (chunked) to.append(fmt::format("{:x}\r\n", piece.size()));
     to.append(piece);
     if (chunked) to.append("\r\n");
+  };
+  auto write = [&](std::string_view piece) {
+    if (encoder_) return encoder_->write(piece, put);
+    put({reinterpret_cast<const uint8_t*>(piece.data()), piece.size()});
+    return true;
   };
   // The encoder may keep what it gets and give nothing back, so no event
   // would come to move the rest: go on while the client side has room and
@@ -175,20 +188,21 @@ void Exchange::pumpCompressed(size_t room) {
     took += n;
     while (ok && !plain_->empty()) {
       std::string_view piece = plain_->front();
-      ok = encoder_->write(piece, put);
+      ok = write(piece);
       plain_->consume(piece.size());
     }
     room = context_.client.responseRoom();
   }
   if (took > 0) conn_->refresh();
-  if (ok && responseBody_.done() && !encoder_->finished()) {
-    ok = encoder_->finish(put);
+  if (ok && responseBody_.done() && !payloadEnded_) {
+    payloadEnded_ = true;
+    if (encoder_) ok = encoder_->finish(put);
     if (ok && chunked) {
       to.append("0\r\n");
       to.append(responseBody_.trailers());
       to.append("\r\n");
     }
-  } else if (ok && took > 0 && conn_->in().empty()) {
+  } else if (ok && encoder_ && took > 0 && conn_->in().empty()) {
     ok = encoder_->flush(put);
   }
   if (!ok) {

@@ -43,13 +43,19 @@ void Exchange::route() {
     return;
   }
   choice_.route = match.route;
+  choice_.poolName = match.pool;
   if (choice_.route != nullptr && !choice_.route->redirect.empty()) {
     answerRedirect();
     return;
   }
   if (choice_.route != nullptr && !admitRequest()) return;  // CORS preflight, auth, rate limit
-  choice_.pool = context_.config.findPool(*match.pool);
-  choice_.selector = context_.service.worker().pool(*match.pool);
+  if (choice_.route != nullptr && choice_.route->cache && lookupCache()) return;
+  routeUpstream();
+}
+
+void Exchange::routeUpstream() {
+  choice_.pool = context_.config.findPool(*choice_.poolName);
+  choice_.selector = context_.service.worker().pool(*choice_.poolName);
   if (choice_.pool == nullptr || choice_.selector == nullptr) {
     fail(makeError(ErrorCode::NoBackendUp));
     return;
@@ -78,6 +84,10 @@ void Exchange::route() {
         head_.targetForm == http::TargetForm::Absolute ? head_.path : head_.target;
     rewritten = rewriteTarget(target, choice_.route->pathPrefix, choice_.route->rewritePrefix);
     info.target = rewritten;
+  }
+  if (cache_ && cache_->validating) {
+    info.revalidating = true;
+    info.validators = cache_->validators;
   }
   writeUpstreamRequestHead(head_, choice_.route, info, upstreamHead_);
   pick();

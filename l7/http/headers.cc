@@ -122,6 +122,14 @@ void writeRequestLine(const http::MessageHead& req, std::string_view target, std
   out.append(" HTTP/1.1\r\n");
 }
 
+bool isConditionalOrRange(std::string_view name) {
+  for (std::string_view n : {"if-none-match", "if-modified-since", "if-match",
+                             "if-unmodified-since", "if-range", "range"}) {
+    if (equalsIgnoreCase(name, n)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 bool forwardsUpgrade(const http::MessageHead& req) {
@@ -139,10 +147,12 @@ void writeUpstreamRequestHead(const http::MessageHead& req, const config::RouteC
     if (!framing && (req.isHopByHop(h.name) || rewrittenByProxy(h.name))) continue;
     if (editedByRoute(route, h.name)) continue;
     if (info.auth != nullptr && authStripsRequestHeader(*info.auth, h.name)) continue;
+    if (info.revalidating && isConditionalOrRange(h.name)) continue;
     appendField(out, h.name, h.value);
   }
   writeForwardingFields(req, route, info, host, out);
   for (const auto& f : info.addFields) appendField(out, f.name, f.value);
+  for (const auto& f : info.validators) appendField(out, f.name, f.value);
   if (forwardsUpgrade(req)) {
     appendField(out, "Connection", "upgrade");
     appendField(out, "Upgrade", req.upgrade);

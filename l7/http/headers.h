@@ -42,6 +42,10 @@ struct ForwardInfo {
   // are dropped, and `addFields` (the verified claims) written instead.
   const config::AuthConfig* auth = nullptr;
   std::span<const config::HeaderEdit> addFields{};
+  // The cache revalidating its copy: the client's conditional fields and
+  // Range are dropped and these (If-None-Match, If-Modified-Since) sent.
+  std::span<const config::HeaderEdit> validators{};
+  bool revalidating = false;
 };
 
 // The request asks for a protocol switch the proxy passes on: any Upgrade

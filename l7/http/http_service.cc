@@ -32,6 +32,27 @@ SharedRateLimit& HttpService::authFailureLimit() {
   return *authFailures_;
 }
 
+std::shared_ptr<cache::CacheStore> HttpService::cacheStore(const config::RouteConfig& route,
+                                                           const std::string& label) {
+  const auto& snapshot = worker().config();
+  bool same = !cachesBuiltFor_.owner_before(snapshot) && !snapshot.owner_before(cachesBuiltFor_);
+  if (!same || cachesBuiltFor_.expired()) {
+    previousCaches_ = std::move(caches_);
+    caches_.clear();
+    cachesBuiltFor_ = snapshot;
+  }
+  std::string settings = std::to_string(route.cache->maxSize);
+  auto& slot = caches_[label + "/" + settings];
+  if (!slot) {
+    uint64_t maxSize = route.cache->maxSize;
+    auto store = worker().shared().caches.get(name(), label, settings, [maxSize] {
+      return std::make_shared<cache::CacheStore>(maxSize);
+    });
+    slot = std::static_pointer_cast<cache::CacheStore>(store);
+  }
+  return slot;
+}
+
 namespace {
 
 // An auth file as it is named in the config (one per type).

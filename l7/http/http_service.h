@@ -13,6 +13,7 @@
 #include "common/accepting_service.h"
 #include "common/http1/http1_parser.h"
 #include "common/worker.h"
+#include "l7/cache/cache_store.h"
 #include "l7/forward/forward_resolver.h"
 #include "l7/forward/forward_settings.h"
 #include "l7/gateway/auth_phase.h"
@@ -50,6 +51,11 @@ class HttpService final : public AcceptingService {
   // The listener's failed-login buckets (auth_throttle.h), shared by all
   // workers and kept across reloads.
   SharedRateLimit& authFailureLimit();
+  // The store of a route with `cache` ("routes[N]"), shared by all workers
+  // (SharedServices::caches) and kept across reloads while the route keeps
+  // its label and max_size.
+  std::shared_ptr<cache::CacheStore> cacheStore(const config::RouteConfig& route,
+                                                const std::string& label);
   RouteStats& routeStats(const std::string& label);
   // A fresh random 64-bit word (X-Request-Id).
   uint64_t nextRandom();
@@ -72,6 +78,10 @@ class HttpService final : public AcceptingService {
   std::unordered_map<const config::AuthConfig*, std::unique_ptr<config::AuthConfig>> authByOld_;
   RateLimitCache rateLimits_;
   std::shared_ptr<SharedRateLimit> authFailures_;
+  // The stores of the current snapshot's routes, and of the one before (kept
+  // so that a reload finds them alive in the registry).
+  std::weak_ptr<const config::Config> cachesBuiltFor_;
+  std::unordered_map<std::string, std::shared_ptr<cache::CacheStore>> caches_, previousCaches_;
   std::unordered_map<std::string, RouteStats*> routeStats_;
   uint64_t rng_;
   std::string accessLine_;

@@ -34,6 +34,7 @@ std::string genericPrefix(Section section) {
     case Section::Auth: return "listeners.*.routes[].auth.";
     case Section::Cors: return "listeners.*.routes[].cors.";
     case Section::Compress: return "listeners.*.routes[].compress.";
+    case Section::Cache: return "listeners.*.routes[].cache.";
   }
   return "?";
 }

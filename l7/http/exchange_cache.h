@@ -1,0 +1,42 @@
+// What one exchange on a route with `cache` knows about the cache
+// (exchange_cache.cc; docs/cache.md): the route's store, the key, the copy
+// found, the fill it owns for coalesced misses, and the response it is
+// capturing on its way to the client.
+//
+// Worker thread only; owned by its Exchange.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/model.h"
+#include "l7/cache/cache_store.h"
+
+namespace ringlb::l7 {
+
+// The `result` of ringlb_cache_requests_total, in kCacheResults' order.
+enum class CacheResult : uint8_t { Hit, Miss, Stale, Revalidated, Bypass };
+
+struct ExchangeCache {
+  std::shared_ptr<cache::CacheStore> store;
+  std::string key;
+  cache::StoredPtr stored;  // the copy found: stale ones are validated or served on errors
+  cache::FillTicket fill;   // this request fetches the key for the waiting others
+  CacheResult result = CacheResult::Bypass;
+  std::string status;  // the Cache-Status value
+  std::vector<config::HeaderEdit> validators;
+  bool validating = false;  // the upstream request carries the copy's validators
+  bool waiting = false;     // coalesced: looking again for another request's fill
+  bool collapsed = false;   // it waited
+  bool varyMiss = false;    // the key is stored, not this variant
+  std::chrono::steady_clock::time_point waitUntil{};
+  cache::Seconds requestTime = 0;
+  // The response being captured for the store (null: not storing it).
+  std::unique_ptr<cache::StoredResponse> capture;
+  uint64_t maxObjectSize = 0;
+};
+
+}  // namespace ringlb::l7
