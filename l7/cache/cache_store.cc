@@ -168,6 +168,13 @@ void CacheStore::endFill(std::string_view key, bool stored, Clock::time_point no
   }
 }
 
+void CacheStore::abandonFill(std::string_view key) {
+  Shard& shard = shardOf(key);
+  std::lock_guard lock(shard.mutex);
+  auto it = shard.fills.find(key);
+  if (it != shard.fills.end() && it->second.active) shard.fills.erase(it);
+}
+
 size_t CacheStore::purge(std::string_view host, std::string_view pathPrefix) {
   size_t purged = 0;
   for (Shard& shard : shards_) {
@@ -224,11 +231,17 @@ uint64_t CacheStore::evictions() const {
 
 FillTicket& FillTicket::operator=(FillTicket&& other) noexcept {
   if (this != &other) {
-    end(false);
+    abandon();
     store_ = std::move(other.store_);
     key_ = std::move(other.key_);
   }
   return *this;
+}
+
+void FillTicket::abandon() {
+  if (!store_) return;
+  store_->abandonFill(key_);
+  store_.reset();
 }
 
 void FillTicket::end(bool stored) {

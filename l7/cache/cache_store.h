@@ -95,6 +95,9 @@ class CacheStore final : public RouteCache {
   // The fill of `key` ended; `stored`: its response is in the store. When
   // not, the key passes (no waiting) for kPassFor.
   void endFill(std::string_view key, bool stored, Clock::time_point now);
+  // The fill of `key` broke off (the backend failed, the client went away):
+  // nothing is known of the key, so the next miss fetches it again.
+  void abandonFill(std::string_view key);
 
   // Drops the objects whose host is `host` (empty: any; a host without a
   // port also matches it with any port) and whose target starts with
@@ -143,8 +146,8 @@ class CacheStore final : public RouteCache {
   Shard shards_[kShards];
 };
 
-// The miss a request owns: ends the fill (not stored) unless told otherwise,
-// so a request that fails or goes away never leaves waiters hanging.
+// The miss a request owns: abandons the fill unless it was ended, so a
+// request that fails or goes away never leaves waiters hanging.
 class FillTicket {
  public:
   FillTicket() = default;
@@ -152,10 +155,11 @@ class FillTicket {
       : store_(std::move(store)), key_(std::move(key)) {}
   FillTicket(FillTicket&& other) noexcept = default;
   FillTicket& operator=(FillTicket&& other) noexcept;
-  ~FillTicket() { end(false); }
+  ~FillTicket() { abandon(); }
 
   explicit operator bool() const { return store_ != nullptr; }
   void end(bool stored);
+  void abandon();
 
  private:
   std::shared_ptr<CacheStore> store_;

@@ -334,9 +334,13 @@ void Exchange::endCapture() {
     c.fill.end(false);
     return;
   }
-  bool complete = responseBody_.done() && responseBody_.trailers().empty() && !failure_;
+  if (!responseBody_.done() || failure_) {
+    c.capture.reset();
+    c.fill.abandon();  // broke off: the next miss fetches it again
+    return;
+  }
   bool stored = false;
-  if (complete) {
+  if (responseBody_.trailers().empty()) {  // trailers are not kept: not stored
     c.capture->body.shrink_to_fit();
     stored =
         c.store->insert(c.key, std::shared_ptr<const cache::StoredResponse>(std::move(c.capture)));
