@@ -1043,7 +1043,10 @@ class Parser {
       if (key == "default_ttl") return assign(c.defaultTtl, wholeSeconds(v));
       return unhandled(v, key);
     });
-    if (!table.contains("max_object_size")) c.maxObjectSize = std::min(c.maxObjectSize, c.maxSize);
+    // The store has 16 shards of max_size / 16 each: no object is larger.
+    if (!table.contains("max_object_size")) {
+      c.maxObjectSize = std::min(c.maxObjectSize, c.maxSize / 16);
+    }
     path_ = path;
     return diag_.count() == before ? std::optional(c) : std::nullopt;
   }

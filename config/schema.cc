@@ -364,8 +364,10 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
      "Bytes of responses (fields and body) the route's cache holds, shared by all workers; the "
      "least recently used are evicted beyond it. 1MiB..1TiB.",
      false},
-    {S::Cache, "max_object_size", T::Size, "\"8MiB\" (at most `max_size`)",
-     "A larger response passes through uncached; at least 1 and at most `max_size`.", false},
+    {S::Cache, "max_object_size", T::Size, "\"8MiB\" (at most `max_size` / 16)",
+     "A larger response passes through uncached; at least 1 and at most `max_size` / 16 (the "
+     "store is 16 shards, and an object is kept in one).",
+     false},
     {S::Cache, "default_ttl", T::DurationString, "\"0s\"",
      "Freshness of responses that carry none (no max-age, s-maxage or Expires), whole seconds; "
      "\"0s\" = such responses are stored only when they can be revalidated (ETag or "

@@ -306,9 +306,12 @@ class Validator {
       error(path + ".max_size", pos,
             fmt::format("{} bytes is too small for a cache: at least 1MiB", cache.maxSize));
     }
-    if (cache.maxObjectSize == 0 || cache.maxObjectSize > cache.maxSize) {
+    // The store is 16 shards of max_size / 16 (l7/cache/cache_store.h).
+    if (cache.maxObjectSize == 0 || cache.maxObjectSize > cache.maxSize / 16) {
       error(path + ".max_object_size", pos,
-            fmt::format("must be between 1 and max_size ({} bytes)", cache.maxSize));
+            fmt::format("must be between 1 and max_size / 16 ({} bytes: the cache is 16 shards "
+                        "of that size, and an object is kept in one)",
+                        cache.maxSize / 16));
     }
   }
 

@@ -19,8 +19,9 @@ bool sameVariant(const StoredResponse& a, const StoredResponse& b) {
 bool hostMatches(std::string_view wanted, std::string_view stored) {
   if (wanted.empty()) return true;
   if (equalsIgnoreCase(wanted, stored)) return true;
-  return stored.size() > wanted.size() && stored[wanted.size()] == ':' &&
-         wanted.find(':') == std::string_view::npos &&
+  bool hasPort = wanted.front() == '[' ? wanted.back() != ']'  // an IPv6 literal
+                                       : wanted.find(':') != std::string_view::npos;
+  return !hasPort && stored.size() > wanted.size() && stored[wanted.size()] == ':' &&
          equalsIgnoreCase(stored.substr(0, wanted.size()), wanted);
 }
 
@@ -98,8 +99,8 @@ bool CacheStore::insert(std::string_view key, StoredPtr response) {
   shard.bytes += charge;
   ++shard.objects;
   shard.lru.splice(shard.lru.begin(), shard.lru, entry.lru);
-  evict(shard);
-  return shard.entries.contains(key);
+  evict(shard, entry);
+  return true;
 }
 
 void CacheStore::erase(std::string_view key, const StoredResponse* response) {
@@ -126,9 +127,21 @@ void CacheStore::removeEntry(Shard& shard, Entry& entry) {
   shard.entries.erase(entry.key);  // destroys `entry`
 }
 
-void CacheStore::evict(Shard& shard) {
+void CacheStore::evict(Shard& shard, Entry& fresh) {
   while (shard.bytes > shardBudget_ && !shard.lru.empty()) {
     Entry* victim = shard.lru.back();
+    if (victim == &fresh) {
+      // Only the key just stored is left: its older variants go, never the
+      // new one (it fits alone: insert() checked).
+      if (fresh.variants.size() < 2) break;
+      size_t charge = fresh.variants.back()->charge() + fresh.key.size();
+      fresh.charge -= charge;
+      shard.bytes -= charge;
+      --shard.objects;
+      ++shard.evictions;
+      fresh.variants.pop_back();
+      continue;
+    }
     shard.evictions += victim->variants.size();
     removeEntry(shard, *victim);
   }

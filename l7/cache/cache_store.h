@@ -78,7 +78,8 @@ class CacheStore final : public RouteCache {
 
   // Stores `response` under `key`, replacing a variant with the same Vary
   // names and key. Evicts least recently used keys of the shard beyond its
-  // budget. A response larger than a shard's budget is not stored (false).
+  // budget (then the key's own older variants). A response larger than a
+  // shard's budget (max_size / kShards) is not stored (false).
   bool insert(std::string_view key, StoredPtr response);
 
   // Removes the variant `response` if it is still stored (a copy found
@@ -139,7 +140,7 @@ class CacheStore final : public RouteCache {
 
   Shard& shardOf(std::string_view key);
   void removeEntry(Shard& shard, Entry& entry);  // shard locked
-  void evict(Shard& shard);                      // shard locked
+  void evict(Shard& shard, Entry& fresh);        // shard locked; `fresh` stays
 
   uint64_t maxBytes_;
   uint64_t shardBudget_;
