@@ -120,6 +120,13 @@ void CacheStore::erase(std::string_view key, const StoredResponse* response) {
   if (entry.variants.empty()) removeEntry(shard, entry);
 }
 
+void CacheStore::invalidate(std::string_view key) {
+  Shard& shard = shardOf(key);
+  std::lock_guard lock(shard.mutex);
+  auto it = shard.entries.find(key);
+  if (it != shard.entries.end()) removeEntry(shard, *it->second);
+}
+
 void CacheStore::removeEntry(Shard& shard, Entry& entry) {
   shard.bytes -= entry.charge;
   shard.objects -= entry.variants.size();

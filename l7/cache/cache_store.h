@@ -85,6 +85,8 @@ class CacheStore final : public RouteCache {
   // Removes the variant `response` if it is still stored (a copy found
   // unusable).
   void erase(std::string_view key, const StoredResponse* response);
+  // Removes every variant of `key` (an unsafe request succeeded on it).
+  void invalidate(std::string_view key);
 
   // A miss of `key` at `now`:
   //   Fill  the caller fetches it and must call endFill() once (FillTicket);

@@ -46,6 +46,11 @@ bool notStored(const http::MessageHead& response, std::string_view name) {
 
 const std::optional<config::CompressConfig> kNoCompress;
 
+bool isSafe(http::Method method) {
+  return method == http::Method::Get || method == http::Method::Head ||
+         method == http::Method::Options || method == http::Method::Trace;
+}
+
 bool isServerError(uint16_t status) {
   return status == 500 || status == 502 || status == 503 || status == 504;
 }
@@ -61,15 +66,18 @@ bool Exchange::lookupCache() {
   }
   ExchangeCache& c = *cache_;
   bool get = head_.method == http::Method::Get;
-  if ((!get && head_.method != http::Method::Head) || head_.wantsUpgrade()) {
-    c.result = CacheResult::Bypass;
-    c.status = "ringlb; fwd=method";
-    return false;
-  }
   if (c.key.empty()) {
     std::string_view target =
         head_.targetForm == http::TargetForm::Absolute ? head_.path : head_.target;
     c.key = cache::cacheKey(head_.authority, target);
+  }
+  if ((!get && head_.method != http::Method::Head) || head_.wantsUpgrade()) {
+    c.result = CacheResult::Bypass;
+    c.status = "ringlb; fwd=method";
+    // RFC 9111 section 4.4: a successful unsafe request makes the stored
+    // responses of its target invalid (cacheResponseHead).
+    c.invalidates = !isSafe(head_.method);
+    return false;
   }
   cache::Seconds now = wallSeconds();
   c.requestTime = now;
@@ -108,7 +116,7 @@ bool Exchange::lookupCache() {
         return true;
       }
       case cache::Usability::StaleWhileRevalidate:
-        if (f.hasValidator && claim() == cache::CacheStore::Claim::Fill) break;  // revalidate it
+        if (claim() == cache::CacheStore::Claim::Fill) break;  // this one refreshes it
         answerFromCache(*c.stored, CacheResult::Stale);
         return true;
       case cache::Usability::MustValidate:
@@ -135,7 +143,9 @@ bool Exchange::lookupCache() {
     return true;
   }
   c.result = CacheResult::Miss;
-  c.status = c.varyMiss ? "ringlb; fwd=vary-miss" : "ringlb; fwd=uri-miss";
+  c.status = c.stored     ? "ringlb; fwd=stale"  // fetched anew: no validator
+             : c.varyMiss ? "ringlb; fwd=vary-miss"
+                          : "ringlb; fwd=uri-miss";
   if (!c.fill && claim() == cache::CacheStore::Claim::Wait) return wait();
   return false;
 }
@@ -231,6 +241,7 @@ void Exchange::answerFromCache(const cache::StoredResponse& s, CacheResult resul
 
 bool Exchange::cacheResponseHead(const http::MessageHead& h) {
   ExchangeCache& c = *cache_;
+  if (c.invalidates && h.status < 400) c.store->invalidate(c.key);
   if (c.result == CacheResult::Bypass) return false;
   if (c.validating && h.status == 304 && c.stored) {
     // The copy is still good: its fields refreshed from the 304, stored

@@ -28,10 +28,11 @@ struct ExchangeCache {
   CacheResult result = CacheResult::Bypass;
   std::string status;  // the Cache-Status value
   std::vector<config::HeaderEdit> validators;
-  bool validating = false;  // the upstream request carries the copy's validators
-  bool waiting = false;     // coalesced: looking again for another request's fill
-  bool collapsed = false;   // it waited
-  bool varyMiss = false;    // the key is stored, not this variant
+  bool validating = false;   // the upstream request carries the copy's validators
+  bool waiting = false;      // coalesced: looking again for another request's fill
+  bool collapsed = false;    // it waited
+  bool varyMiss = false;     // the key is stored, not this variant
+  bool invalidates = false;  // an unsafe method: a success drops the key's copies
   std::chrono::steady_clock::time_point waitUntil{};
   cache::Seconds requestTime = 0;
   // The response being captured for the store (null: not storing it).

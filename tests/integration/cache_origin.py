@@ -8,6 +8,7 @@ and answers each target with what the test chose for it.
     origin.count("/c0/a")            # requests seen for that target (any host)
     origin.requests("/c0/a")         # the Seen records, in arrival order
 
+A Reply's body may be a function of the request (a Seen) instead of bytes.
 A Reply may carry `not_modified`, the Reply sent instead when the request is
 conditional and matches it (If-None-Match naming the reply's ETag, weakly
 compared, or If-Modified-Since equal to its Last-Modified), and a `delay`
@@ -163,6 +164,9 @@ class Origin:
                 if reply is None:
                     body = f"origin default for {seen.target}\n".encode()
                     reply = Reply(headers=[("Content-Type", "text/plain")], body=body)
+                if callable(reply.body):  # a body made from the request (per variant, say)
+                    reply = Reply(reply.status, reply.headers, reply.body(seen), reply.delay,
+                                  reply.chunked, reply.not_modified, reply.reason, reply.chunk_size)
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.not_modified is not None and _matches(reply, seen):
