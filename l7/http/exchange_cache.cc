@@ -61,7 +61,8 @@ bool Exchange::lookupCache() {
   const config::RouteConfig& route = *choice_.route;
   if (!cache_) {
     cache_ = std::make_unique<ExchangeCache>();
-    cache_->store = context_.service.cacheStore(route, routeLabel());
+    size_t index = static_cast<size_t>(choice_.route - context_.listener.routes.data());
+    cache_->store = context_.service.cacheStore(route, index);
     cache_->maxObjectSize = route.cache->maxObjectSize;
   }
   ExchangeCache& c = *cache_;

@@ -1,5 +1,7 @@
 #include "l7/http/http_service.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 
 #include "l7/gateway/auth_throttle.h"
@@ -33,14 +35,18 @@ SharedRateLimit& HttpService::authFailureLimit() {
 }
 
 std::shared_ptr<cache::CacheStore> HttpService::cacheStore(const config::RouteConfig& route,
-                                                           const std::string& label) {
+                                                           size_t index) {
   const auto& snapshot = worker().config();
   bool same = !cachesBuiltFor_.owner_before(snapshot) && !snapshot.owner_before(cachesBuiltFor_);
   if (!same || cachesBuiltFor_.expired()) {
     previousCaches_ = std::move(caches_);
     caches_.clear();
     cachesBuiltFor_ = snapshot;
+    lastCacheRoute_ = nullptr;
+    lastCache_.reset();
   }
+  if (&route == lastCacheRoute_) return lastCache_;
+  std::string label = fmt::format("routes[{}]", index);
   std::string settings = std::to_string(route.cache->maxSize);
   auto& slot = caches_[label + "/" + settings];
   if (!slot) {
@@ -49,6 +55,15 @@ std::shared_ptr<cache::CacheStore> HttpService::cacheStore(const config::RouteCo
       return std::make_shared<cache::CacheStore>(maxSize);
     });
     slot = std::static_pointer_cast<cache::CacheStore>(store);
+  }
+  // Only a route of the current snapshot (alive while it is current) may be
+  // remembered by its address.
+  for (const auto& listener : snapshot->listeners) {
+    if (listener.name == name() && index < listener.routes.size() &&
+        &listener.routes[index] == &route) {
+      lastCacheRoute_ = &route;
+      lastCache_ = slot;
+    }
   }
   return slot;
 }

@@ -54,8 +54,8 @@ class HttpService final : public AcceptingService {
   // The store of a route with `cache` ("routes[N]"), shared by all workers
   // (SharedServices::caches) and kept across reloads while the route keeps
   // its label and max_size.
-  std::shared_ptr<cache::CacheStore> cacheStore(const config::RouteConfig& route,
-                                                const std::string& label);
+  // `index`: the route's position in its listener ("routes[N]").
+  std::shared_ptr<cache::CacheStore> cacheStore(const config::RouteConfig& route, size_t index);
   RouteStats& routeStats(const std::string& label);
   // A fresh random 64-bit word (X-Request-Id).
   uint64_t nextRandom();
@@ -82,6 +82,10 @@ class HttpService final : public AcceptingService {
   // so that a reload finds them alive in the registry).
   std::weak_ptr<const config::Config> cachesBuiltFor_;
   std::unordered_map<std::string, std::shared_ptr<cache::CacheStore>> caches_, previousCaches_;
+  // The last route asked for (of the current snapshot, which keeps its
+  // address unique): most requests need no map lookup.
+  const config::RouteConfig* lastCacheRoute_ = nullptr;
+  std::shared_ptr<cache::CacheStore> lastCache_;
   std::unordered_map<std::string, RouteStats*> routeStats_;
   uint64_t rng_;
   std::string accessLine_;
