@@ -60,7 +60,9 @@ StoredPtr CacheStore::find(std::string_view key,
   Entry& entry = *it->second;
   for (const StoredPtr& variant : entry.variants) {
     if (match(*variant)) {
-      shard.lru.splice(shard.lru.begin(), shard.lru, entry.lru);
+      // Second chance instead of a move to the front: a hit writes one
+      // flag (once), not three list nodes every time.
+      if (!entry.referenced) entry.referenced = true;
       return variant;
     }
   }
@@ -135,9 +137,15 @@ void CacheStore::removeEntry(Shard& shard, Entry& entry) {
 }
 
 void CacheStore::evict(Shard& shard, Entry& fresh) {
+  // Ends: between two passes of `fresh`, every other key reaches the back
+  // once and is either dropped or loses its flag.
   while (shard.bytes > shardBudget_ && !shard.lru.empty()) {
     Entry* victim = shard.lru.back();
     if (victim == &fresh) {
+      if (shard.lru.size() > 1) {
+        shard.lru.splice(shard.lru.begin(), shard.lru, fresh.lru);  // the others go first
+        continue;
+      }
       // Only the key just stored is left: its older variants go, never the
       // new one (it fits alone: insert() checked).
       if (fresh.variants.size() < 2) break;
@@ -147,6 +155,11 @@ void CacheStore::evict(Shard& shard, Entry& fresh) {
       --shard.objects;
       ++shard.evictions;
       fresh.variants.pop_back();
+      continue;
+    }
+    if (victim->referenced) {
+      victim->referenced = false;  // used since it came in or was last spared: kept once more
+      shard.lru.splice(shard.lru.begin(), shard.lru, victim->lru);
       continue;
     }
     shard.evictions += victim->variants.size();

@@ -1,9 +1,12 @@
 // CacheStore: the responses one route's cache holds (docs/cache.md), shared
-// by every worker. Sharded by key: each shard has its own mutex, map and LRU
-// list and an equal part of max_size. A lookup takes one shard's mutex for
-// the find and the LRU move; the stored response itself is immutable and
-// reference-counted, so it is sent without the lock and survives eviction
-// while in use.
+// by every worker. Sharded by key: each shard has its own mutex, map and
+// eviction list and an equal part of max_size. Eviction is CLOCK (second
+// chance), an approximation of least recently used: a hit only sets its
+// key's "referenced" flag, and the eviction hand spares a referenced key once
+// (moving it to the front) before it drops the first one that was not used
+// since. A lookup takes one shard's mutex for the find and that flag; the
+// stored response itself is immutable and reference-counted, so it is sent
+// without the lock and survives eviction while in use.
 //
 // A key (host and target) holds its variants (Vary): the caller's match
 // function picks the one the request may use. The store also coordinates
@@ -77,7 +80,7 @@ class CacheStore final : public RouteCache {
   StoredPtr find(std::string_view key, const std::function<bool(const StoredResponse&)>& match);
 
   // Stores `response` under `key`, replacing a variant with the same Vary
-  // names and key. Evicts least recently used keys of the shard beyond its
+  // names and key. Evicts keys of the shard (CLOCK) beyond its
   // budget (then the key's own older variants). A response larger than a
   // shard's budget (max_size / kShards) is not stored (false).
   bool insert(std::string_view key, StoredPtr response);
@@ -120,6 +123,7 @@ class CacheStore final : public RouteCache {
     std::vector<StoredPtr> variants;
     size_t charge = 0;
     Lru::iterator lru;
+    bool referenced = false;  // found since it was stored or last spared
   };
   struct Fill {
     Clock::time_point started{};
@@ -130,11 +134,11 @@ class CacheStore final : public RouteCache {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  struct Shard {
+  struct alignas(64) Shard {  // a cache line of its own: workers hit different shards
     mutable std::mutex mutex;
     std::unordered_map<std::string, std::unique_ptr<Entry>, Hash, std::equal_to<>> entries;
     std::unordered_map<std::string, Fill, Hash, std::equal_to<>> fills;
-    Lru lru;  // front: most recently used
+    Lru lru;  // front: most recently stored or spared (CLOCK: second chance)
     uint64_t bytes = 0;
     uint64_t objects = 0;
     uint64_t evictions = 0;

@@ -252,18 +252,21 @@ TEST_F(CacheStoreLru, TheLeastRecentlyUsedKeyOfTheShardGoesFirst) {
   EXPECT_EQ(store.evictions(), 2u);
 }
 
-TEST_F(CacheStoreLru, FindMakesTheKeyMostRecentlyUsed) {
+TEST_F(CacheStoreLru, AFoundKeyIsSparedOnceByTheEvictionHand) {
   put(0);
   put(1);
   put(2);
-  EXPECT_TRUE(has(0));  // 1 is now the least recently used
-  put(3);
+  EXPECT_TRUE(has(0));  // referenced: the hand passes it once
+  put(3);               // spares 0 (to the front, flag cleared), drops 1
   EXPECT_TRUE(stored(0));
   EXPECT_FALSE(stored(1));
-  EXPECT_TRUE(has(2));  // order now 2, 3, 0 (most recent first)
-  put(4);
+  EXPECT_TRUE(has(2));  // order 0, 3, 2 (front first); 2 referenced
+  put(4);               // spares 2, drops 3: stored and never used since
+  EXPECT_FALSE(stored(3));
+  EXPECT_TRUE(stored(0) && stored(2) && stored(4));
+  put(5);  // nothing referenced any more: the oldest at the back (0) goes
   EXPECT_FALSE(stored(0));
-  EXPECT_TRUE(stored(2) && stored(3) && stored(4));
+  EXPECT_TRUE(stored(2) && stored(4) && stored(5));
 }
 
 TEST_F(CacheStoreLru, AFindThatMatchesNothingDoesNotRefresh) {
