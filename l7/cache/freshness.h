@@ -33,16 +33,17 @@ struct Freshness {
 // Why a response is not stored (None: it is).
 enum class NoStore : uint8_t {
   None,
-  Method,        // the request was not GET
-  Status,        // a status this cache does not store (see decideStore)
+  Method,  // the request was not GET
+  Status,  // a status this cache does not store (see decideStore)
   RequestNoStore,
   ResponseNoStore,
   Private,
-  Authorization,  // a request with Authorization, a response without public/s-maxage/must-revalidate
+  Authorization,  // a request with Authorization, a response without
+                  // public/s-maxage/must-revalidate
   VaryStar,
-  SetCookie,      // a response that sets a cookie is one client's (as NGINX and Varnish do)
-  NoFreshness,    // no explicit freshness, no default_ttl, and no validator to revalidate with
-  Partial,        // 206 or Content-Range
+  SetCookie,    // a response that sets a cookie is one client's (as NGINX and Varnish do)
+  NoFreshness,  // no explicit freshness, no default_ttl, and no validator to revalidate with
+  Partial,      // 206 or Content-Range
 };
 std::string_view noStoreName(NoStore reason);  // "status", "private", ... ("" for None)
 
