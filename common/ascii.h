@@ -1,4 +1,4 @@
-// ASCII case helpers for protocol text (header names, host names, methods):
+// ASCII helpers for protocol text (header names, host names, methods, hex):
 // locale-free, byte-wise, no allocation except toLowerCopy().
 //
 // Thread rules: pure functions; any thread.
@@ -16,6 +16,14 @@ constexpr bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return asciiLower(x) == asciiLower(y);
          });
+}
+
+// The value of a hex digit, -1 for any other byte.
+constexpr int hexDigitValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
 }
 
 // Optional whitespace (RFC 9110 section 5.6.3): spaces and tabs.

@@ -19,6 +19,7 @@
 #include <system_error>
 #include <vector>
 
+#include "common/ascii.h"
 #include "config/diagnostics.h"
 #include "config/size.h"
 
@@ -167,19 +168,12 @@ std::string checkPasswordHash(std::string_view hash) {
 
 // ---- API keys ----
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::optional<std::array<uint8_t, 32>> sha256Digest(std::string_view hex) {
   std::array<uint8_t, 32> out{};
   if (hex.size() != out.size() * 2) return std::nullopt;
   for (size_t i = 0; i < out.size(); ++i) {
-    int high = hexValue(hex[2 * i]);
-    int low = hexValue(hex[2 * i + 1]);
+    int high = hexDigitValue(hex[2 * i]);
+    int low = hexDigitValue(hex[2 * i + 1]);
     if (high < 0 || low < 0) return std::nullopt;
     out[i] = static_cast<uint8_t>(high * 16 + low);
   }

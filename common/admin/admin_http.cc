@@ -5,6 +5,7 @@
 #include "common/admin/metrics_text.h"
 #include "common/admin/status_json.h"
 #include "common/admin/status_page.h"
+#include "common/ascii.h"
 
 namespace ringlb::admin {
 namespace {
@@ -33,13 +34,6 @@ std::string_view pathOf(const http::MessageHead& head) {
   return q == std::string_view::npos ? p : p.substr(0, q);
 }
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // A query parameter's value, percent-decoded ('+' is a space); nullopt when
 // absent or badly encoded (then `bad` is set).
 std::optional<std::string> queryParam(std::string_view target, std::string_view name, bool& bad) {
@@ -59,8 +53,10 @@ std::optional<std::string> queryParam(std::string_view target, std::string_view 
         value.push_back(' ');
       } else if (raw[i] != '%') {
         value.push_back(raw[i]);
-      } else if (i + 2 < raw.size() && hexValue(raw[i + 1]) >= 0 && hexValue(raw[i + 2]) >= 0) {
-        value.push_back(static_cast<char>(hexValue(raw[i + 1]) * 16 + hexValue(raw[i + 2])));
+      } else if (i + 2 < raw.size() && hexDigitValue(raw[i + 1]) >= 0 &&
+                 hexDigitValue(raw[i + 2]) >= 0) {
+        value.push_back(
+            static_cast<char>(hexDigitValue(raw[i + 1]) * 16 + hexDigitValue(raw[i + 2])));
         i += 2;
       } else {
         bad = true;

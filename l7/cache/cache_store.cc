@@ -89,13 +89,7 @@ bool CacheStore::insert(std::string_view key, StoredPtr response) {
   Entry& entry = *it->second;
   auto same = std::find_if(entry.variants.begin(), entry.variants.end(),
                            [&](const StoredPtr& v) { return sameVariant(*v, *response); });
-  if (same != entry.variants.end()) {
-    size_t old = (*same)->charge() + key.size();
-    entry.charge -= old;
-    shard.bytes -= old;
-    --shard.objects;
-    entry.variants.erase(same);
-  }
+  if (same != entry.variants.end()) dropVariant(shard, entry, same);
   entry.variants.insert(entry.variants.begin(), std::move(response));
   entry.charge += charge;
   shard.bytes += charge;
@@ -114,11 +108,7 @@ void CacheStore::erase(std::string_view key, const StoredResponse* response) {
   auto v = std::find_if(entry.variants.begin(), entry.variants.end(),
                         [&](const StoredPtr& p) { return p.get() == response; });
   if (v == entry.variants.end()) return;
-  size_t charge = (*v)->charge() + key.size();
-  entry.charge -= charge;
-  shard.bytes -= charge;
-  --shard.objects;
-  entry.variants.erase(v);
+  dropVariant(shard, entry, v);
   if (entry.variants.empty()) removeEntry(shard, entry);
 }
 
@@ -127,6 +117,15 @@ void CacheStore::invalidate(std::string_view key) {
   std::lock_guard lock(shard.mutex);
   auto it = shard.entries.find(key);
   if (it != shard.entries.end()) removeEntry(shard, *it->second);
+}
+
+std::vector<StoredPtr>::iterator CacheStore::dropVariant(Shard& shard, Entry& entry,
+                                                         std::vector<StoredPtr>::iterator v) {
+  size_t charge = (*v)->charge() + entry.key.size();
+  entry.charge -= charge;
+  shard.bytes -= charge;
+  --shard.objects;
+  return entry.variants.erase(v);
 }
 
 void CacheStore::removeEntry(Shard& shard, Entry& entry) {
@@ -149,12 +148,8 @@ void CacheStore::evict(Shard& shard, Entry& fresh) {
       // Only the key just stored is left: its older variants go, never the
       // new one (it fits alone: insert() checked).
       if (fresh.variants.size() < 2) break;
-      size_t charge = fresh.variants.back()->charge() + fresh.key.size();
-      fresh.charge -= charge;
-      shard.bytes -= charge;
-      --shard.objects;
+      dropVariant(shard, fresh, std::prev(fresh.variants.end()));
       ++shard.evictions;
-      fresh.variants.pop_back();
       continue;
     }
     if (victim->referenced) {
@@ -218,12 +213,8 @@ size_t CacheStore::purge(std::string_view host, std::string_view pathPrefix) {
       for (auto v = variants.begin(); v != variants.end();) {
         const StoredResponse& r = **v;
         if (hostMatches(host, r.host) && r.target.starts_with(pathPrefix)) {
-          size_t charge = r.charge() + key.size();
-          entry->charge -= charge;
-          shard.bytes -= charge;
-          --shard.objects;
           ++purged;
-          v = variants.erase(v);
+          v = dropVariant(shard, *entry, v);
         } else {
           ++v;
         }
@@ -235,32 +226,18 @@ size_t CacheStore::purge(std::string_view host, std::string_view pathPrefix) {
   return purged;
 }
 
-uint64_t CacheStore::bytes() const {
+uint64_t CacheStore::sum(uint64_t Shard::*counter) const {
   uint64_t n = 0;
   for (const Shard& s : shards_) {
     std::lock_guard lock(s.mutex);
-    n += s.bytes;
+    n += s.*counter;
   }
   return n;
 }
 
-uint64_t CacheStore::objects() const {
-  uint64_t n = 0;
-  for (const Shard& s : shards_) {
-    std::lock_guard lock(s.mutex);
-    n += s.objects;
-  }
-  return n;
-}
-
-uint64_t CacheStore::evictions() const {
-  uint64_t n = 0;
-  for (const Shard& s : shards_) {
-    std::lock_guard lock(s.mutex);
-    n += s.evictions;
-  }
-  return n;
-}
+uint64_t CacheStore::bytes() const { return sum(&Shard::bytes); }
+uint64_t CacheStore::objects() const { return sum(&Shard::objects); }
+uint64_t CacheStore::evictions() const { return sum(&Shard::evictions); }
 
 FillTicket& FillTicket::operator=(FillTicket&& other) noexcept {
   if (this != &other) {

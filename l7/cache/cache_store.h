@@ -146,6 +146,10 @@ class CacheStore final : public RouteCache {
 
   Shard& shardOf(std::string_view key);
   void removeEntry(Shard& shard, Entry& entry);  // shard locked
+  // Removes one variant and its charge (shard locked); the next variant.
+  std::vector<StoredPtr>::iterator dropVariant(Shard& shard, Entry& entry,
+                                               std::vector<StoredPtr>::iterator v);
+  uint64_t sum(uint64_t Shard::*counter) const;  // over the shards, each locked in turn
   void evict(Shard& shard, Entry& fresh);        // shard locked; `fresh` stays
 
   uint64_t maxBytes_;
