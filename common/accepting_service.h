@@ -43,6 +43,8 @@ class AcceptingService : public ListenerService, public AcceptHandler {
   // The counters of `address` in `pool` on this worker, cached here so that
   // the registry's mutex is taken once per backend, not per connection.
   BackendStats& backendStats(const std::string& pool, const std::string& address);
+  // The listener stopped for good (a drain or its removal by a reload).
+  bool stopped() const { return acceptor_.stopped(); }
   // A session of this listener has ended (and freed itself).
   void sessionEnded() { --active_; }
   // The TLS set-up of this listener as configured in `config` (the session's

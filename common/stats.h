@@ -63,6 +63,11 @@ const char* http2LimitName(Http2Limit limit);
 // order of l7's CacheResult.
 inline constexpr std::array<const char*, 5> kCacheResults = {"hit", "miss", "stale", "revalidated",
                                                              "bypass"};
+// The `result` label of ringlb_cache_refreshes_total: the background
+// refreshes of stale-while-revalidate (a 304 kept the copy, a new answer
+// came, or the backend failed), in the order of l7's CacheRefreshResult.
+inline constexpr std::array<const char*, 3> kCacheRefreshResults = {"revalidated", "fetched",
+                                                                    "failed"};
 
 // One listener on one worker.
 struct ListenerStats {
@@ -95,6 +100,7 @@ struct ListenerStats {
   DurationHistogram requestDuration;
   // http routes with `cache`: answers by result (CacheResult).
   std::array<Counter, kCacheResults.size()> cacheRequests;
+  std::array<Counter, kCacheRefreshResults.size()> cacheRefreshes;
   // udp: datagrams each way.
   Counter datagramsIn;
   Counter datagramsOut;

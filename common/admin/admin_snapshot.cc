@@ -45,6 +45,8 @@ void addListenerStats(ListenerView& v, const ListenerStats& s) {
   v.requestDuration.add(s.requestDuration);
   for (size_t i = 0; i < v.cacheRequests.size(); ++i)
     v.cacheRequests[i] += s.cacheRequests[i].get();
+  for (size_t i = 0; i < v.cacheRefreshes.size(); ++i)
+    v.cacheRefreshes[i] += s.cacheRefreshes[i].get();
   v.http2StreamsActive += s.http2.streamsActive.get();
   for (size_t i = 0; i < kHttp2Codes; ++i) {
     v.http2GoawaysSent[i] += s.http2.goawaysSent[i].get();

@@ -58,7 +58,8 @@ struct ListenerView {
   uint64_t tlsTimedOut = 0;
   HistogramView requestDuration;
   std::array<uint64_t, kCacheResults.size()> cacheRequests{};  // index = CacheResult
-  bool cache = false;                                          // a route has `cache`
+  std::array<uint64_t, kCacheRefreshResults.size()> cacheRefreshes{};
+  bool cache = false;  // a route has `cache`
   // http listeners with HTTP/2 in `protocols`.
   bool http2 = false;
   uint64_t http2StreamsActive = 0;

@@ -235,6 +235,16 @@ void writeCacheMetrics(Writer& w, const AdminSnapshot& snap) {
                l.cacheRequests[i]);
     }
   }
+  w.family("ringlb_cache_refreshes_total", "counter",
+           "Background refreshes of stale copies (stale-while-revalidate), by outcome "
+           "(docs/cache.md).");
+  for (const auto& l : snap.listeners) {
+    if (!l.cache) continue;
+    for (size_t i = 0; i < kCacheRefreshResults.size(); ++i) {
+      w.sample("ringlb_cache_refreshes_total",
+               {{"listener", l.name}, {"result", kCacheRefreshResults[i]}}, l.cacheRefreshes[i]);
+    }
+  }
   w.family("ringlb_cache_bytes", "gauge",
            "Bytes a route's cache holds (bodies, fields and bookkeeping; at most max_size).");
   for (const auto& c : snap.caches) {

@@ -169,6 +169,7 @@ class FillTicket {
   ~FillTicket() { abandon(); }
 
   explicit operator bool() const { return store_ != nullptr; }
+  const CacheStore* store() const { return store_.get(); }
   void end(bool stored);
   void abandon();
 

@@ -448,10 +448,19 @@ void Exchange::finish(uint16_t statusSent, uint64_t bytesSent, std::optional<uin
   }
   releaseLease();
   Worker& worker = context_.service.worker();
-  context_.service.stats().countRequest(statusSent);
-  if (cache_) countCache();
-  context_.service.stats().requestDuration.observe(static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(worker.now() - timing_.start).count()));
+  if (cache_) {
+    // A background refresh that failed (an error status, no connection):
+    // the key passes for a while, so a failing backend is not asked again
+    // by every stale request.
+    if (context_.refresh != nullptr && cache_->fill) cache_->fill.end(false);
+    countCache(statusSent);
+  }
+  if (context_.refresh == nullptr) {  // a background refresh is no client's request
+    context_.service.stats().countRequest(statusSent);
+    context_.service.stats().requestDuration.observe(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(worker.now() - timing_.start)
+            .count()));
+  }
   if (forwardMode()) {
     logForward(statusSent, bytesSent, bytesIn, end);
   } else {

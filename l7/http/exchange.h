@@ -92,6 +92,9 @@ struct ExchangeContext {
   // Forward listeners: the routing policy is the forward proxy's (absolute
   // URIs and CONNECT to any allowed destination), not routes and pools.
   const ForwardSettings* forward = nullptr;
+  // A background refresh of a cached response (background_fetch.h): no
+  // client waits for it, and it is counted as a refresh, not as a request.
+  CacheRefresh* refresh = nullptr;
 };
 
 class Exchange {
@@ -186,6 +189,11 @@ class Exchange {
   // True when the request was answered from the cache or waits for another
   // request's fetch of its key; false: go upstream.
   bool lookupCache();
+  // A background refresh (context_.refresh): validate the handed copy.
+  void refreshLookup();
+  // Within stale-while-revalidate, this request claimed the fill: a
+  // background exchange takes it over; false if none could start.
+  bool refreshInBackground();
   void answerFromCache(const cache::StoredResponse& stored, CacheResult result);
   void cacheWaitOver();
   // The response head came: true when the cache answered instead (a 304
@@ -199,7 +207,9 @@ class Exchange {
   void endCapture();
   // A failure before the response started: the stale copy serves instead.
   bool serveStaleOnError(const Error& error);
-  void countCache();
+  // ringlb_cache_requests_total, or for a background refresh
+  // ringlb_cache_refreshes_total.
+  void countCache(uint16_t statusSent);
   // --- the exchange (exchange.cc)
   // A response the proxy makes itself (not an error): head and body to the
   // client side, then Done once sent.

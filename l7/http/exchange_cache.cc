@@ -19,6 +19,7 @@
 #include "l7/cache/cache_control.h"
 #include "l7/cache/conditional.h"
 #include "l7/cache/vary.h"
+#include "l7/http/background_fetch.h"
 #include "l7/http/exchange.h"
 #include "l7/http/http_service.h"
 
@@ -72,6 +73,10 @@ bool Exchange::lookupCache() {
         head_.targetForm == http::TargetForm::Absolute ? head_.path : head_.target;
     c.key = cache::cacheKey(head_.authority, target);
   }
+  if (context_.refresh != nullptr) {
+    refreshLookup();
+    return false;
+  }
   if ((!get && head_.method != http::Method::Head) || head_.wantsUpgrade()) {
     c.result = CacheResult::Bypass;
     c.status = "ringlb; fwd=method";
@@ -117,7 +122,10 @@ bool Exchange::lookupCache() {
         return true;
       }
       case cache::Usability::StaleWhileRevalidate:
-        if (claim() == cache::CacheStore::Claim::Fill) break;  // this one refreshes it
+        // The first request in the window claims the refresh and hands it
+        // to a background exchange; when none can start, it refreshes the
+        // copy itself. Every other one gets the stale copy at once.
+        if (claim() == cache::CacheStore::Claim::Fill && !refreshInBackground()) break;
         answerFromCache(*c.stored, CacheResult::Stale);
         return true;
       case cache::Usability::MustValidate:
@@ -148,6 +156,43 @@ bool Exchange::lookupCache() {
              : c.varyMiss ? "ringlb; fwd=vary-miss"
                           : "ringlb; fwd=uri-miss";
   if (!c.fill && claim() == cache::CacheStore::Claim::Wait) return wait();
+  return false;
+}
+
+void Exchange::refreshLookup() {
+  ExchangeCache& c = *cache_;
+  CacheRefresh& r = *context_.refresh;
+  c.key = r.key;
+  c.requestTime = wallSeconds();
+  c.stored = r.stored;
+  // A reload may have given the route a new store: its fill is not ours.
+  if (r.fill.store() == c.store.get()) {
+    c.fill = std::move(r.fill);
+  } else {
+    r.fill.abandon();
+  }
+  c.result = CacheResult::Miss;
+  c.status = "ringlb; fwd=stale";
+  const cache::StoredResponse& s = *c.stored;
+  if (s.freshness.hasValidator) {
+    c.validating = true;
+    if (!s.etag.empty()) c.validators.push_back({"If-None-Match", s.etag});
+    if (!s.lastModified.empty()) c.validators.push_back({"If-Modified-Since", s.lastModified});
+  }
+}
+
+bool Exchange::refreshInBackground() {
+  ExchangeCache& c = *cache_;
+  HttpService& service = context_.service;
+  if (context_.draining || !service.backgroundFetchRoom()) return false;
+  auto refresh = std::make_unique<CacheRefresh>();
+  refresh->key = c.key;
+  refresh->stored = c.stored;
+  refresh->fill = std::move(c.fill);
+  refresh->claimHeaders = claimHeaders_;
+  refresh->authSubject = authSubject_;
+  if (BackgroundFetch::start(service, head_, context_, refresh)) return true;
+  c.fill = std::move(refresh->fill);  // this request refreshes the copy itself
   return false;
 }
 
@@ -184,6 +229,11 @@ void Exchange::answerFromCache(const cache::StoredResponse& s, CacheResult resul
   local_ = true;
   phase_ = Phase::Responding;
   if (!requestBody_.done()) keepAlive_ = false;
+  if (context_.refresh != nullptr) {  // no client to answer
+    status_ = s.status;
+    signalComplete();
+    return;
+  }
   uint16_t status = s.status;
   std::string_view body = s.body;
   std::string contentRange;
@@ -287,8 +337,11 @@ bool Exchange::startCapture(const http::MessageHead& h) {
                                               choice_.route->cache->defaultTtl.count() / 1000);
   bool tooBig = h.framing == http::BodyFraming::ContentLength && h.contentLength > c.maxObjectSize;
   if (!d.store() || tooBig) {
-    // A GET's uncacheable answer replaces the copy (a HEAD's says nothing of it).
-    if (c.stored && head_.method == http::Method::Get) c.store->erase(c.key, c.stored.get());
+    // A GET's uncacheable answer replaces the copy (a HEAD's says nothing of
+    // it, nor does a server error: the copy may still serve on errors).
+    if (c.stored && head_.method == http::Method::Get && h.status < 500) {
+      c.store->erase(c.key, c.stored.get());
+    }
     c.fill.end(false);
     return false;
   }
@@ -376,8 +429,19 @@ bool Exchange::serveStaleOnError(const Error& error) {
   return true;
 }
 
-void Exchange::countCache() {
-  context_.service.stats().cacheRequests[static_cast<size_t>(cache_->result)].add();
+void Exchange::countCache(uint16_t statusSent) {
+  ListenerStats& stats = context_.service.stats();
+  if (context_.refresh == nullptr) {
+    stats.cacheRequests[static_cast<size_t>(cache_->result)].add();
+    return;
+  }
+  CacheRefreshResult result = CacheRefreshResult::Fetched;
+  if (failure_ || statusSent >= 500 || cache_->result == CacheResult::Stale) {
+    result = CacheRefreshResult::Failed;
+  } else if (cache_->result == CacheResult::Revalidated) {
+    result = CacheRefreshResult::Revalidated;
+  }
+  stats.cacheRefreshes[static_cast<size_t>(result)].add();
 }
 
 }  // namespace ringlb::l7

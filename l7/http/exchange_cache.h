@@ -19,6 +19,8 @@ namespace ringlb::l7 {
 
 // The `result` of ringlb_cache_requests_total, in kCacheResults' order.
 enum class CacheResult : uint8_t { Hit, Miss, Stale, Revalidated, Bypass };
+// The `result` of ringlb_cache_refreshes_total, in kCacheRefreshResults' order.
+enum class CacheRefreshResult : uint8_t { Revalidated, Fetched, Failed };
 
 struct ExchangeCache {
   std::shared_ptr<cache::CacheStore> store;
@@ -38,6 +40,19 @@ struct ExchangeCache {
   // The response being captured for the store (null: not storing it).
   std::unique_ptr<cache::StoredResponse> capture;
   uint64_t maxObjectSize = 0;
+};
+
+// A stale-while-revalidate refresh, handed from the request that claimed it
+// (and answered its client from the stale copy) to a background exchange
+// (background_fetch.h): the key, the copy to validate, the claimed fill,
+// and what the gateway's phases gave the request (the background exchange
+// does not authenticate or count against rate limits again).
+struct CacheRefresh {
+  std::string key;
+  cache::StoredPtr stored;
+  cache::FillTicket fill;
+  std::vector<config::HeaderEdit> claimHeaders;
+  std::string authSubject;
 };
 
 }  // namespace ringlb::l7

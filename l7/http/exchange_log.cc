@@ -70,7 +70,10 @@ void Exchange::logAccess(uint16_t status, uint64_t bytesSent) {
   r.user = authSubject_;
   r.authFailure = authFailure_;
   r.rateLimit = limitVerdict_;
-  if (cache_) r.cache = kCacheResults[static_cast<size_t>(cache_->result)];
+  if (cache_) {
+    r.cache = context_.refresh != nullptr ? std::string_view("refresh")
+                                          : kCacheResults[static_cast<size_t>(cache_->result)];
+  }
   log.append(worker.index(), r, context_.service.accessLine());
 }
 

@@ -48,7 +48,17 @@ void Exchange::route() {
     answerRedirect();
     return;
   }
-  if (choice_.route != nullptr && !admitRequest()) return;  // CORS preflight, auth, rate limit
+  if (context_.refresh != nullptr) {
+    // A background refresh: its request was admitted when it came.
+    if (choice_.route == nullptr || !choice_.route->cache) {
+      fail(makeError(ErrorCode::NoRoute));  // a reload took the route's cache away
+      return;
+    }
+    claimHeaders_ = std::move(context_.refresh->claimHeaders);
+    authSubject_ = std::move(context_.refresh->authSubject);
+  } else if (choice_.route != nullptr && !admitRequest()) {
+    return;  // CORS preflight, auth, rate limit
+  }
   if (choice_.route != nullptr && choice_.route->cache && lookupCache()) return;
   routeUpstream();
 }

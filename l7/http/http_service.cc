@@ -122,7 +122,11 @@ RouteStats& HttpService::routeStats(const std::string& label) {
 }
 
 bool HttpService::finished() const {
-  return AcceptingService::finished() && connections_.live() == 0;
+  return AcceptingService::finished() && connections_.live() == 0 && backgroundFetches_ == 0;
+}
+
+bool HttpService::backgroundFetchRoom() const {
+  return !stopped() && backgroundFetches_ < kMaxBackgroundFetches;
 }
 
 void HttpService::startSession(int fd) {

@@ -56,6 +56,13 @@ class HttpService final : public AcceptingService {
   // its label and max_size.
   // `index`: the route's position in its listener ("routes[N]").
   std::shared_ptr<cache::CacheStore> cacheStore(const config::RouteConfig& route, size_t index);
+  // Background refreshes of cached responses (background_fetch.h): whether
+  // another may start now (the listener is not stopping, fewer than
+  // kMaxBackgroundFetches run on this worker), and their count.
+  bool backgroundFetchRoom() const;
+  void backgroundFetchStarted() { ++backgroundFetches_; }
+  void backgroundFetchEnded() { --backgroundFetches_; }
+  static constexpr size_t kMaxBackgroundFetches = 256;
   RouteStats& routeStats(const std::string& label);
   // A fresh random 64-bit word (X-Request-Id).
   uint64_t nextRandom();
@@ -87,6 +94,7 @@ class HttpService final : public AcceptingService {
   const config::RouteConfig* lastCacheRoute_ = nullptr;
   std::shared_ptr<cache::CacheStore> lastCache_;
   std::unordered_map<std::string, RouteStats*> routeStats_;
+  size_t backgroundFetches_ = 0;
   uint64_t rng_;
   std::string accessLine_;
 };
