@@ -203,6 +203,9 @@ void appendForwardFields(std::string& out, const AccessRecord& r) {
   appendBytes(out, r);
   appendMs(out, "duration_ms", r.duration);
   if (!r.acl.empty()) appendField(out, "acl", r.acl);
+  if (!r.verdict.empty()) appendField(out, "verdict", r.verdict);
+  if (!r.user.empty()) appendField(out, "user", r.user);
+  if (!r.authFailure.empty()) appendField(out, "auth_failure", r.authFailure);
 }
 
 }  // namespace

@@ -104,6 +104,9 @@ struct AccessRecord {
   // ("" when none was taken: no `acl` key).
   std::string_view destination;
   std::string_view acl;
+  // forward: "allowed", "denied" (the ACL) or "login_required" (users_file);
+  // "" when the request never got that far (a bad head).
+  std::string_view verdict;
 };
 
 // Appends `s` as a JSON string body (no quotes): quote, backslash and control

@@ -24,6 +24,7 @@ const char* rejectReasonName(RejectReason r) {
     case RejectReason::Denied: return "denied";
     case RejectReason::Other: return "other";
     case RejectReason::TlsHandshake: return "tls_handshake";
+    case RejectReason::ClientLimit: return "client_limit";
   }
   return "other";
 }
@@ -96,6 +97,25 @@ RouteStats& StatsRegistry::route(const std::string& listener, const std::string&
 void StatsRegistry::forEachRoute(const std::function<void(const RouteStats&)>& f) const {
   std::lock_guard lock(mutex_);
   for (const auto& s : routes_) f(s);
+}
+
+ForwardRuleStats& StatsRegistry::forwardRule(const std::string& listener, const std::string& rule,
+                                             unsigned worker) {
+  std::lock_guard lock(mutex_);
+  for (auto& s : forwardRules_) {
+    if (s.listener == listener && s.rule == rule && s.worker == worker) return s;
+  }
+  ForwardRuleStats& s = forwardRules_.emplace_back();
+  s.listener = listener;
+  s.rule = rule;
+  s.worker = worker;
+  return s;
+}
+
+void StatsRegistry::forEachForwardRule(
+    const std::function<void(const ForwardRuleStats&)>& f) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& s : forwardRules_) f(s);
 }
 
 void StatsRegistry::forEachListener(const std::function<void(const ListenerStats&)>& f) const {

@@ -69,6 +69,9 @@ inline constexpr std::array<const char*, 5> kCacheResults = {"hit", "miss", "sta
 inline constexpr std::array<const char*, 3> kCacheRefreshResults = {"revalidated", "fetched",
                                                                     "failed"};
 
+// How many RejectReason values there are (declared below).
+inline constexpr size_t kRejectReasons = 10;
+
 // One listener on one worker.
 struct ListenerStats {
   std::string listener;
@@ -80,7 +83,7 @@ struct ListenerStats {
   // http/forward: requests by final status code (index = code - 100).
   std::array<Counter, 500> requestsByCode;
   // Rejected before reaching a backend, by reason (see RejectReason).
-  std::array<Counter, 9> rejected;
+  std::array<Counter, kRejectReasons> rejected;
   // TLS listeners: handshakes finished (full, or resumed from a ticket),
   // failed (an error, or the client gone first), not finished within
   // handshake_timeout.
@@ -101,6 +104,11 @@ struct ListenerStats {
   // http routes with `cache`: answers by result (CacheResult).
   std::array<Counter, kCacheResults.size()> cacheRequests;
   std::array<Counter, kCacheRefreshResults.size()> cacheRefreshes;
+  // forward: CONNECT tunnels open now (gauge), and the bytes they carried
+  // (counted when each ends).
+  Counter tunnelsActive;
+  Counter tunnelBytesFromClients;
+  Counter tunnelBytesToClients;
   // udp: datagrams each way.
   Counter datagramsIn;
   Counter datagramsOut;
@@ -129,7 +137,9 @@ enum class RejectReason : uint8_t {
   Denied,           // forward proxy ACL
   Other,
   TlsHandshake,  // TLS handshake failed or a bad TLS record: closed
+  ClientLimit,   // forward: over max_connections_per_client, closed at accept
 };
+static_assert(static_cast<size_t>(RejectReason::ClientLimit) + 1 == kRejectReasons);
 const char* rejectReasonName(RejectReason r);
 
 // One backend of one pool on one worker.
@@ -171,12 +181,22 @@ struct RouteStats {
   std::array<Counter, kAuthFailureReasons.size()> authFailures;
 };
 
+// One forward listener's refusals by one ACL rule, on one worker.
+struct ForwardRuleStats {
+  std::string listener;
+  std::string rule;  // AclVerdict::rule
+  unsigned worker = 0;
+  Counter denied;
+};
+
 class StatsRegistry {
  public:
   // Any thread (mutex): the stats of (listener, worker), created on first use.
   ListenerStats& listener(const std::string& name, unsigned worker);
   BackendStats& backend(const std::string& pool, const std::string& address, unsigned worker);
   RouteStats& route(const std::string& listener, const std::string& route, unsigned worker);
+  ForwardRuleStats& forwardRule(const std::string& listener, const std::string& rule,
+                                unsigned worker);
 
   // Process-wide counters written by the main/health threads.
   Counter reloadsOk;
@@ -186,12 +206,14 @@ class StatsRegistry {
   void forEachListener(const std::function<void(const ListenerStats&)>& f) const;
   void forEachBackend(const std::function<void(const BackendStats&)>& f) const;
   void forEachRoute(const std::function<void(const RouteStats&)>& f) const;
+  void forEachForwardRule(const std::function<void(const ForwardRuleStats&)>& f) const;
 
  private:
   mutable std::mutex mutex_;
   std::deque<ListenerStats> listeners_;  // deque: addresses stay valid
   std::deque<BackendStats> backends_;
   std::deque<RouteStats> routes_;
+  std::deque<ForwardRuleStats> forwardRules_;
 };
 
 }  // namespace ringlb

@@ -54,6 +54,9 @@ struct GlobalConfig {
   // off | stdout | stderr | a path (after loading: resolved against the
   // config file's directory when relative).
   std::string accessLog = "off";
+  // DNS servers for the forward proxy (and discovery); empty = the system's
+  // (/etc/resolv.conf).
+  std::vector<SocketAddress> resolvers;
 };
 
 struct AdminConfig {
@@ -287,6 +290,14 @@ struct ListenerConfig {
   std::vector<std::string> allow;  // empty = all (the loader rejects `allow = []`)
   std::vector<std::string> deny;
   std::vector<uint16_t> connectPorts = {443};
+  // Proxy-Authorization: Basic against this htpasswd file (407 without);
+  // empty = no login. After loading: proxyAuth holds the file's users.
+  std::string usersFile;
+  std::optional<AuthConfig> proxyAuth;
+  // The local address of connections to origins (port 0); none = the kernel's choice.
+  std::optional<SocketAddress> source;
+  // Connections one client address may hold open at once; 0 = no limit.
+  uint32_t maxConnectionsPerClient = 0;
   // http/forward: limits on request and response heads (RFC 9112 section 3
   // and RFC 6585 431): header section bytes, start line bytes, field count.
   uint32_t maxHeaderSize = 32 * 1024;

@@ -286,6 +286,42 @@ class Parser {
     return ok ? std::optional(value) : std::nullopt;
   }
 
+  // A numeric IP with an optional port ("192.0.2.1", "192.0.2.1:53",
+  // "::1", "[::1]:53"); `defaultPort` when none is given (0: none allowed).
+  std::optional<SocketAddress> hostAddress(const toml::node& node, uint16_t defaultPort) {
+    if (!node.is_string()) {
+      fail(node, path_, fmt::format("expected a string, got {}", describe(node)));
+      return std::nullopt;
+    }
+    const std::string& text = str(node);
+    std::string error;
+    std::optional<SocketAddress> addr;
+    // A bare IPv4 address, or a bare IPv6 one (more than one ':', no brackets).
+    bool bareV6 = std::count(text.begin(), text.end(), ':') > 1 && !text.starts_with('[');
+    bool bareV4 = text.find(':') == std::string::npos;
+    std::string port = std::to_string(defaultPort);
+    if (bareV6) {
+      addr = parseNumericAddress("[" + text + "]:" + port, &error);
+    } else if (bareV4) {
+      addr = parseNumericAddress(text + ":" + port, &error);
+    } else if (defaultPort != 0) {
+      addr = parseNumericAddress(text, &error);
+    } else {
+      error = fmt::format("\"{}\" has a port: only the address is expected", text);
+    }
+    if (!addr) {
+      fail(node, path_,
+           fmt::format("{} ({})", error,
+                       defaultPort != 0
+                           ? fmt::format("\"IP\" or \"IP:PORT\", port {} by default", defaultPort)
+                           : std::string("a numeric IP address without a port")));
+    } else if (defaultPort != 0 && addr->port() == 0) {
+      fail(node, path_, "port 0 is not allowed");
+      addr.reset();
+    }
+    return addr;
+  }
+
   std::optional<SocketAddress> bindAddress(const toml::node& node) {
     std::string error;
     auto addr = parseNumericAddress(str(node), &error);
@@ -404,6 +440,12 @@ class Parser {
                                                             {"debug", LogLevel::Debug}}));
            }
            if (key == "access_log") return assign(g.accessLog, nonEmpty(v));
+           if (key == "resolvers") {
+             return nonEmptyList(v) &&
+                    assign(g.resolvers, list<SocketAddress>(v, [&](const toml::node& e) {
+                             return hostAddress(e, 53);
+                           }));
+           }
            return unhandled(v, key);
          });
     return true;
@@ -612,6 +654,11 @@ class Parser {
     }
     if (key == "allow") return nonEmptyList(v) && assign(l.allow, destinations(v));
     if (key == "deny") return assign(l.deny, destinations(v));
+    if (key == "users_file") return assign(l.usersFile, nonEmpty(v));
+    if (key == "source") return assign(l.source, hostAddress(v, 0));
+    if (key == "max_connections_per_client") {
+      return assign(l.maxConnectionsPerClient, integer(v, 1, kMaxConnections));
+    }
     if (key == "connect_ports") {
       return assign(l.connectPorts,
                     list<uint16_t>(v, [&](const toml::node& e) { return port(e); }));

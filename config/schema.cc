@@ -34,6 +34,11 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
      "file's directory); one JSON object per line.",
      false},
 
+    {S::Global, "resolvers", T::StringArray, "none",
+     "DNS servers (numeric `IP` or `IP:PORT`, port 53 by default) the forward proxy asks, in "
+     "order; absent = the servers of /etc/resolv.conf.",
+     false},
+
     {S::Admin, "bind", T::Address, "required",
      "Numeric `IP:PORT` of the admin endpoint: `GET /metrics`, `/status`, `/healthz`.", false},
 
@@ -155,6 +160,18 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
      "forward only: destinations refused, same forms as `allow`; checked before `allow`.", false},
     {S::Listener, "connect_ports", T::IntegerArray, "[443]",
      "forward only: ports (1..65535) that CONNECT may reach.", false},
+    {S::Listener, "users_file", T::String, "none",
+     "forward only: require `Proxy-Authorization: Basic` against this htpasswd file (bcrypt, "
+     "SHA-512-crypt, yescrypt; re-read on reload); 407 without. Relative to the config file.",
+     false},
+    {S::Listener, "source", T::String, "none",
+     "forward only: the numeric IP address connections to origins are made from; absent = the "
+     "kernel's choice.",
+     false},
+    {S::Listener, "max_connections_per_client", T::Integer, "none",
+     "forward only: connections one client address may hold open at once (1..); more are "
+     "refused at accept. Absent = no limit beyond `max_connections`.",
+     false},
     {S::Listener, "proxy_protocol", T::String, "\"off\"",
      "tcp only: send a PROXY protocol header to the backend: `off` | `v1` | `v2`.", true},
     {S::Listener, "accept_proxy_protocol", T::Boolean, "false",

@@ -63,6 +63,9 @@ constexpr std::array kModeRules = std::to_array<ModeRule>({
     {"allow", {false, false, false, true}},
     {"deny", {false, false, false, true}},
     {"connect_ports", {false, false, false, true}},
+    {"users_file", {false, false, false, true}},
+    {"source", {false, false, false, true}},
+    {"max_connections_per_client", {false, false, false, true}},
     {"proxy_protocol", {true, false, false, false}},
     {"accept_proxy_protocol", {true, false, true, false}},
     {"protocols", {false, false, true, false}},
@@ -227,6 +230,12 @@ class Validator {
       checkRouteGateway(route, routePath);
     }
     if (listener.tls) checkCertificates(*listener.tls, path + ".tls");
+    if (listener.mode == ListenerMode::Forward && sources_.valid(path + ".users_file")) {
+      listener.proxyAuth.emplace();
+      listener.proxyAuth->usersFile = listener.usersFile;
+      listener.proxyAuth->realm = "ringlb proxy";
+      loadAuthFile(*listener.proxyAuth, path);
+    }
     if (listener.mode == ListenerMode::Http && sources_.valid(path + ".protocols")) {
       checkProtocols(listener, path + ".protocols");
     }

@@ -45,6 +45,9 @@ void addListenerStats(ListenerView& v, const ListenerStats& s) {
   v.requestDuration.add(s.requestDuration);
   for (size_t i = 0; i < v.cacheRequests.size(); ++i)
     v.cacheRequests[i] += s.cacheRequests[i].get();
+  v.tunnelsActive += s.tunnelsActive.get();
+  v.tunnelBytesFromClients += s.tunnelBytesFromClients.get();
+  v.tunnelBytesToClients += s.tunnelBytesToClients.get();
   for (size_t i = 0; i < v.cacheRefreshes.size(); ++i)
     v.cacheRefreshes[i] += s.cacheRefreshes[i].get();
   v.http2StreamsActive += s.http2.streamsActive.get();
@@ -205,6 +208,15 @@ AdminSnapshot collectAdminSnapshot(const SharedServices& shared, const config::C
     it->compressErrors += s.compressErrors.get();
     for (size_t i = 0; i < s.authFailures.size(); ++i)
       it->authFailures[i] += s.authFailures[i].get();
+  });
+  registry.forEachForwardRule([&](const ForwardRuleStats& s) {
+    auto it = std::find_if(
+        snap.forwardRules.begin(), snap.forwardRules.end(),
+        [&](const ForwardRuleView& r) { return r.listener == s.listener && r.rule == s.rule; });
+    if (it == snap.forwardRules.end()) {
+      it = snap.forwardRules.insert(snap.forwardRules.end(), {s.listener, s.rule});
+    }
+    it->denied += s.denied.get();
   });
   for (size_t i = 0; i < workers.size(); ++i) {
     const WorkerCounters& c = workers[i]->counters();

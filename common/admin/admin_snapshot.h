@@ -47,12 +47,12 @@ struct ListenerView {
   std::string pool;
   uint64_t connectionsAccepted = 0;
   uint64_t connectionsActive = 0;
-  uint64_t bytesIn = 0;                    // from clients
-  uint64_t bytesOut = 0;                   // to clients
-  std::map<int, uint64_t> requestsByCode;  // only codes seen
-  std::array<uint64_t, 9> rejected{};      // index = RejectReason
-  bool tls = false;                        // a [listeners.NAME.tls] table
-  uint64_t tlsFull = 0;                    // handshakes finished without a ticket
+  uint64_t bytesIn = 0;                             // from clients
+  uint64_t bytesOut = 0;                            // to clients
+  std::map<int, uint64_t> requestsByCode;           // only codes seen
+  std::array<uint64_t, kRejectReasons> rejected{};  // index = RejectReason
+  bool tls = false;                                 // a [listeners.NAME.tls] table
+  uint64_t tlsFull = 0;                             // handshakes finished without a ticket
   uint64_t tlsResumed = 0;
   uint64_t tlsFailed = 0;
   uint64_t tlsTimedOut = 0;
@@ -68,6 +68,10 @@ struct ListenerView {
   std::array<uint64_t, kHttp2Limits> http2LimitHits{};
   uint64_t datagramsIn = 0;
   uint64_t datagramsOut = 0;
+  // forward only.
+  uint64_t tunnelsActive = 0;
+  uint64_t tunnelBytesFromClients = 0;
+  uint64_t tunnelBytesToClients = 0;
   // udp only.
   uint64_t udpSessionsCreated = 0;
   uint64_t udpIdleExpiries = 0;
@@ -129,6 +133,13 @@ struct RouteView {
   std::array<uint64_t, kAuthFailureReasons.size()> authFailures{};
 };
 
+// A forward listener's refusals by one ACL rule, summed over the workers.
+struct ForwardRuleView {
+  std::string listener;
+  std::string rule;
+  uint64_t denied = 0;
+};
+
 struct AdminSnapshot {
   std::chrono::system_clock::time_point now{};
   std::chrono::system_clock::time_point startTime{};
@@ -136,6 +147,7 @@ struct AdminSnapshot {
   std::vector<PoolView> pools;          // by name
   std::vector<WorkerView> workers;
   std::vector<RouteView> routes;              // those that counted something
+  std::vector<ForwardRuleView> forwardRules;  // rules that refused something
   std::vector<CacheRegistry::Gauges> caches;  // routes with `cache`
   uint64_t reloadsOk = 0;
   uint64_t reloadsFailed = 0;

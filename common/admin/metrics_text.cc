@@ -262,6 +262,30 @@ void writeCacheMetrics(Writer& w, const AdminSnapshot& snap) {
   }
 }
 
+void writeForwardMetrics(Writer& w, const AdminSnapshot& snap) {
+  w.family("ringlb_forward_tunnels_active", "gauge", "CONNECT tunnels open now (forward).");
+  for (const auto& l : snap.listeners) {
+    if (l.mode != "forward") continue;
+    w.sample("ringlb_forward_tunnels_active", {{"listener", l.name}}, l.tunnelsActive);
+  }
+  w.family("ringlb_forward_tunnel_bytes_total", "counter",
+           "Bytes CONNECT tunnels carried from clients (direction=in) and to clients "
+           "(direction=out), counted when each tunnel ends (forward).");
+  for (const auto& l : snap.listeners) {
+    if (l.mode != "forward") continue;
+    w.sample("ringlb_forward_tunnel_bytes_total", {{"listener", l.name}, {"direction", "in"}},
+             l.tunnelBytesFromClients);
+    w.sample("ringlb_forward_tunnel_bytes_total", {{"listener", l.name}, {"direction", "out"}},
+             l.tunnelBytesToClients);
+  }
+  w.family("ringlb_forward_denied_total", "counter",
+           "Requests and tunnels the forward ACL refused (403), by the rule: a deny pattern as "
+           "written, connect_ports, unspecified_address or not_allowed.");
+  for (const auto& r : snap.forwardRules) {
+    w.sample("ringlb_forward_denied_total", {{"listener", r.listener}, {"rule", r.rule}}, r.denied);
+  }
+}
+
 void writeListenerModeMetrics(Writer& w, const AdminSnapshot& snap) {
   w.family("ringlb_request_duration_seconds", "histogram",
            "HTTP request duration, from the complete request head to the last response byte "
@@ -387,6 +411,7 @@ std::string renderMetrics(const AdminSnapshot& snap) {
   writeHttp2Metrics(w, snap);
   writeGatewayMetrics(w, snap);
   writeCacheMetrics(w, snap);
+  writeForwardMetrics(w, snap);
   writeBackends(w, snap);
   return out;
 }

@@ -45,6 +45,7 @@ enum class Status : uint16_t {
   Forbidden = 403,
   NotFound = 404,
   MethodNotAllowed = 405,
+  ProxyAuthenticationRequired = 407,
   RequestTimeout = 408,
   ContentTooLarge = 413,
   UriTooLong = 414,
@@ -201,6 +202,7 @@ constexpr std::string_view reasonPhrase(uint16_t status) {
     case Status::Forbidden: return "Forbidden";
     case Status::NotFound: return "Not Found";
     case Status::MethodNotAllowed: return "Method Not Allowed";
+    case Status::ProxyAuthenticationRequired: return "Proxy Authentication Required";
     case Status::RequestTimeout: return "Request Timeout";
     case Status::ContentTooLarge: return "Content Too Large";
     case Status::UriTooLong: return "URI Too Long";

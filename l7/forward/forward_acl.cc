@@ -152,7 +152,7 @@ std::optional<AclVerdict> ForwardAcl::checkPort(uint16_t port, bool isConnect) c
   if (std::find(connectPorts_.begin(), connectPorts_.end(), port) != connectPorts_.end()) {
     return std::nullopt;
   }
-  return AclVerdict{false, fmt::format("port {} is not in connect_ports", port)};
+  return AclVerdict{false, fmt::format("port {} is not in connect_ports", port), "connect_ports"};
 }
 
 std::optional<AclVerdict> ForwardAcl::refuseEarly(std::string_view host, uint16_t port,
@@ -162,7 +162,7 @@ std::optional<AclVerdict> ForwardAcl::refuseEarly(std::string_view host, uint16_
   std::optional<IpAddress> literal = IpAddress::parse(lower);
   const IpAddress* lit = literal ? &*literal : nullptr;
   if (const Rule* r = findMatch(deny_, lower, lit, nullptr)) {
-    return AclVerdict{false, fmt::format("denied by deny rule \"{}\"", r->text)};
+    return AclVerdict{false, fmt::format("denied by deny rule \"{}\"", r->text), r->text};
   }
   return std::nullopt;
 }
@@ -186,16 +186,17 @@ AclVerdict ForwardAcl::check(std::string_view host, const IpAddress* resolved, u
   std::optional<IpAddress> literal = IpAddress::parse(lower);
   const IpAddress* lit = literal ? &*literal : nullptr;
   if (unspecified(lit) || unspecified(resolved)) {
-    return {false, "an unspecified address (0.0.0.0/8, ::) is never a destination"};
+    return {false, "an unspecified address (0.0.0.0/8, ::) is never a destination",
+            "unspecified_address"};
   }
   if (const Rule* r = findMatch(deny_, lower, lit, resolved)) {
-    return {false, fmt::format("denied by deny rule \"{}\"", r->text)};
+    return {false, fmt::format("denied by deny rule \"{}\"", r->text), r->text};
   }
-  if (allowAll_) return {true, "no allow list"};
+  if (allowAll_) return {true, "no allow list", {}};
   if (const Rule* r = findMatch(allow_, lower, lit, resolved)) {
-    return {true, fmt::format("allowed by \"{}\"", r->text)};
+    return {true, fmt::format("allowed by \"{}\"", r->text), {}};
   }
-  return {false, "not matched by any allow rule"};
+  return {false, "not matched by any allow rule", "not_allowed"};
 }
 
 }  // namespace ringlb::l7

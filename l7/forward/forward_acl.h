@@ -43,6 +43,10 @@ struct AclVerdict {
   // Why, for the 403 body and the logs: the rule that matched or the rule
   // that was missing ("deny \"evil.example.com\"", "port 25 not in connect_ports").
   std::string reason;
+  // The rule as a metric label (ringlb_forward_denied_total{rule}): the
+  // deny pattern as written, "connect_ports", "unspecified_address" or
+  // "not_allowed"; empty when allowed.
+  std::string rule;
 };
 
 class ForwardAcl {

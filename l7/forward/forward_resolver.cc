@@ -1,83 +1,60 @@
 #include "l7/forward/forward_resolver.h"
 
-#include <netdb.h>
 #include <netinet/in.h>
 
+#include <array>
 #include <cstring>
 
+#include "common/socket.h"
 #include "common/worker.h"
 
 namespace ringlb::l7 {
+namespace {
 
-ForwardResolver::ForwardResolver(Worker& worker) : worker_(worker), thread_([this] { run(); }) {}
+std::vector<config::SocketAddress> resolversOf(const std::shared_ptr<const config::Config>& c) {
+  return c ? c->global.resolvers : std::vector<config::SocketAddress>{};
+}
 
-ForwardResolver::~ForwardResolver() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-    queue_.clear();
+void setPort(config::SocketAddress& a, uint16_t port) {
+  if (a.family() == AF_INET) {
+    reinterpret_cast<sockaddr_in&>(a.storage).sin_port = htons(port);
+  } else if (a.family() == AF_INET6) {
+    reinterpret_cast<sockaddr_in6&>(a.storage).sin6_port = htons(port);
   }
-  wake_.notify_one();
-  thread_.join();
+  std::array<char, kAddressTextSize> text;
+  a.text = formatAddress(a.sa(), text);
+}
+
+}  // namespace
+
+void ResolveJob::onAnswer(const dns::DnsAnswer& answer) {
+  error = answer.error;
+  addresses = answer.addresses;
+  for (config::SocketAddress& a : addresses) setPort(a, port);
+  if (!addresses.empty()) {
+    std::memcpy(&address, &addresses.front().storage, addresses.front().length);
+    length = addresses.front().length;
+  } else if (error.empty()) {
+    error = "no address";
+  }
+  if (waiter != nullptr) waiter->onResolved(*this);
+}
+
+ForwardResolver::ForwardResolver(Worker& worker)
+    : worker_(worker), seen_(worker.config()), dns_(worker.io(), resolversOf(seen_)) {}
+
+void ForwardResolver::followConfig() {
+  const auto& current = worker_.config();
+  if (current == seen_) return;
+  seen_ = current;
+  std::vector<config::SocketAddress> servers = resolversOf(current);
+  if (servers != dns_.servers()) dns_.setServers(std::move(servers));
 }
 
 void ForwardResolver::resolve(std::shared_ptr<ResolveJob> job) {
-  {
-    std::lock_guard lock(mutex_);
-    queue_.push_back(std::move(job));
-  }
-  wake_.notify_one();
-}
-
-void ForwardResolver::run() {
-  for (;;) {
-    std::shared_ptr<ResolveJob> job;
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      job = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    if (job->cancelled.load(std::memory_order_relaxed)) continue;  // its session ended
-    lookUp(*job);
-    // The mailbox's mutex orders the writes above before the worker's reads.
-    worker_.post([job] {
-      if (job->waiter != nullptr) job->waiter->onResolved(*job);
-    });
-  }
-}
-
-// Prefers an IPv4 address: services on loopback listen on 127.0.0.1 more
-// often than on ::1, and only one address is tried.
-void ForwardResolver::lookUp(ResolveJob& job) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* list = nullptr;
-  int rc = getaddrinfo(job.host.c_str(), nullptr, &hints, &list);
-  if (rc != 0) {
-    job.error = gai_strerror(rc);
-    return;
-  }
-  const addrinfo* pick = nullptr;
-  for (const addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
-    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
-    if (pick == nullptr || (ai->ai_family == AF_INET && pick->ai_family != AF_INET)) pick = ai;
-  }
-  if (pick == nullptr) {
-    job.error = "no IPv4 or IPv6 address";
-  } else {
-    std::memcpy(&job.address, pick->ai_addr, pick->ai_addrlen);
-    job.length = pick->ai_addrlen;
-    uint16_t port = htons(job.port);
-    if (pick->ai_family == AF_INET) {
-      reinterpret_cast<sockaddr_in&>(job.address).sin_port = port;
-    } else {
-      reinterpret_cast<sockaddr_in6&>(job.address).sin6_port = port;
-    }
-  }
-  freeaddrinfo(list);
+  followConfig();
+  const ResolveJob& j = *job;  // stays alive: the resolver holds it
+  dns_.lookup(j.host, std::move(job));
 }
 
 }  // namespace ringlb::l7

@@ -2,8 +2,8 @@
 // client named, the ACL's verdict, the name lookup in flight and the address
 // it resolved to. Only forward listeners' exchanges have one.
 //
-// Worker thread only. Owned by its exchange; a lookup still queued when the
-// exchange ends is cancelled (its result is dropped).
+// Worker thread only. Owned by its exchange; a lookup still in flight when
+// the exchange ends is abandoned (its result is dropped).
 #pragma once
 
 #include <memory>
@@ -20,10 +20,7 @@ class Exchange;
 struct ForwardTarget final : ResolveWaiter {
   explicit ForwardTarget(Exchange& owner) : exchange(owner) {}
   ~ForwardTarget() override {
-    if (job) {
-      job->waiter = nullptr;
-      job->cancelled = true;
-    }
+    if (job) job->waiter = nullptr;
   }
   void onResolved(const ResolveJob& done) override;
 

@@ -11,6 +11,7 @@ namespace {
 
 constexpr uint16_t kUnauthorized = 401;
 constexpr uint16_t kInternalError = 500;
+constexpr uint16_t kProxyAuthRequired = 407;
 
 // The value of the only field called `name`: Missing when absent or empty,
 // Malformed when sent more than once (which one would count?).
@@ -26,11 +27,12 @@ AuthFailure singleField(std::span<const http::HeaderView> headers, std::string_v
   return count == 0 || value.empty() ? AuthFailure::Missing : AuthFailure::None;
 }
 
-// The Authorization field parsed with `scheme` expected.
+// The Authorization field (or `field`: Proxy-Authorization) parsed with
+// `scheme` expected.
 AuthFailure readAuthorization(std::span<const http::HeaderView> headers, AuthScheme scheme,
-                              Authorization& out) {
+                              Authorization& out, std::string_view field = "Authorization") {
   std::string_view value;
-  if (AuthFailure f = singleField(headers, "Authorization", value); f != AuthFailure::None) {
+  if (AuthFailure f = singleField(headers, field, value); f != AuthFailure::None) {
     return f;
   }
   out = parseAuthorization(value);
@@ -173,11 +175,29 @@ AuthOutcome AuthVerifier::check(const config::AuthConfig& auth,
   return outcome;
 }
 
-AuthOutcome AuthVerifier::checkBasic(const config::AuthConfig& auth,
+AuthOutcome AuthVerifier::checkProxy(const config::AuthConfig& auth,
                                      std::span<const http::HeaderView> headers) {
   AuthOutcome outcome;
+  if (!auth.credentials) {
+    outcome.failure = AuthFailure::Unavailable;  // fail closed
+    outcome.status = kInternalError;
+    return outcome;
+  }
+  outcome = checkBasic(auth, headers, "Proxy-Authorization");
+  if (!outcome.ok()) {
+    outcome.status = kProxyAuthRequired;
+    outcome.subject.clear();
+    outcome.wwwAuthenticate = wwwAuthenticateFor(auth, outcome.failure);
+  }
+  return outcome;
+}
+
+AuthOutcome AuthVerifier::checkBasic(const config::AuthConfig& auth,
+                                     std::span<const http::HeaderView> headers,
+                                     std::string_view field) {
+  AuthOutcome outcome;
   Authorization authorization;
-  outcome.failure = readAuthorization(headers, AuthScheme::Basic, authorization);
+  outcome.failure = readAuthorization(headers, AuthScheme::Basic, authorization, field);
   if (outcome.failure != AuthFailure::None) return outcome;
   switch (basic_.verify(*auth.credentials, authorization.user, authorization.password)) {
     case BasicAuthResult::Ok: outcome.subject = std::move(authorization.user); break;

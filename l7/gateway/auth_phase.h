@@ -91,10 +91,16 @@ class AuthVerifier {
   AuthOutcome check(const config::AuthConfig& auth, std::span<const http::HeaderView> headers,
                     std::chrono::system_clock::time_point now);
 
+  // A forward proxy's login: Proxy-Authorization: Basic against `auth`'s
+  // users; refused with 407 (`wwwAuthenticate` is then the
+  // Proxy-Authenticate value), 500 when the users were never loaded.
+  AuthOutcome checkProxy(const config::AuthConfig& auth, std::span<const http::HeaderView> headers);
+
   const BasicAuthVerifier& basic() const { return basic_; }
 
  private:
-  AuthOutcome checkBasic(const config::AuthConfig& auth, std::span<const http::HeaderView> headers);
+  AuthOutcome checkBasic(const config::AuthConfig& auth, std::span<const http::HeaderView> headers,
+                         std::string_view field = "Authorization");
 
   BasicAuthVerifier basic_;
 };

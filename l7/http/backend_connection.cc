@@ -1,5 +1,9 @@
 #include "l7/http/backend_connection.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cassert>
 #include <cerrno>
 #include <cstring>
@@ -15,14 +19,37 @@ BackendConnection::BackendConnection(ConnectionPool& pool, IoContext& io, std::s
 
 BackendConnection::~BackendConnection() = default;
 
+namespace {
+
+// Binds `fd` to `source` with the port left to connect() (IP_BIND_ADDRESS_NO_PORT:
+// the port is picked per destination, so the ephemeral range is not shared by
+// every origin). Returns 0 or an errno.
+int bindSource(int fd, const config::SocketAddress& source, int family) {
+  if (source.family() != family) return EAFNOSUPPORT;
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+  if (::bind(fd, source.sa(), source.length) != 0) return errno;
+  return 0;
+}
+
+}  // namespace
+
 void BackendConnection::connect(const config::SocketAddress& address, config::Duration timeout,
-                                BackendUser& user, std::unique_ptr<tls::TlsStream> tls) {
+                                BackendUser& user, std::unique_ptr<tls::TlsStream> tls,
+                                const config::SocketAddress* source) {
   user_ = &user;
   state_ = State::Connecting;
   int fd = openTcpSocket(address.family());
+  if (fd >= 0 && source != nullptr) {
+    int err = bindSource(fd, *source, address.family());
+    if (err != 0) {
+      ::close(fd);
+      fd = -err;
+    }
+  }
   if (fd < 0) {
-    // No socket (descriptor limit): reported like a failed connect, from a
-    // completion so that the user is not re-entered.
+    // No socket (descriptor limit, an unusable source): reported like a
+    // failed connect, from a completion so that the user is not re-entered.
     stream_.failSoon(-fd);
     return;
   }

@@ -43,9 +43,12 @@ class BackendConnection final : public Deletable,
   // after `timeout`, the connect's errno otherwise). Attached to `user`.
   // With `tls` (a pool with [pools.NAME.tls]), Connected comes once the
   // handshake finished, within the same `timeout`; a failed handshake is an
-  // Error (EPROTO) whose failureReason() says why.
+  // Error (EPROTO) whose failureReason() says why. With `source` (a forward
+  // listener's), the socket is bound to that address first (any port); a
+  // source of the other address family is an Error (EAFNOSUPPORT).
   void connect(const config::SocketAddress& address, config::Duration timeout, BackendUser& user,
-               std::unique_ptr<tls::TlsStream> tls = nullptr);
+               std::unique_ptr<tls::TlsStream> tls = nullptr,
+               const config::SocketAddress* source = nullptr);
   // A connect that cannot start (the pool's TLS never loaded): Error(err)
   // to `user` from a completion.
   void failToConnect(BackendUser& user, int err);

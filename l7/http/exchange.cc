@@ -104,7 +104,8 @@ void Exchange::connectFailed(int err) {
   conn_->close();
   conn_ = nullptr;
   if (forward_) {
-    // An origin gets one try (the client may try again).
+    // A name's next address, then no more: the client may try again.
+    if (connectNextAddress()) return;
     fail(error, err == ETIMEDOUT ? fmt::format("connecting to {} timed out", forward_->destText)
                                  : fmt::format("cannot connect to {}: {}", forward_->destText,
                                                std::strerror(err)));
@@ -392,6 +393,7 @@ void Exchange::answerLocally(uint16_t status, std::span<const http::HeaderView> 
   ResponseHeadOptions options;
   options.close = !keepAlive_ || context_.draining;
   options.keepAlive = head_.version == http::Version::Http10 && !options.close;
+  if (forwardMode()) options.via = kForwardVia;
   context_.client.sendResponseHead(response, nullptr, options);
   if (!head) context_.client.responseBody().append(body);
   signalComplete();

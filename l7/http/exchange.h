@@ -36,6 +36,7 @@
 #include "common/upstream/backend_selector.h"
 #include "common/upstream/hash_key.h"
 #include "config/model.h"
+#include "l7/forward/forward_acl.h"
 #include "l7/gateway/compress_encoder.h"
 #include "l7/gateway/compress_policy.h"
 #include "l7/http/backend_connection.h"
@@ -56,6 +57,10 @@ struct ForwardSettings;
 struct ForwardTarget;
 
 class HttpService;
+
+// The `route` label of a forward listener's proxy-login failures
+// (ringlb_auth_failures_total).
+inline constexpr std::string_view kProxyAuthLabel = "proxy";
 
 // The client connection, as its exchange sees it. It is the BackendUser of
 // the exchange's backend connections and passes their events on.
@@ -163,6 +168,12 @@ class Exchange {
   std::optional<uint64_t> hashKey();
   void pick();
   void routeForward();
+  // The forward ACL refused the destination: 403, counted by its rule.
+  void denyForward(AclVerdict verdict);
+  // A connect to a name's address failed: the next one (true), if any.
+  bool connectNextAddress();
+  // The addresses of one name tried at most (each gets the connect timeout).
+  static constexpr size_t kMaxForwardAddresses = 4;
   void resolved(const sockaddr* address, socklen_t length);
   void connectTo(const config::SocketAddress& address, config::Duration timeout);
   void connectH2(const std::string& key, const config::SocketAddress& address,
@@ -255,8 +266,12 @@ class Exchange {
   const http::MessageHead& head_;
   BackendChoice choice_;
   std::unique_ptr<ForwardTarget> forward_;  // forward listeners only
-  std::string backendKey_;                  // backend address, or the forward "host:port"
-  bool retried_ = false;                    // the once-more after a failed reused connection
+  bool forwardAllowed_ = false;             // the forward ACL let the destination through
+  // A name's addresses that passed the ACL, tried in order while connects fail.
+  std::vector<config::SocketAddress> forwardAddresses_;
+  size_t forwardNext_ = 0;
+  std::string backendKey_;  // backend address, or the forward "host:port"
+  bool retried_ = false;    // the once-more after a failed reused connection
   // The backend.
   Upstream* conn_ = nullptr;
   std::string upstreamHead_;  // kept for a retry

@@ -1,7 +1,8 @@
 // Exchange, routing for the forward proxy: a CONNECT target or an absolute
-// URI, checked against deny/allow/connect_ports before and after the name
-// is resolved (a name that resolves into a denied range is refused), then a
-// keep-alive connection to the origin or a new one. CONNECT becomes a
+// URI, the proxy login (users_file), then deny/allow/connect_ports before
+// and after the name is resolved (a name with any address in a denied range
+// is refused), then a keep-alive connection to the origin or a new one (a
+// refused connect goes on to the name's next address). CONNECT becomes a
 // tunnel once connected ("200 Connection established").
 #include <fmt/format.h>
 #include <netdb.h>
@@ -9,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/log.h"
 #include "common/socket.h"
 #include "common/worker.h"
 #include "l7/forward/forward_settings.h"
@@ -65,19 +67,21 @@ void Exchange::routeForward() {
   bool v6 = t.dest.host.find(':') != std::string::npos;
   t.destText = fmt::format("{}{}{}:{}", v6 ? "[" : "", t.dest.host, v6 ? "]" : "", t.dest.port);
   backendKey_ = t.destText;
+  // The login before the rules: who may not use the proxy learns nothing of them.
+  if (context_.listener.proxyAuth && !authenticate(*context_.listener.proxyAuth)) return;
   const ForwardAcl& acl = context_.forward->acl;
   if (auto refused = acl.refuseEarly(t.dest.host, t.dest.port, t.tunnel)) {
-    t.verdict = std::move(refused->reason);
-    fail(makeError(ErrorCode::Denied), t.verdict);
+    denyForward(std::move(*refused));
     return;
   }
   if (auto ip = IpAddress::parse(t.dest.host)) {
     AclVerdict v = acl.check(t.dest.host, &*ip, t.dest.port, t.tunnel);
-    t.verdict = std::move(v.reason);
     if (!v.allowed) {
-      fail(makeError(ErrorCode::Denied), t.verdict);
+      denyForward(std::move(v));
       return;
     }
+    t.verdict = std::move(v.reason);
+    forwardAllowed_ = true;
     sockaddr_storage address{};
     socklen_t length = 0;
     if (!literalAddress(t.dest, address, length)) {
@@ -87,8 +91,8 @@ void Exchange::routeForward() {
     resolved(reinterpret_cast<const sockaddr*>(&address), length);
     return;
   }
-  // A name: resolved off the worker. A slow name (or a resolver stuck behind
-  // one) must not hold the request forever: resolving gets the connect window.
+  // A name: resolved asynchronously on this worker (c-ares). A slow name
+  // must not hold the request forever: resolving gets the connect window.
   t.job = std::make_shared<ResolveJob>();
   t.job->host = t.dest.host;
   t.job->port = t.dest.port;
@@ -105,21 +109,54 @@ void Exchange::onResolved() {
   phase_ = Phase::Requesting;
   context_.owner.setResponseDeadline({});
   if (failure_) return;
-  auto ip = job->ok() ? IpAddress::fromSockaddr(reinterpret_cast<const sockaddr*>(&job->address))
-                      : std::nullopt;
-  if (!ip) {
+  if (!job->ok()) {
     fail(makeError(ErrorCode::ResolveFailed),
-         fmt::format("cannot resolve {}: {}", t.dest.host,
-                     job->ok() ? "unsupported address" : job->error));
-  } else if (AclVerdict v = context_.forward->acl.check(t.dest.host, &*ip, t.dest.port, t.tunnel);
-             !v.allowed) {
-    t.verdict = std::move(v.reason);
-    fail(makeError(ErrorCode::Denied), t.verdict);
+         fmt::format("cannot resolve {}: {}", t.dest.host, job->error));
+    context_.owner.wakeExchange();
+    return;
+  }
+  // Every address the name has is checked, not only the one tried first: a
+  // name with any address in a denied range is refused (DNS rebinding).
+  std::vector<config::SocketAddress> candidates;
+  std::string verdict;
+  for (const config::SocketAddress& a : job->addresses) {
+    auto ip = IpAddress::fromSockaddr(a.sa());
+    if (!ip) continue;
+    AclVerdict v = context_.forward->acl.check(t.dest.host, &*ip, t.dest.port, t.tunnel);
+    if (!v.allowed) {
+      denyForward(std::move(v));
+      context_.owner.wakeExchange();
+      return;
+    }
+    if (verdict.empty()) verdict = std::move(v.reason);
+    if (candidates.size() < kMaxForwardAddresses) candidates.push_back(a);
+  }
+  if (candidates.empty()) {
+    fail(makeError(ErrorCode::ResolveFailed),
+         fmt::format("cannot resolve {}: no usable address", t.dest.host));
   } else {
-    t.verdict = std::move(v.reason);
-    resolved(reinterpret_cast<const sockaddr*>(&job->address), job->length);
+    t.verdict = std::move(verdict);
+    forwardAllowed_ = true;
+    forwardAddresses_ = std::move(candidates);
+    forwardNext_ = 1;
+    resolved(forwardAddresses_[0].sa(), forwardAddresses_[0].length);
   }
   context_.owner.wakeExchange();
+}
+
+bool Exchange::connectNextAddress() {
+  if (forwardNext_ >= forwardAddresses_.size()) return false;
+  const config::SocketAddress& next = forwardAddresses_[forwardNext_++];
+  logDebug("listener {}: {}: trying its next address {}", context_.listener.name,
+           forward_->destText, next.text);
+  resolved(next.sa(), next.length);
+  return true;
+}
+
+void Exchange::denyForward(AclVerdict verdict) {
+  context_.service.forwardRuleStats(verdict.rule).denied.add();
+  forward_->verdict = std::move(verdict.reason);
+  fail(makeError(ErrorCode::Denied), forward_->verdict);
 }
 
 void Exchange::resolved(const sockaddr* address, socklen_t length) {

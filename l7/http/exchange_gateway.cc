@@ -66,7 +66,11 @@ bool Exchange::admitRequest() {
   return true;
 }
 
+// A route's `auth`, or on a forward listener the proxy login (users_file:
+// Proxy-Authorization, 407 with Proxy-Authenticate). Both share the
+// listener's failed-login throttle.
 bool Exchange::authenticate(const config::AuthConfig& auth) {
+  const bool proxy = forwardMode();
   SharedRateLimit& failures = context_.service.authFailureLimit();
   int64_t now = monotonicNs();
   RateLimitVerdict throttle = failures.peek(context_.clientIp, now);
@@ -76,8 +80,9 @@ bool Exchange::authenticate(const config::AuthConfig& auth) {
     outcome.status = 429;
   } else {
     const config::AuthConfig& current = context_.service.currentAuth(auth);
-    outcome = context_.service.authVerifier().check(current, head_.headers,
-                                                    std::chrono::system_clock::now());
+    AuthVerifier& verifier = context_.service.authVerifier();
+    outcome = proxy ? verifier.checkProxy(current, head_.headers)
+                    : verifier.check(current, head_.headers, std::chrono::system_clock::now());
     if (outcome.ok()) {
       authSubject_ = std::move(outcome.subject);
       claimHeaders_ = std::move(outcome.addHeaders);
@@ -85,13 +90,15 @@ bool Exchange::authenticate(const config::AuthConfig& auth) {
     }
     if (countsAsFailedAttempt(outcome.failure)) failures.take(context_.clientIp, now);
   }
-  RouteStats& stats = context_.service.routeStats(routeLabel());
+  RouteStats& stats =
+      context_.service.routeStats(proxy ? std::string(kProxyAuthLabel) : routeLabel());
   stats.authFailures[static_cast<size_t>(outcome.failure)].add();
   authFailure_ = authFailureName(outcome.failure);
   std::vector<http::HeaderView> fields;
   std::string retry;
-  if (!outcome.wwwAuthenticate.empty())
-    fields.push_back({"WWW-Authenticate", outcome.wwwAuthenticate});
+  if (!outcome.wwwAuthenticate.empty()) {
+    fields.push_back({proxy ? "Proxy-Authenticate" : "WWW-Authenticate", outcome.wwwAuthenticate});
+  }
   if (!throttle.allowed) {
     retry = std::to_string(throttle.retryAfterSeconds);
     fields.push_back({"Retry-After", retry});

@@ -98,6 +98,15 @@ void Exchange::logForward(uint16_t status, uint64_t bytesSent, std::optional<uin
   r.bytesOut = bytesSent;
   r.duration = std::chrono::duration_cast<std::chrono::microseconds>(worker.now() - timing_.start);
   r.acl = t.verdict;
+  r.user = authSubject_;
+  r.authFailure = authFailure_;
+  if (!authFailure_.empty()) {
+    r.verdict = "login_required";
+  } else if (failure_ && failure_->code == ErrorCode::Denied) {
+    r.verdict = "denied";
+  } else if (forwardAllowed_) {
+    r.verdict = "allowed";
+  }
   r.end = end != AccessEnd::None ? end : endOf(failure_);
   log.append(worker.index(), r, context_.service.accessLine());
 }

@@ -173,7 +173,10 @@ void Exchange::connectTo(const config::SocketAddress& address, config::Duration 
       return;
     }
   }
-  conn->connect(address, timeout, context_.owner, std::move(stream));
+  // A forward listener's `source`: connections to origins leave from it.
+  const config::SocketAddress* source =
+      forward_ && context_.listener.source ? &*context_.listener.source : nullptr;
+  conn->connect(address, timeout, context_.owner, std::move(stream), source);
 }
 
 // A stream on an HTTP/2 connection to backendKey_ (with room), or on a new

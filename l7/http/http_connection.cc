@@ -51,6 +51,19 @@ void HttpConnection::start() {
     maybeFree();
     return;
   }
+  if (uint32_t limit = listener_->maxConnectionsPerClient; limit != 0) {
+    if (!service_.clientConnections().acquire(clientIp_, limit)) {
+      // Closed before a byte is read: holding it to answer would spend the
+      // very resource the limit keeps for the other clients.
+      logDebug("listener {}: {} holds max_connections_per_client ({}): closed", listener_->name,
+               clientIp_, limit);
+      service_.stats().rejected[static_cast<size_t>(RejectReason::ClientLimit)].add();
+      close(false);
+      maybeFree();
+      return;
+    }
+    countedClient_ = true;
+  }
   if (listener_->tls) {
     tlsContext_ = service_.tlsContext(config_, *listener_);
     auto tls = tlsContext_ ? tls::TlsStream::server(tlsContext_->defaultContext()) : nullptr;
@@ -487,6 +500,8 @@ void HttpConnection::startTunnel() {
     // what it carried.
     exchange_->finish(101, client_.bytesSent() - sentBefore_);
     exchange_.reset();
+  } else {
+    service_.stats().tunnelsActive.add();
   }
   state_ = State::Tunnel;
   tunnel_ = std::make_unique<Tunnel>(*this, conn);
@@ -529,9 +544,13 @@ void HttpConnection::close(bool graceful, AccessEnd why) {
   if (exchange_) {
     uint16_t status = exchange_->responseStarted() ? exchange_->status() : 0;
     if (tunnel_) {  // a CONNECT tunnel: what it carried and how it ended
-      exchange_->finish(status, client_.bytesSent() - sentBefore_,
-                        context_->headBytes + client_.bytesReceived() - receivedBefore_,
-                        why != AccessEnd::None ? why : AccessEnd::Closed);
+      uint64_t in = context_->headBytes + client_.bytesReceived() - receivedBefore_;
+      uint64_t out = client_.bytesSent() - sentBefore_;
+      ListenerStats& stats = service_.stats();
+      stats.tunnelsActive.sub();
+      stats.tunnelBytesFromClients.add(in);
+      stats.tunnelBytesToClients.add(out);
+      exchange_->finish(status, out, in, why != AccessEnd::None ? why : AccessEnd::Closed);
     } else {
       exchange_->finish(status, client_.bytesSent() - sentBefore_, std::nullopt, why);
     }
@@ -554,6 +573,7 @@ void HttpConnection::close(bool graceful, AccessEnd why) {
 void HttpConnection::maybeFree() {
   if (state_ != State::Closing || !client_.closed() || !client_.idle() || !registered_) return;
   registered_ = false;  // once
+  if (countedClient_) service_.clientConnections().release(clientIp_);
   Worker& worker = service_.worker();
   worker.removeSession(*this);
   service_.stats().connectionsActive.sub();

@@ -132,6 +132,7 @@ class HttpConnection final : public Session,
   bool proxyApplied_ = false;
   bool draining_ = false;
   bool registered_ = false;
+  bool countedClient_ = false;  // in the listener's ClientConnectionCounts
 };
 
 }  // namespace ringlb::l7

@@ -28,6 +28,11 @@ SharedRateLimit& HttpService::rateLimit(const config::RouteConfig& route,
   return rateLimits_.get(worker().config(), name(), label, route);
 }
 
+ClientConnectionCounts& HttpService::clientConnections() {
+  if (!clientConnections_) clientConnections_ = clientConnectionCounts(name());
+  return *clientConnections_;
+}
+
 SharedRateLimit& HttpService::authFailureLimit() {
   if (!authFailures_)
     authFailures_ = sharedRateLimit(name(), "auth-failures", authFailureSettings());
@@ -90,6 +95,9 @@ const config::AuthConfig& HttpService::currentAuth(const config::AuthConfig& aut
     authFiles_.clear();
     authByOld_.clear();
     for (const auto& listener : snapshot->listeners) {
+      if (listener.proxyAuth) {
+        authFiles_.emplace(authFileKey(*listener.proxyAuth), listener.proxyAuth->credentials);
+      }
       for (const auto& route : listener.routes) {
         if (route.auth) authFiles_.emplace(authFileKey(*route.auth), route.auth->credentials);
       }
@@ -113,6 +121,14 @@ const config::AuthConfig& HttpService::currentAuth(const config::AuthConfig& aut
   return slot ? *slot : auth;
 }
 
+ForwardRuleStats& HttpService::forwardRuleStats(const std::string& rule) {
+  ForwardRuleStats*& stats = forwardRuleStats_[rule];
+  if (stats == nullptr) {
+    stats = &worker().shared().stats.forwardRule(name(), rule, worker().index());
+  }
+  return *stats;
+}
+
 RouteStats& HttpService::routeStats(const std::string& label) {
   RouteStats*& stats = routeStats_[label];
   if (stats == nullptr) {
@@ -122,7 +138,12 @@ RouteStats& HttpService::routeStats(const std::string& label) {
 }
 
 bool HttpService::finished() const {
-  return AcceptingService::finished() && connections_.live() == 0 && backgroundFetches_ == 0;
+  bool done = AcceptingService::finished() && connections_.live() == 0 && backgroundFetches_ == 0;
+  if (!done || !resolver_) return done;
+  // No session needs names any more: the resolver's cancelled polls must
+  // come back while the ring still turns.
+  resolver_->stop();
+  return resolver_->idle();
 }
 
 bool HttpService::backgroundFetchRoom() const {

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "common/accepting_service.h"
+#include "common/client_connection_counts.h"
 #include "common/http1/http1_parser.h"
 #include "common/worker.h"
 #include "l7/cache/cache_store.h"
@@ -51,6 +52,9 @@ class HttpService final : public AcceptingService {
   // The listener's failed-login buckets (auth_throttle.h), shared by all
   // workers and kept across reloads.
   SharedRateLimit& authFailureLimit();
+  // The listener's open connections per client address, shared by all
+  // workers (forward: max_connections_per_client).
+  ClientConnectionCounts& clientConnections();
   // The store of a route with `cache` ("routes[N]"), shared by all workers
   // (SharedServices::caches) and kept across reloads while the route keeps
   // its label and max_size.
@@ -64,6 +68,8 @@ class HttpService final : public AcceptingService {
   void backgroundFetchEnded() { --backgroundFetches_; }
   static constexpr size_t kMaxBackgroundFetches = 256;
   RouteStats& routeStats(const std::string& label);
+  // forward: the refusals of one ACL rule (AclVerdict::rule) on this worker.
+  ForwardRuleStats& forwardRuleStats(const std::string& rule);
   // A fresh random 64-bit word (X-Request-Id).
   uint64_t nextRandom();
   // Scratch space for formatting access log lines: no allocation per request.
@@ -85,6 +91,7 @@ class HttpService final : public AcceptingService {
   std::unordered_map<const config::AuthConfig*, std::unique_ptr<config::AuthConfig>> authByOld_;
   RateLimitCache rateLimits_;
   std::shared_ptr<SharedRateLimit> authFailures_;
+  std::shared_ptr<ClientConnectionCounts> clientConnections_;
   // The stores of the current snapshot's routes, and of the one before (kept
   // so that a reload finds them alive in the registry).
   std::weak_ptr<const config::Config> cachesBuiltFor_;
@@ -94,6 +101,7 @@ class HttpService final : public AcceptingService {
   const config::RouteConfig* lastCacheRoute_ = nullptr;
   std::shared_ptr<cache::CacheStore> lastCache_;
   std::unordered_map<std::string, RouteStats*> routeStats_;
+  std::unordered_map<std::string, ForwardRuleStats*> forwardRuleStats_;
   size_t backgroundFetches_ = 0;
   uint64_t rng_;
   std::string accessLine_;

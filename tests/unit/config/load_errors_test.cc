@@ -223,6 +223,25 @@ const BrokenCase kCases[] = {
     {"ConnectPortZero",
      "[listeners.out]\nbind = \"127.0.0.1:3128\"\nmode = \"forward\"\nconnect_ports = [443, 0]\n",
      "4:23: listeners.out.connect_ports[1]: 0 is out of range (1..65535)"},
+#define OUT "[listeners.out]\nbind = \"127.0.0.1:3128\"\nmode = \"forward\"\n"
+    {"UsersFileOnHttpListener", POOL WEB "users_file = \"u.htpasswd\"\n",
+     "7:14: listeners.web.users_file: not allowed on an http listener (only forward)"},
+    {"MaxConnectionsPerClientZero", OUT "max_connections_per_client = 0\n",
+     "4:30: listeners.out.max_connections_per_client: 0 is out of range (1..10000000)"},
+    {"SourceIsAName", OUT "source = \"egress.example.com\"\n",
+     "4:10: listeners.out.source: \"egress.example.com\" is not a numeric IP address (a numeric "
+     "IP address without a port)"},
+    {"SourceWithAPort", OUT "source = \"192.0.2.1:80\"\n",
+     "4:10: listeners.out.source: \"192.0.2.1:80\" has a port: only the address is expected (a "
+     "numeric IP address without a port)"},
+    {"EmptyResolvers", "[global]\nresolvers = []\n" OUT,
+     "2:13: global.resolvers: must not be empty (leave the key out instead)"},
+    {"ResolverIsAName", "[global]\nresolvers = [\"dns.example.com\"]\n" OUT,
+     "2:14: global.resolvers[0]: \"dns.example.com\" is not a numeric IP address (\"IP\" or "
+     "\"IP:PORT\", port 53 by default)"},
+    {"ResolverPortZero", "[global]\nresolvers = [\"127.0.0.1:0\"]\n" OUT,
+     "2:14: global.resolvers[0]: port 0 is not allowed"},
+#undef OUT
     {"H2OnPlainListener", POOL WEB "protocols = [\"h2\", \"http/1.1\"]\n",
      "7:13: listeners.web.protocols: \"h2\" needs [tls] on this listener (ALPN); plain listeners "
      "accept \"h2c\""},

@@ -353,6 +353,31 @@ connect_ports = [443, 8443]
   EXPECT_EQ(egress.connectPorts, (std::vector<uint16_t>{443, 8443}));
 }
 
+TEST(GoodConfig, EgressKeysParse) {
+  Config config = loadOk(R"(
+[global]
+resolvers = ["192.0.2.53", "192.0.2.54:5353", "2001:db8::53", "[2001:db8::54]:5300"]
+[listeners.egress]
+bind = "127.0.0.1:3128"
+mode = "forward"
+source = "192.0.2.10"
+max_connections_per_client = 64
+)");
+  const auto& r = config.global.resolvers;
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_EQ(r[0].numeric(), "192.0.2.53:53");
+  EXPECT_EQ(r[1].numeric(), "192.0.2.54:5353");
+  EXPECT_EQ(r[2].numeric(), "[2001:db8::53]:53");
+  EXPECT_EQ(r[3].numeric(), "[2001:db8::54]:5300");
+  const ListenerConfig& egress = config.listeners.at(0);
+  ASSERT_TRUE(egress.source.has_value());
+  EXPECT_EQ(egress.source->family(), AF_INET);
+  EXPECT_EQ(egress.source->port(), 0);
+  EXPECT_EQ(egress.maxConnectionsPerClient, 64u);
+  EXPECT_TRUE(egress.usersFile.empty());
+  EXPECT_FALSE(egress.proxyAuth.has_value()) << "no login without users_file";
+}
+
 TEST(GoodConfig, AccessLogRelativePathIsResolvedAgainstTheConfigDirectory) {
   Config config =
       loadOk(std::string("[global]\naccess_log = \"logs/access.json\"\n") + std::string(kMinimal),

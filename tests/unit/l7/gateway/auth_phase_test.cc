@@ -123,6 +123,26 @@ TEST_F(AuthPhase, BasicRefusalsNameTheirReason) {
             "malformed");
 }
 
+TEST_F(AuthPhase, AProxyLoginReadsProxyAuthorizationAndRefusesWith407) {
+  auto auth = basicRoute();
+  // alice:wonderland in Proxy-Authorization; Authorization is the origin's business.
+  AuthOutcome o =
+      verifier_.checkProxy(auth, Fields{{"Proxy-Authorization", "Basic YWxpY2U6d29uZGVybGFuZA=="}});
+  EXPECT_TRUE(o.ok());
+  EXPECT_EQ(o.subject, "alice");
+  o = verifier_.checkProxy(auth, Fields{{"Authorization", "Basic YWxpY2U6d29uZGVybGFuZA=="}});
+  EXPECT_EQ(o.reason(), "missing");
+  EXPECT_EQ(o.status, 407);
+  EXPECT_EQ(o.wwwAuthenticate, R"(Basic realm="api", charset="UTF-8")");
+  o = verifier_.checkProxy(auth, Fields{{"proxy-authorization", "Basic YWxpY2U6eA=="}});  // alice:x
+  EXPECT_EQ(o.reason(), "bad_credentials");
+  EXPECT_EQ(o.status, 407);
+  EXPECT_TRUE(o.subject.empty());
+  config::AuthConfig unloaded = basicRoute();
+  unloaded.credentials.reset();
+  EXPECT_EQ(verifier_.checkProxy(unloaded, Fields{}).status, 500) << "fails closed";
+}
+
 TEST_F(AuthPhase, BasicChallengesWithRealmAndCharset) {
   AuthOutcome o = check(basicRoute(), {});
   EXPECT_FALSE(o.ok());
