@@ -26,11 +26,14 @@ std::optional<uint16_t> parsePort(std::string_view text) {
   return static_cast<uint16_t>(port);
 }
 
-// Framing fields stay because the body is relayed byte for byte.
+// Framing fields stay because the body is relayed byte for byte. Every
+// Proxy-* field (Proxy-Authorization, Proxy-Connection, ...) was meant for
+// this proxy, not for the origin.
 bool dropField(const http::MessageHead& head, std::string_view name) {
   if (equalsIgnoreCase(name, "Transfer-Encoding")) return false;
-  return head.isHopByHop(name) || equalsIgnoreCase(name, "Proxy-Connection") ||
-         equalsIgnoreCase(name, "Proxy-Authorization") || equalsIgnoreCase(name, "Keep-Alive");
+  constexpr std::string_view kProxy = "proxy-";
+  bool proxyField = name.size() > kProxy.size() && equalsIgnoreCase(name.substr(0, 6), kProxy);
+  return head.isHopByHop(name) || proxyField || equalsIgnoreCase(name, "Keep-Alive");
 }
 
 void appendFields(const http::MessageHead& head, std::string& out) {

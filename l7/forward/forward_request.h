@@ -32,9 +32,9 @@ std::optional<Destination> absoluteTarget(const http::MessageHead& head, std::st
 
 // The request head sent to the origin (HTTP/1.1, keep-alive): origin-form
 // target, Host from the URI, hop-by-hop fields (and those named in
-// Connection), Proxy-Connection and Proxy-Authorization removed, `Via: 1.1
-// ringlb` added. Content-Length and Transfer-Encoding stay: the body is
-// relayed as is. (The response head is the reverse proxy's, plus Via.)
+// Connection) and every Proxy-* field removed, `Via: 1.1 ringlb` added. Content-Length and
+// Transfer-Encoding stay: the body is relayed as is. (The response head is the reverse proxy's,
+// plus Via.)
 std::string originRequestHead(const http::MessageHead& head, const Destination& dest);
 
 // A complete response the proxy writes itself, with `detail` as the body.

@@ -203,6 +203,22 @@ def test_curl_logs_in_for_plain_requests_and_connect_tunnels():
     assert [x for x in Origin.seen if x[0] == "/tunnelled"][-1][2] == "127.0.0.2"
 
 
+def test_curl_keeps_one_connection_for_several_requests_and_proxy_fields_stay_behind():
+    s = setup()
+    urls = [origin_url(f"/ka{i}") for i in range(3)]
+    status, heads, body, r = curl(urls[0], user="alice:wonderland",
+                                  extra=["-H", "Proxy-Trace: secret"] + urls[1:])
+    out = r.stdout.decode("latin-1")
+    assert r.returncode == 0 and out.count("HTTP/1.1 200 OK") == 3, out
+    lines = [wait_line(lambda x, p=f"/ka{i}": x.get("path") == p, f"/ka{i}'s line")
+             for i in range(3)]
+    assert len({x["client"] for x in lines}) == 1, \
+        f"curl's three requests came on more than one connection: {[x['client'] for x in lines]}"
+    for path, fields, _ in [x for x in Origin.seen if x[0].startswith("/ka")]:
+        assert not any(k.lower().startswith("proxy-") for k in fields), (path, fields)
+    assert out.count("Via: 1.1 ringlb") == 3, "no Via on the answers"
+
+
 def test_a_wrong_password_is_407_and_counted():
     before = metric("ringlb_auth_failures_total",
                     {"listener": "egress", "route": "proxy", "reason": "bad_credentials"})
