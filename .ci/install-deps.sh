@@ -5,7 +5,8 @@
 #   (none)        build, test and fuzz: everything .ci/test-suite.sh needs
 #   --build-only  just configure and build (the README's demo command), and curl
 #                 to try the demo
-#   --bench       everything, plus what bench/compare runs (NGINX, HAProxy, wrk)
+#   --bench       everything, plus what bench/compare runs (NGINX, HAProxy, Varnish,
+#                 Squid, wrk)
 set -euo pipefail
 
 # The default configure (RINGLB_TESTS and RINGLB_BENCH on) looks for GoogleTest,
@@ -23,9 +24,9 @@ build_pkgs=(
 test_pkgs=(
   clang libclang-rt-14-dev clang-format
   openssl sslscan nghttp2-client procps iproute2 nftables netcat-openbsd
-  python3-prometheus-client python3-grpcio chromium gzip zstd brotli
+  python3-prometheus-client python3-grpcio chromium gzip zstd brotli slowhttptest
 )
-bench_pkgs=(nginx-light libnginx-mod-stream haproxy varnish wrk gnuplot-nox util-linux)
+bench_pkgs=(nginx-light libnginx-mod-stream haproxy varnish squid wrk gnuplot-nox util-linux)
 
 case "${1:-}" in
   "") wanted=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
