@@ -17,6 +17,7 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   liburing-dev libssl-dev libtomlplusplus-dev libcli11-dev libfmt-dev
   libre2-dev libc-ares-dev zlib1g-dev libzstd-dev libbrotli-dev libcrypt-dev libnghttp2-dev
+  libsystemd-dev
   nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev python3
   curl
@@ -24,7 +25,7 @@ build_pkgs=(
 test_pkgs=(
   clang libclang-rt-14-dev clang-format
   openssl sslscan nghttp2-client procps iproute2 nftables netcat-openbsd
-  python3-prometheus-client python3-grpcio chromium gzip zstd brotli slowhttptest
+  python3-prometheus-client python3-grpcio python3-yaml chromium gzip zstd brotli slowhttptest
 )
 bench_pkgs=(nginx-light libnginx-mod-stream haproxy varnish squid wrk gnuplot-nox util-linux)
 

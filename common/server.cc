@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/backend_status.h"
+#include "common/config_watch.h"
 #include "common/log.h"
 #include "common/socket.h"
 #include "common/stats.h"
@@ -21,6 +22,8 @@ constexpr auto kSignalPoll = std::chrono::milliseconds(50);
 // How long after an abort (drain deadline or second signal) the workers may
 // take to collect their last completions before the process exits anyway.
 constexpr auto kAbortGrace = std::chrono::milliseconds(1000);
+// How often systemd's STATUS line is refreshed (connections open).
+constexpr auto kStatusEvery = std::chrono::seconds(5);
 
 unsigned workerCount(const config::Config& config) {
   if (config.global.workers != 0) return config.global.workers;
@@ -127,6 +130,8 @@ int Server::serve(config::Config config) {
   startAccepting(std::move(listeners));
   logInfo("ringlb {} started: {} workers, {} listeners", RINGLB_VERSION_STRING, workers_.size(),
           config_->listeners.size());
+  followWatchConfig();
+  notifier_.ready(statusLine());
   waitForSignals();
   for (auto& ext : extensions_) ext->stop();
   logInfo("stopped");
@@ -233,12 +238,21 @@ void Server::waitForSignals() {
   bool stopping = false;
   Clock::time_point stopStart;
   Clock::time_point giveUp;  // the workers abort before; this catches a bug
+  Clock::time_point nextStatus = Clock::now() + kStatusEvery;
   for (;;) {
     timespec poll{0, std::chrono::nanoseconds(kSignalPoll).count()};
     int sig = sigtimedwait(&set, nullptr, &poll);
+    Clock::time_point now = Clock::now();
     if (sig == SIGHUP && !stopping) {
-      reload();
-    } else if (sig == SIGTERM || sig == SIGINT) {
+      notifiedReload("SIGHUP received");
+    } else if (!stopping && watch_ && watch_->poll(now)) {
+      notifiedReload("the config file changed (watch_config)");
+    }
+    if (now >= nextStatus) {
+      notifier_.status(stopping ? "draining: " + statusLine() : statusLine());
+      nextStatus = now + kStatusEvery;
+    }
+    if (sig == SIGTERM || sig == SIGINT) {
       if (stopping) {
         logWarn("second stop signal: aborting open connections");
         stopWorkers(true);
@@ -247,6 +261,7 @@ void Server::waitForSignals() {
         logInfo("{} received: closing listeners, draining for up to {} ms",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT", config_->global.drainTimeout.count());
         stopping = true;
+        notifier_.stopping("draining: " + statusLine());
         stopStart = Clock::now();
         giveUp = stopStart + config_->global.drainTimeout + kAbortGrace;
         stopWorkers(false);
@@ -281,33 +296,65 @@ void Server::stopWorkers(bool abort) {
   }
 }
 
-void Server::reload() {
-  if (path_.empty()) {
-    logWarn("SIGHUP ignored: this instance has no config file to reload");
+std::string Server::statusLine() const {
+  size_t connections = 0;
+  for (const auto& w : workers_) connections += w->activeConnections();
+  return fmt::format("{} listeners, {} connections open", config_ ? config_->listeners.size() : 0,
+                     connections);
+}
+
+void Server::followWatchConfig() {
+  if (path_.empty() || !config_ || !config_->global.watchConfig) {
+    if (watch_ && watch_->active()) logInfo("watch_config off: no longer watching {}", path_);
+    watch_.reset();
     return;
   }
-  logInfo("SIGHUP received: reloading {}", path_);
+  if (!watch_) watch_ = std::make_unique<ConfigWatch>(path_);
+  if (watch_->active()) return;
+  std::string error;
+  if (watch_->start(&error)) {
+    logInfo("watch_config: reloading when {} changes", path_);
+  } else {
+    logError("watch_config: {}; changes need SIGHUP", error);
+    watch_.reset();
+  }
+}
+
+void Server::notifiedReload(std::string_view why) {
+  notifier_.reloading(fmt::format("reloading {}", path_));
+  bool ok = reload(why);
+  followWatchConfig();
+  notifier_.ready(ok ? statusLine()
+                     : "reload refused, the previous config stays in force; " + statusLine());
+}
+
+bool Server::reload(std::string_view why) {
+  if (path_.empty()) {
+    logWarn("{}: ignored, this instance has no config file to reload", why);
+    return false;
+  }
+  logInfo("{}: reloading {}", why, path_);
   config::LoadResult loaded = config::loadConfigFile(path_);
   if (!loaded.config) {
     logError("reload refused, the running config stays in force; {} problem(s):",
              loaded.errors.size());
     logErrors(loaded.errors);
     shared_.stats.reloadsFailed.add();
-    return;
+    return false;
   }
   std::string unsupported;
   if (!modesSupported(*loaded.config, &unsupported)) {
     logError("reload refused, the running config stays in force: {}", unsupported);
     shared_.stats.reloadsFailed.add();
-    return;
+    return false;
   }
   if (workerCount(*loaded.config) != workers_.size()) {
     logWarn("global.workers changed: takes effect at the next restart");
   }
-  applyReload(std::make_shared<const config::Config>(std::move(*loaded.config)));
+  return applyReload(std::make_shared<const config::Config>(std::move(*loaded.config)));
 }
 
-void Server::applyReload(std::shared_ptr<const config::Config> next) {
+bool Server::applyReload(std::shared_ptr<const config::Config> next) {
   // Listeners whose socket (bind + mode) is unchanged keep it, so no pending
   // connection is lost; the others are opened before the old ones close.
   std::vector<OpenListener> added;
@@ -326,7 +373,8 @@ void Server::applyReload(std::shared_ptr<const config::Config> next) {
       for (auto& a : added) {
         for (int fd : a.fds) close(fd);
       }
-      return;
+      shared_.stats.reloadsFailed.add();
+      return false;
     }
     added.push_back(std::move(open));
   }
@@ -351,6 +399,7 @@ void Server::applyReload(std::shared_ptr<const config::Config> next) {
   for (auto& ext : extensions_) ext->reload(config_);
   logInfo("reload done: {} listeners ({} added, {} removed)", config_->listeners.size(),
           added.size(), removed.size());
+  return true;
 }
 
 }  // namespace ringlb

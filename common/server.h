@@ -1,6 +1,8 @@
 // Server: the main thread. Loads the config, opens the listening sockets,
 // starts the workers, then waits for signals:
-//   SIGHUP          reload (a bad file is refused and the old config keeps serving)
+//   SIGHUP          reload (a bad file is refused and the old config keeps serving);
+//                   with global.watch_config, a change of the file does the same
+//                   (ConfigWatch)
 //   SIGTERM/SIGINT  stop accepting, drain up to global.drain_timeout, exit 0;
 //                   a second signal aborts what is left at once.
 //
@@ -12,10 +14,13 @@
 #include <vector>
 
 #include "common/shared_services.h"
+#include "common/systemd_notify.h"
 #include "common/worker.h"
 #include "config/model.h"
 
 namespace ringlb {
+
+class ConfigWatch;
 
 // Hooks for the parts that live outside common/ (health thread, admin).
 class ServerExtension {
@@ -58,8 +63,16 @@ class Server {
   // False (with the listener named) when a listener's mode has no factory.
   bool modesSupported(const config::Config& config, std::string* error) const;
   void waitForSignals();
-  void reload();
-  void applyReload(std::shared_ptr<const config::Config> next);
+  // Loads the file again and applies it; false when it was refused (the
+  // running config stays). `why` starts its log line.
+  bool reload(std::string_view why);
+  // reload() told to systemd (RELOADING, then READY with the outcome).
+  void notifiedReload(std::string_view why);
+  bool applyReload(std::shared_ptr<const config::Config> next);
+  // Starts or stops watching the file as global.watch_config says.
+  void followWatchConfig();
+  // "N listeners, M connections open" (systemd's STATUS).
+  std::string statusLine() const;
   void stopWorkers(bool abort);
 
   ServiceFactories factories_;
@@ -68,6 +81,8 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::shared_ptr<const config::Config> config_;
   std::string path_;
+  SystemdNotifier notifier_;
+  std::unique_ptr<ConfigWatch> watch_;  // global.watch_config
 };
 
 // Blocks SIGHUP, SIGTERM, SIGINT and SIGPIPE in the calling thread (and the

@@ -57,6 +57,8 @@ struct GlobalConfig {
   // DNS servers for the forward proxy (and discovery); empty = the system's
   // (/etc/resolv.conf).
   std::vector<SocketAddress> resolvers;
+  // Reload when the config file changes (inotify on its directory), as on SIGHUP.
+  bool watchConfig = false;
 };
 
 struct AdminConfig {

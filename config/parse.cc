@@ -440,6 +440,7 @@ class Parser {
                                                             {"debug", LogLevel::Debug}}));
            }
            if (key == "access_log") return assign(g.accessLog, nonEmpty(v));
+           if (key == "watch_config") return assign(g.watchConfig, v.value<bool>());
            if (key == "resolvers") {
              return nonEmptyList(v) &&
                     assign(g.resolvers, list<SocketAddress>(v, [&](const toml::node& e) {

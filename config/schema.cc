@@ -39,6 +39,12 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
      "order; absent = the servers of /etc/resolv.conf.",
      false},
 
+    {S::Global, "watch_config", T::Boolean, "false",
+     "Reload when the config file changes (inotify on its directory: in-place writes, an "
+     "editor's rename over it, a Kubernetes ConfigMap's symlink swap), 0.3 s after the last "
+     "change, with the same rules as SIGHUP.",
+     false},
+
     {S::Admin, "bind", T::Address, "required",
      "Numeric `IP:PORT` of the admin endpoint: `GET /metrics`, `/status`, `/healthz`.", false},
 
