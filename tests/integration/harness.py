@@ -468,6 +468,50 @@ class ScriptedServer:
         self.sock.close()
 
 
+class FixedBodyServer:
+    """An HTTP/1.1 keep-alive backend on loopback that answers every GET with
+    the same 200 body, head and body in one write (two small writes would
+    wait for a delayed ACK, 40 ms a request). `seen` records each request as
+    (path, fields dict, the peer's IP)."""
+
+    def __init__(self, body):
+        import http.server
+
+        server_self = self
+        self.body = body if isinstance(body, bytes) else body.encode()
+        self.seen = []
+        self.lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                with server_self.lock:
+                    server_self.seen.append((self.path, dict(self.headers),
+                                             self.client_address[0]))
+                b = server_self.body
+                head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(b)
+                self.wfile.write(head + b)
+
+            def log_message(self, *args):
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass  # a client gone mid-answer (slow readers, resets) is not news
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.address = f"127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class EchoServer:
     """A TCP echo backend: echoes bytes back, answers a half-close with a
     half-close once everything was echoed."""

@@ -4,7 +4,6 @@ client that keeps failing, the file re-read on SIGHUP), rules after login,
 the audit log, `source`, max_connections_per_client, the forward metrics,
 and slowhttptest through the proxy while normal clients go on."""
 
-import http.server
 import json
 import os
 import shutil
@@ -16,29 +15,11 @@ import time
 import urllib.request
 
 from dns_responder import DnsResponder
-from harness import Ringlb, free_port, is_sanitized, parse_args, run_module, wait_until
+from harness import (FixedBodyServer, Ringlb, free_port, is_sanitized, parse_args, run_module,
+                     wait_until)
 
 ARGS = parse_args()
 SLOW = 3 if is_sanitized(ARGS.ringlb) else 1
-
-
-class Origin(http.server.BaseHTTPRequestHandler):
-    """Answers every GET with a short body; remembers each request's fields
-    and the address it came from."""
-
-    seen = []
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        Origin.seen.append((self.path, dict(self.headers), self.client_address[0]))
-        body = b"origin says hi\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 def sha512_crypt(password):
@@ -47,16 +28,10 @@ def sha512_crypt(password):
     return out.stdout.strip()
 
 
-class OriginServer(http.server.ThreadingHTTPServer):
-    def handle_error(self, request, client_address):
-        pass  # slowhttptest's slow readers go away mid-answer: not news
-
-
 class Setup:
     def __init__(self):
-        self.origin = OriginServer(("127.0.0.1", 0), Origin)
-        self.origin_port = self.origin.server_address[1]
-        threading.Thread(target=self.origin.serve_forever, daemon=True).start()
+        self.origin = FixedBodyServer("origin says hi\n")
+        self.origin_port = self.origin.port
         self.dns = DnsResponder()
         self.dns.add("origin.test", ["127.0.0.1"], ttl=60)
         self.dns.add("rebind.test", ["127.0.0.66"], ttl=60)  # into a denied address
@@ -114,8 +89,7 @@ max_connections_per_client = 200
             assert code == 0, f"exit code {code}:\n{self.lb.stderr()}"
         finally:
             self.lb.close()
-            self.origin.shutdown()
-            self.origin.server_close()
+            self.origin.stop()
             self.dns.stop()
             self.tmp.cleanup()
 
@@ -185,7 +159,7 @@ def test_a_request_without_login_gets_407_with_proxy_authenticate():
     assert status == 407, heads
     assert "HTTP/1.1 407 Proxy Authentication Required" in heads, heads
     assert 'Proxy-Authenticate: Basic realm="ringlb proxy"' in heads, heads
-    assert not any(p == "/nologin" for p, _, _ in Origin.seen), "it reached the origin"
+    assert not any(p == "/nologin" for p, _, _ in setup().origin.seen), "it reached the origin"
     status, heads, _, _ = curl(origin_url("/nologin"), tunnel=True)
     assert status == 407 and "Proxy-Authenticate: Basic" in heads, heads
 
@@ -193,14 +167,14 @@ def test_a_request_without_login_gets_407_with_proxy_authenticate():
 def test_curl_logs_in_for_plain_requests_and_connect_tunnels():
     status, heads, body, _ = curl(origin_url("/plain"), user="alice:wonderland")
     assert status == 200 and body == "origin says hi\n", (heads, body)
-    path, fields, peer = [x for x in Origin.seen if x[0] == "/plain"][-1]
+    path, fields, peer = [x for x in setup().origin.seen if x[0] == "/plain"][-1]
     assert "Proxy-Authorization" not in fields, f"the login reached the origin: {fields}"
     assert fields.get("Via") == "1.1 ringlb", fields
     assert peer == "127.0.0.2", f"source = 127.0.0.2 not used: the origin saw {peer}"
     status, heads, body, _ = curl(origin_url("/tunnelled"), user="bob:builder", tunnel=True)
     assert "200 Connection established" in heads and status == 200, heads
     assert body == "origin says hi\n", body
-    assert [x for x in Origin.seen if x[0] == "/tunnelled"][-1][2] == "127.0.0.2"
+    assert [x for x in setup().origin.seen if x[0] == "/tunnelled"][-1][2] == "127.0.0.2"
 
 
 def test_curl_keeps_one_connection_for_several_requests_and_proxy_fields_stay_behind():
@@ -214,7 +188,7 @@ def test_curl_keeps_one_connection_for_several_requests_and_proxy_fields_stay_be
              for i in range(3)]
     assert len({x["client"] for x in lines}) == 1, \
         f"curl's three requests came on more than one connection: {[x['client'] for x in lines]}"
-    for path, fields, _ in [x for x in Origin.seen if x[0].startswith("/ka")]:
+    for path, fields, _ in [x for x in setup().origin.seen if x[0].startswith("/ka")]:
         assert not any(k.lower().startswith("proxy-") for k in fields), (path, fields)
     assert out.count("Via: 1.1 ringlb") == 3, "no Via on the answers"
 
@@ -230,7 +204,7 @@ def test_a_wrong_password_is_407_and_counted():
                               {"listener": "egress", "route": "proxy",
                                "reason": "bad_credentials"}) == before + 1,
                timeout=5, what="the bad_credentials count")
-    assert not any(p == "/wrong" for p, _, _ in Origin.seen)
+    assert not any(p == "/wrong" for p, _, _ in setup().origin.seen)
 
 
 def test_rules_apply_after_login_and_name_nothing_before_it():

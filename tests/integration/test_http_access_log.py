@@ -3,35 +3,18 @@ JSON even for hostile request targets, and re-opened on SIGHUP so that a
 rotated file stops growing and a new one starts."""
 
 import http.client
-import http.server
 import json
 import os
 import shutil
 import socket
 import tempfile
-import threading
 
-from harness import Ringlb, free_port, parse_args, run_module, wait_until
+from harness import FixedBodyServer, Ringlb, free_port, parse_args, run_module, wait_until
 
 ARGS = parse_args()
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self):  # noqa: N802 - the http.server naming
-        body = b"hello"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-BACKEND = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-threading.Thread(target=BACKEND.serve_forever, daemon=True).start()
+BACKEND = FixedBodyServer("hello")
 PORT = free_port()
 
 
@@ -43,7 +26,7 @@ drain_timeout = "2s"
 access_log = "{log_path}"
 
 [pools.app]
-backends = ["127.0.0.1:{BACKEND.server_address[1]}"]
+backends = ["127.0.0.1:{BACKEND.port}"]
 
 [listeners.web]
 bind = "127.0.0.1:{PORT}"
@@ -97,7 +80,7 @@ def test_each_request_is_one_json_line_with_every_field():
     assert entry["method"] == "GET" and entry["path"] == "/routed/a?b=1", entry
     assert entry["status"] == 200 and entry["listener"] == "web"
     assert entry["route"] == "routes[0]" and entry["pool"] == "app"
-    assert entry["backend"] == f"127.0.0.1:{BACKEND.server_address[1]}"
+    assert entry["backend"] == f"127.0.0.1:{BACKEND.port}"
     assert entry["client"].startswith("127.0.0.1:")
     assert entry["request_id"] == "rid-1"
     assert entry["bytes_out"] > 5 and entry["bytes_in"] > 20
@@ -159,5 +142,5 @@ def test_zz_exit_is_clean():
 
 
 if __name__ == "__main__":
-    run_module(globals(), LB.close, BACKEND.shutdown, lambda: shutil.rmtree(LOG_DIR,
+    run_module(globals(), LB.close, BACKEND.stop, lambda: shutil.rmtree(LOG_DIR,
                ignore_errors=True))

@@ -5,40 +5,13 @@ share of the keys moves (within 2 points of 1/N). 10,000 keys, 5 backends,
 keep-alive clients on several threads."""
 
 import http.client
-import http.server
 import threading
 
-from harness import Ringlb, free_port, parse_args, run_module
+from harness import FixedBodyServer, Ringlb, free_port, parse_args, run_module
 
 ARGS = parse_args()
 KEYS = [f"user-{i}" for i in range(10_000)]
 BACKENDS = 5
-
-
-class NamedBackend:
-    """Answers every request with its own name."""
-
-    def __init__(self, name):
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self):  # noqa: N802 - http.server's naming
-                # Head and body in one write: two small writes would wait for
-                # a delayed ACK (Nagle), 40 ms a request.
-                body = name.encode()
-                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
-                                 % (len(body), body))
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def config(port, admin_port, backends):
@@ -97,7 +70,7 @@ def mapping(port, keys, threads=4):
 
 class Setup:
     def __init__(self):
-        self.backends = [NamedBackend(f"b{i}") for i in range(BACKENDS)]
+        self.backends = [FixedBodyServer(f"b{i}") for i in range(BACKENDS)]
         self.instances = []
         for _ in range(2):
             port, admin = free_port(), free_port()

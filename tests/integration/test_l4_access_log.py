@@ -3,7 +3,6 @@ session, per udp session (written when it expires), per forward absolute-URI
 request and per CONNECT tunnel (refused ones too), with byte counts that match
 what the client sent and got, and how each one ended."""
 
-import http.server
 import json
 import os
 import shutil
@@ -12,7 +11,8 @@ import tempfile
 import threading
 import time
 
-from harness import EchoServer, Ringlb, free_port, parse_args, run_module, wait_until
+from harness import (EchoServer, FixedBodyServer, Ringlb, free_port, parse_args, run_module,
+                     wait_until)
 
 ARGS = parse_args()
 UDP_IDLE = "300ms"
@@ -39,25 +39,10 @@ class UdpEchoServer:
         self.sock.close()
 
 
-class OriginHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        body = b"hello from origin\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 ECHO = EchoServer()
 UDP_ECHO = UdpEchoServer()
-ORIGIN = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OriginHandler)
-threading.Thread(target=ORIGIN.serve_forever, daemon=True).start()
-ORIGIN_PORT = ORIGIN.server_address[1]
+ORIGIN = FixedBodyServer("hello from origin\n")
+ORIGIN_PORT = ORIGIN.port
 DEAD_PORT = free_port()  # nothing listens here
 TCP_PORT = free_port()
 DEAD_TCP_PORT = free_port()
@@ -350,5 +335,5 @@ def test_zz_every_session_has_exactly_one_line_after_a_clean_exit():
 
 
 if __name__ == "__main__":
-    run_module(globals(), LB.close, ECHO.stop, UDP_ECHO.stop, ORIGIN.shutdown,
+    run_module(globals(), LB.close, ECHO.stop, UDP_ECHO.stop, ORIGIN.stop,
                lambda: shutil.rmtree(LOG_DIR, ignore_errors=True))

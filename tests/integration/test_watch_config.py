@@ -12,46 +12,18 @@ import tempfile
 import time
 import urllib.request
 
-from harness import free_port, is_sanitized, parse_args, run_module, wait_for_port, wait_until
+from harness import (FixedBodyServer, free_port, is_sanitized, parse_args, run_module,
+                     wait_for_port, wait_until)
 
 ARGS = parse_args()
 SLOW = 3 if is_sanitized(ARGS.ringlb) else 1
-
-
-class Origin:
-    """An HTTP backend answering every request with its own name."""
-
-    def __init__(self, name):
-        import http.server
-        import threading
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self):  # noqa: N802 - http.server's naming
-                body = name.encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class Setup:
     def __init__(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="ringlb-watch-")
         self.path = os.path.join(self.tmp.name, "ringlb.toml")
-        self.origin = Origin("origin")
+        self.origin = FixedBodyServer("origin")
         self.admin_port = free_port()
         self.ports = [free_port(), free_port(), free_port()]
         self.notify_path = os.path.join(self.tmp.name, "notify.sock")
