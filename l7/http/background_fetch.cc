@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/stream.h"
 #include "common/worker.h"
+#include "l7/http/headers.h"
 #include "l7/http/http_service.h"
 
 namespace ringlb::l7 {
@@ -16,10 +17,8 @@ namespace {
 // or conditional on the client's copy (the stored copy's validators are
 // written instead).
 bool notRepeated(const http::MessageHead& request, std::string_view name) {
-  if (request.isHopByHop(name)) return true;
-  for (std::string_view n :
-       {"host", "content-length", "transfer-encoding", "expect", "range", "if-range", "if-match",
-        "if-none-match", "if-modified-since", "if-unmodified-since"}) {
+  if (request.isHopByHop(name) || isConditionalOrRange(name)) return true;
+  for (std::string_view n : {"host", "content-length", "transfer-encoding", "expect"}) {
     if (equalsIgnoreCase(name, n)) return true;
   }
   return false;

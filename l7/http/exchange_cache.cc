@@ -52,6 +52,14 @@ bool isSafe(http::Method method) {
          method == http::Method::Options || method == http::Method::Trace;
 }
 
+// The upstream request carries the copy's validators (in place of the
+// client's conditional fields: ForwardInfo::revalidating).
+void validateWith(ExchangeCache& c, const cache::StoredResponse& copy) {
+  c.validating = true;
+  if (!copy.etag.empty()) c.validators.push_back({"If-None-Match", copy.etag});
+  if (!copy.lastModified.empty()) c.validators.push_back({"If-Modified-Since", copy.lastModified});
+}
+
 bool isServerError(uint16_t status) {
   return status == 500 || status == 502 || status == 503 || status == 504;
 }
@@ -134,11 +142,7 @@ bool Exchange::lookupCache() {
         break;
     }
     if (f.hasValidator) {
-      c.validating = true;
-      if (!c.stored->etag.empty()) c.validators.push_back({"If-None-Match", c.stored->etag});
-      if (!c.stored->lastModified.empty()) {
-        c.validators.push_back({"If-Modified-Since", c.stored->lastModified});
-      }
+      validateWith(c, *c.stored);
       c.result = CacheResult::Miss;  // until a 304 comes
       c.status = "ringlb; fwd=stale";
       return false;
@@ -173,12 +177,7 @@ void Exchange::refreshLookup() {
   }
   c.result = CacheResult::Miss;
   c.status = "ringlb; fwd=stale";
-  const cache::StoredResponse& s = *c.stored;
-  if (s.freshness.hasValidator) {
-    c.validating = true;
-    if (!s.etag.empty()) c.validators.push_back({"If-None-Match", s.etag});
-    if (!s.lastModified.empty()) c.validators.push_back({"If-Modified-Since", s.lastModified});
-  }
+  if (c.stored->freshness.hasValidator) validateWith(c, *c.stored);
 }
 
 bool Exchange::refreshInBackground() {

@@ -122,6 +122,8 @@ void writeRequestLine(const http::MessageHead& req, std::string_view target, std
   out.append(" HTTP/1.1\r\n");
 }
 
+}  // namespace
+
 bool isConditionalOrRange(std::string_view name) {
   for (std::string_view n : {"if-none-match", "if-modified-since", "if-match",
                              "if-unmodified-since", "if-range", "range"}) {
@@ -129,8 +131,6 @@ bool isConditionalOrRange(std::string_view name) {
   }
   return false;
 }
-
-}  // namespace
 
 bool forwardsUpgrade(const http::MessageHead& req) {
   return req.wantsUpgrade() && !equalsIgnoreCase(req.upgrade, "h2c");

@@ -48,6 +48,10 @@ struct ForwardInfo {
   bool revalidating = false;
 };
 
+// A conditional request field (If-*) or Range: what makes an answer
+// conditional or partial (a revalidation replaces them with the cache's own).
+bool isConditionalOrRange(std::string_view name);
+
 // The request asks for a protocol switch the proxy passes on: any Upgrade
 // but h2c (HTTP/2 is the proxy's to speak, with prior knowledge or ALPN;
 // an h2c upgrade request is served as HTTP/1.1, RFC 9113 dropped it).
