@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/admin/admin_connection.h"
+#include "common/admin/admin_history.h"
 #include "common/admin/admin_rates.h"
 #include "common/admin/admin_snapshot.h"
 #include "common/log.h"
@@ -25,7 +26,7 @@ using Clock = std::chrono::steady_clock;
 
 // Beyond this many open admin connections new ones wait in the backlog.
 constexpr size_t kMaxConnections = 256;
-// How often request rates are sampled.
+// How often request rates and the charts' history are sampled.
 constexpr auto kRateTick = std::chrono::seconds(1);
 
 // A listening socket for the admin bind. No SO_REUSEPORT: a second process
@@ -80,6 +81,7 @@ class AdminServer final : public ServerExtension {
   AdminConnection::Responder responder_;
   std::list<AdminConnection> connections_;
   AdminRates rates_;
+  AdminHistory history_;
 };
 
 std::string AdminServer::start(const config::Config& config, std::vector<Worker*> workers) {
@@ -99,7 +101,7 @@ std::string AdminServer::start(const config::Config& config, std::vector<Worker*
   config_ = std::make_shared<const config::Config>(config);
   responder_ = [this](const http::MessageHead& head) { return respond(head); };
   thread_ = std::thread([this] { threadMain(); });
-  logInfo("admin endpoint on http://{}/ (/status, /metrics, /healthz)", bindText_);
+  logInfo("admin endpoint on http://{}/ (/status, /status/history, /metrics, /healthz)", bindText_);
   return "";
 }
 
@@ -135,7 +137,9 @@ void AdminServer::threadMain() {
   for (;;) {
     auto now = Clock::now();
     if (now >= nextTick) {
-      rates_.sample(snapshot(), now);
+      AdminSnapshot snap = snapshot();
+      rates_.sample(snap, now);
+      history_.sample(snap, now);
       nextTick = now + kRateTick;
     }
     fds.clear();
@@ -215,7 +219,8 @@ AdminReply AdminServer::respond(const http::MessageHead& head) {
         logInfo("admin: cache purge host={} path_prefix={}: {} responses dropped",
                 host.empty() ? "*" : host, prefix.empty() ? "/" : prefix, purged);
         return purged;
-      });
+      },
+      [this] { return renderHistoryJson(history_); });
 }
 
 }  // namespace

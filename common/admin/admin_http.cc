@@ -92,7 +92,7 @@ AdminReply answerPurge(const http::MessageHead& head, const CachePurge& purge) {
 
 AdminReply answerAdminRequest(const http::MessageHead& head,
                               const std::function<AdminSnapshot()>& snapshot,
-                              const CachePurge& purge) {
+                              const CachePurge& purge, const HistoryJson& history) {
   const std::string_view path = pathOf(head);
   if (path == "/cache/purge") return answerPurge(head, purge);
   if (head.method != http::Method::Get && head.method != http::Method::Head) {
@@ -108,11 +108,17 @@ AdminReply answerAdminRequest(const http::MessageHead& head,
   } else if (path == "/status") {
     r.contentType = "application/json";
     r.body = renderStatusJson(snapshot());
+  } else if (path == "/status/history" && history) {
+    r.contentType = "application/json";
+    r.body = history();
   } else if (path == "/") {
     r.contentType = "text/html; charset=utf-8";
+    r.contentSecurityPolicy = statusPageContentSecurityPolicy();
     r.body = renderStatusPage(snapshot());
   } else {
-    return plain(404, "not found: try /, /status, /metrics, /healthz or POST /cache/purge\n");
+    return plain(404,
+                 "not found: try /, /status, /status/history, /metrics, /healthz or POST "
+                 "/cache/purge\n");
   }
   return r;
 }
@@ -129,6 +135,9 @@ std::string formatAdminReply(const AdminReply& reply, bool headOnly, bool keepAl
       reply.status, reason(reply.status), reply.contentType, reply.body.size(),
       keepAlive ? "keep-alive" : "close");
   if (!reply.allow.empty()) out += fmt::format("Allow: {}\r\n", reply.allow);
+  if (!reply.contentSecurityPolicy.empty()) {
+    out += fmt::format("Content-Security-Policy: {}\r\n", reply.contentSecurityPolicy);
+  }
   out += "\r\n";
   if (!headOnly) out += reply.body;
   return out;
