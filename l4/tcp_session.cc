@@ -1,6 +1,7 @@
 #include "l4/tcp_session.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
 #include <cerrno>
@@ -15,6 +16,7 @@
 #include "common/upstream/hash_key.h"
 #include "common/worker.h"
 #include "l4/tcp_service.h"
+#include "l4/transparent_socket.h"
 
 namespace ringlb::l4 {
 namespace {
@@ -64,7 +66,7 @@ void TcpSession::start() {
   // access log): a plain session stays small. The log needs the client's
   // address now: after a reset the socket no longer knows its peer.
   if (hashBySource || sendProxy_ != config::ProxyProtocol::Off || listener->acceptProxyProtocol ||
-      service_.worker().shared().accessLog.enabled()) {
+      transparent_ || service_.worker().shared().accessLog.enabled()) {
     addresses_ = std::make_unique<Addresses>();
     learnAddresses(sendProxy_ != config::ProxyProtocol::Off);
   }
@@ -103,6 +105,7 @@ bool TcpSession::loadListener(const config::ListenerConfig*& listener) {
   pool_ = config_->findPool(listener->pool);
   selector_ = worker.pool(listener->pool);
   sendProxy_ = listener->proxyProtocol;
+  transparent_ = listener->transparent;
   return pool_ != nullptr && selector_ != nullptr;
 }
 
@@ -239,6 +242,13 @@ void TcpSession::connectNext(AccessEnd ifNone) {
     connectFailed(-fd);
     return;
   }
+  if (transparent_) {
+    if (int err = bindToClient(fd); err != 0) {
+      ::close(fd);
+      connectFailed(err, /*setup=*/true);
+      return;
+    }
+  }
   backend_.connect(fd, backendAddress_.sa(), backendAddress_.length);
   worker.timers().schedule(timer_, worker.now() + pool_->connectTimeout);
   if (pool_->tls) {  // relaying starts once the handshake finished (Secured)
@@ -251,12 +261,49 @@ void TcpSession::connectNext(AccessEnd ifNone) {
   }
 }
 
-void TcpSession::connectFailed(int err) {
+int TcpSession::bindToClient(int fd) {
+  sockaddr_storage source;
+  socklen_t len = 0;
+  int err = transparentSource(addresses_->client, backendAddress_.family(), source, len);
+  if (err == EAFNOSUPPORT) {
+    std::array<char, kAddressTextSize> text;
+    auto client = formatAddress(reinterpret_cast<const sockaddr*>(&addresses_->client), text);
+    if (firstTransparentReport(service_.name(), TransparentProblem::FamilyMismatch)) {
+      logWarn(
+          "listener {}: transparent: client {} cannot connect to backend {} from its own "
+          "address (another address family); such connects fail (logged once, then at "
+          "debug level)",
+          service_.name(), client, backendAddress_.text);
+    } else {
+      logDebug(
+          "listener {}: transparent: client {} cannot connect to backend {} from its own "
+          "address (another address family)",
+          service_.name(), client, backendAddress_.text);
+    }
+    return err;
+  }
+  if (err != 0) return err;  // the client's address is not known (ENOTCONN)
+  bool portChanged = false;
+  err = bindTransparent(fd, source, len, &portChanged);
+  if (err == EPERM) {
+    reportNoPermission(service_.name(), err);
+  } else if (portChanged && logEnabled(LogLevel::Debug)) {
+    std::array<char, kAddressTextSize> text;
+    logDebug("listener {}: transparent: {} is in use already; connecting to {} from another port",
+             service_.name(), formatAddress(reinterpret_cast<const sockaddr*>(&source), text),
+             backendAddress_.text);
+  }
+  return err;
+}
+
+void TcpSession::connectFailed(int err, bool setup) {
   service_.worker().timers().cancel(timer_);
   backendStats_->connectFailures.add();
   backendStats_->active.sub();
-  service_.worker().shared().passiveReports.failure(pool_->name, backendAddress_.text,
-                                                    std::strerror(err));
+  if (!setup) {
+    service_.worker().shared().passiveReports.failure(pool_->name, backendAddress_.text,
+                                                      std::strerror(err));
+  }
   if (backend_.tls() != nullptr && err == EPROTO) {
     logWarn("listener {}: TLS to {} failed: {}", service_.name(), backendAddress_.text,
             tls::BackendTls::failureReason(*backend_.tls()));
@@ -266,7 +313,7 @@ void TcpSession::connectFailed(int err) {
   }
   selector_->release(lease_);
   end_ = err == ETIMEDOUT ? AccessEnd::ConnectTimeout : AccessEnd::ConnectFailed;
-  if (attempts_ > pool_->retries) {
+  if (attempts_ > pool_->retries || (setup && err == EPERM)) {
     close(end_);
     return;
   }

@@ -11,7 +11,9 @@
 // the PROXY header first; its source address stands for the client's
 // (hashing, the header sent onwards). Bytes after it are client data.
 // With proxy_protocol = v1|v2, each backend connection starts with a header
-// written ahead of the relayed bytes.
+// written ahead of the relayed bytes. With transparent = true, each backend
+// connection leaves from the client's address and port (the socket's peer,
+// or the PROXY header's source; l4/transparent_socket.h).
 //
 // Client bytes that arrive before the backend is connected wait in the
 // client stream (its receiving pauses when the queue is full); the relay
@@ -80,7 +82,13 @@ class TcpSession final : public Session, public RelayHandler, public TimerHandle
   void startConnecting();
   // `ifNone`: how the session ends when no backend is left to try.
   void connectNext(AccessEnd ifNone);
-  void connectFailed(int err);
+  // `setup`: the backend socket could not be set up here (transparent mode):
+  // not the backend's fault, so no passive-health report; EPERM also ends
+  // the session at once (every backend would fail alike).
+  void connectFailed(int err, bool setup = false);
+  // Transparent mode: makes `fd` transparent and binds it to the client's
+  // address. 0 or an errno (logged here).
+  int bindToClient(int fd);
   void startRelaying();
   void close(AccessEnd why);
   void maybeFree();
@@ -107,6 +115,7 @@ class TcpSession final : public Session, public RelayHandler, public TimerHandle
   std::shared_ptr<tls::TlsContext> tlsContext_;  // alive while the handshake may call back
   bool registered_ = false;
   bool reconnecting_ = false;  // the failed attempt's stream is still closing
+  bool transparent_ = false;   // the listener's `transparent`
   // For the access log.
   AccessEnd end_ = AccessEnd::None;
   std::chrono::steady_clock::time_point start_;
