@@ -82,6 +82,19 @@ struct BackendConfig {
   SourcePos pos;
 };
 
+// `discover`: where a pool's backends come from when DNS names them.
+//   "dns:NAME:PORT"      every A and AAAA address of NAME, on PORT
+//   "srv:_svc._tcp.NAME" the SRV records' targets, ports and weights; targets
+//                        of a higher priority than the lowest are backups
+struct DiscoverConfig {
+  enum class Kind : uint8_t { Dns, Srv };
+  Kind kind = Kind::Dns;
+  std::string name;
+  uint16_t port = 0;  // dns: only
+  std::string text;   // as written, for logs and /status
+  bool operator==(const DiscoverConfig& other) const = default;
+};
+
 enum class HealthCheckKind { Tcp, Http };
 
 struct StatusRange {
@@ -125,7 +138,11 @@ struct PoolConfig {
   uint32_t passiveFailures = 5;  // consecutive failures that eject a backend
   Duration ejectionTime = std::chrono::seconds(30);
   uint32_t maxEjectionPercent = 50;
+  // Written in the file, or (with `discover`) the last set DNS gave; a
+  // discovered pool starts empty and is filled by the discovery thread.
   std::vector<BackendConfig> backends;
+  std::optional<DiscoverConfig> discover;
+  Duration refresh = std::chrono::seconds(10);  // discover only
   std::optional<HealthConfig> health;
   std::optional<PoolTlsConfig> tls;
   SourcePos pos;
@@ -286,6 +303,8 @@ struct ListenerConfig {
   std::vector<RouteConfig> routes;
   ProxyProtocol proxyProtocol = ProxyProtocol::Off;  // towards backends
   bool acceptProxyProtocol = false;
+  // tcp: connect to backends from the client's address (IP_TRANSPARENT).
+  bool transparent = false;
   // http: the protocols served, in ALPN preference order (`protocols`).
   std::vector<HttpProtocol> protocols = {HttpProtocol::Http11};
   // forward mode

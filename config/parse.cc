@@ -521,6 +521,11 @@ class Parser {
            if (key == "connect_timeout") return assign(p.connectTimeout, duration(v, false));
            if (key == "retries") return assign(p.retries, integer(v, 0, 16));
            if (key == "backends") return backends(v, p.backends);
+           if (key == "discover") {
+             std::string error;
+             return assign(p.discover, checked(v, parseDiscover(str(v), &error), error));
+           }
+           if (key == "refresh") return assign(p.refresh, duration(v, false));
            if (key == "health") return assign(p.health, health(*v.as_table(), path + ".health"));
            if (key == "tls") return assign(p.tls, poolTls(*v.as_table(), path + ".tls"));
            if (key == "slow_start") return assign(p.slowStart, duration(v, true));
@@ -531,7 +536,15 @@ class Parser {
            }
            return unhandled(v, key);
          });
-    requireKey(table, path, "backends");
+    if (table.contains("discover") && table.contains("backends")) {
+      fail(*table.get("discover"), path,
+           "discover and backends exclude each other: the backends come from DNS");
+    } else if (!table.contains("discover")) {
+      requireKey(table, path, "backends");
+    }
+    if (table.contains("refresh") && !table.contains("discover")) {
+      fail(*table.get("refresh"), path, "refresh is only used with discover");
+    }
     config_.pools.emplace(name, std::move(p));
   }
 
@@ -670,6 +683,7 @@ class Parser {
                                                                {"v2", ProxyProtocol::V2}}));
     }
     if (key == "accept_proxy_protocol") return assign(l.acceptProxyProtocol, v.value<bool>());
+    if (key == "transparent") return assign(l.transparent, v.value<bool>());
     if (key == "max_header_size") return assign(l.maxHeaderSize, integer(v, 1024, 1 << 20));
     if (key == "protocols") return nonEmptyList(v) && assign(l.protocols, httpProtocols(v));
     if (key == "max_body_size") return assign(l.maxBodySize, size(v));

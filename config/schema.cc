@@ -35,8 +35,8 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
      false},
 
     {S::Global, "resolvers", T::StringArray, "none",
-     "DNS servers (numeric `IP` or `IP:PORT`, port 53 by default) the forward proxy asks, in "
-     "order; absent = the servers of /etc/resolv.conf.",
+     "DNS servers (numeric `IP` or `IP:PORT`, port 53 by default) the forward proxy and "
+     "`discover` ask, in order; absent = the servers of /etc/resolv.conf.",
      false},
 
     {S::Global, "watch_config", T::Boolean, "false",
@@ -66,11 +66,21 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
      "primary first, then an up backup) and, for http, once more for an idempotent request that "
      "failed before any response byte. Statuses: docs/errors.md.",
      false},
-    {S::Pool, "backends", T::BackendArray, "required",
+    {S::Pool, "backends", T::BackendArray, "required (unless `discover`)",
      "Non-empty list; each entry is `\"ADDR\"` or `{ address = \"ADDR\", weight = N, backup = "
      "true }`. ADDR is `IP:PORT`, `[IPv6]:PORT` or `hostname:PORT` (resolved at load and "
      "reload). An address may appear once per pool.",
      false},
+    {S::Pool, "discover", T::String, "none",
+     "Backends from DNS instead of `backends`: `\"dns:NAME:PORT\"` (every A and AAAA address "
+     "of NAME, on PORT) or `\"srv:_service._proto.NAME\"` (SRV targets with their ports and "
+     "weights; targets of a higher priority value than the lowest are backups). Asked of "
+     "`global.resolvers` every `refresh`; a change is applied like a reload (backends that stay "
+     "keep their health, connections to removed ones drain); a failed lookup keeps the last "
+     "good set. The pool is empty until the first answer (docs/deploy.md).",
+     false},
+    {S::Pool, "refresh", T::DurationString, "\"10s\"",
+     "Only with `discover`: how often the name is looked up again; at least 1s.", false},
     {S::Pool, "health", T::Table, "none",
      "Active health checks; absent = none (passive failure detection still applies).", false},
     {S::Pool, "tls", T::Table, "none",
@@ -180,6 +190,11 @@ constexpr std::array kKeys = std::to_array<KeyInfo>({
      false},
     {S::Listener, "proxy_protocol", T::String, "\"off\"",
      "tcp only: send a PROXY protocol header to the backend: `off` | `v1` | `v2`.", true},
+    {S::Listener, "transparent", T::Boolean, "false",
+     "tcp only: connect to the backends from the client's address and port (IP_TRANSPARENT; "
+     "needs CAP_NET_ADMIN and the policy routing of docs/deploy.md so that the backends' "
+     "answers come back through ringlb).",
+     true},
     {S::Listener, "accept_proxy_protocol", T::Boolean, "false",
      "tcp/http only: clients must start with a PROXY protocol (v1 or v2) header; its source "
      "address is used as the client's.",

@@ -69,6 +69,7 @@ constexpr std::array kModeRules = std::to_array<ModeRule>({
     {"proxy_protocol", {true, false, false, false}},
     {"accept_proxy_protocol", {true, false, true, false}},
     {"protocols", {false, false, true, false}},
+    {"transparent", {true, false, false, false}},
 });
 
 constexpr std::array kModes = {ListenerMode::Tcp, ListenerMode::Udp, ListenerMode::Http,
@@ -155,6 +156,9 @@ class Validator {
     if (pool.health) checkHealth(*pool.health, path + ".health", pool.pos);
     if (pool.tls) checkPoolTls(pool, path);
     checkBackends(pool, path);
+    if (sources_.valid(path + ".refresh") && pool.refresh < std::chrono::seconds(1)) {
+      error(path + ".refresh", pool.pos, "must be at least 1s (each refresh is a DNS query)");
+    }
   }
 
   void checkPoolTls(PoolConfig& pool, const std::string& path) {

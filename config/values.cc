@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/ascii.h"
+#include "config/diagnostics.h"
 
 namespace ringlb::config {
 namespace {
@@ -164,6 +165,56 @@ std::optional<std::string> parseHostPattern(std::string_view text, std::string* 
     return std::nullopt;
   }
   return host;
+}
+
+namespace {
+
+// A name to ask DNS for: labels of letters, digits, '-' and '_' (SRV owner
+// names start with "_service._proto"), a trailing dot allowed.
+bool isDnsName(std::string_view name) {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  if (name.empty() || name.size() > kMaxHostLength || name.front() == '.' ||
+      name.find("..") != std::string_view::npos) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) { return isHostChar(c) || c == '_'; });
+}
+
+}  // namespace
+
+std::optional<DiscoverConfig> parseDiscover(std::string_view text, std::string* error) {
+  DiscoverConfig out;
+  out.text = std::string(text);
+  if (text.substr(0, 4) == "dns:") {
+    std::string_view rest = text.substr(4);
+    size_t colon = rest.rfind(':');
+    uint32_t port = 0;
+    std::string_view digits = colon == std::string_view::npos ? "" : rest.substr(colon + 1);
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || port == 0 ||
+        port > 65535) {
+      *error = "discover = \"dns:NAME:PORT\" needs a port 1..65535 after the name";
+      return std::nullopt;
+    }
+    out.kind = DiscoverConfig::Kind::Dns;
+    out.name = toLowerCopy(rest.substr(0, colon));
+    out.port = static_cast<uint16_t>(port);
+  } else if (text.substr(0, 4) == "srv:") {
+    out.kind = DiscoverConfig::Kind::Srv;
+    out.name = toLowerCopy(text.substr(4));
+    if (out.name.substr(0, 1) != "_" || out.name.find("._") == std::string::npos) {
+      *error = "discover = \"srv:NAME\" needs an SRV name like \"_http._tcp.api.internal\"";
+      return std::nullopt;
+    }
+  } else {
+    *error = "discover must be \"dns:NAME:PORT\" or \"srv:_service._proto.NAME\"";
+    return std::nullopt;
+  }
+  if (!isDnsName(out.name)) {
+    *error = "discover names an invalid DNS name " + quote(out.name);
+    return std::nullopt;
+  }
+  return out;
 }
 
 bool checkDestinationPattern(std::string_view text, std::string* error) {

@@ -20,6 +20,9 @@ std::optional<std::vector<StatusRange>> parseExpectStatus(std::string_view text,
 // source_ip | uri | "header:NAME" | "cookie:NAME".
 std::optional<HashKey> parseHashKey(std::string_view text, std::string* error);
 
+// A pool's `discover`: "dns:NAME:PORT" or "srv:_service._proto.NAME".
+std::optional<DiscoverConfig> parseDiscover(std::string_view text, std::string* error);
+
 // An HTTP token (RFC 9110 tchar), used for header names and methods.
 bool isHttpToken(std::string_view text);
 // No CR, LF or NUL (header injection).
