@@ -10,6 +10,7 @@
 
 #include "common/backend_status.h"
 #include "common/config_watch.h"
+#include "common/discovery/pool_discovery.h"
 #include "common/log.h"
 #include "common/socket.h"
 #include "common/stats.h"
@@ -24,6 +25,16 @@ constexpr auto kSignalPoll = std::chrono::milliseconds(50);
 constexpr auto kAbortGrace = std::chrono::milliseconds(1000);
 // How often systemd's STATUS line is refreshed (connections open).
 constexpr auto kStatusEvery = std::chrono::seconds(5);
+// How long the start waits for the first answers of DNS discovery; a pool
+// whose name has not answered by then starts empty and fills in later.
+constexpr auto kFirstDiscovery = std::chrono::seconds(5);
+
+bool discovers(const config::Config& config) {
+  for (const auto& [name, pool] : config.pools) {
+    if (pool.discover) return true;
+  }
+  return false;
+}
 
 unsigned workerCount(const config::Config& config) {
   if (config.global.workers != 0) return config.global.workers;
@@ -102,6 +113,7 @@ int Server::serve(config::Config config) {
   blockServerSignals();
   raiseFileLimit();
   setLogLevel(config.global.logLevel);
+  followDiscovery(config, /*waitFirst=*/true);
   config_ = std::make_shared<const config::Config>(std::move(config));
   publishBackendList(*config_, shared_.backendStatus);
   std::string error;
@@ -133,6 +145,7 @@ int Server::serve(config::Config config) {
   followWatchConfig();
   notifier_.ready(statusLine());
   waitForSignals();
+  discovery_.reset();
   for (auto& ext : extensions_) ext->stop();
   logInfo("stopped");
   return 0;
@@ -248,6 +261,7 @@ void Server::waitForSignals() {
     } else if (!stopping && watch_ && watch_->poll(now)) {
       notifiedReload("the config file changed (watch_config)");
     }
+    if (!stopping && discovery_) applyDiscovered();
     if (now >= nextStatus) {
       notifier_.status(stopping ? "draining: " + statusLine() : statusLine());
       nextStatus = now + kStatusEvery;
@@ -351,10 +365,54 @@ bool Server::reload(std::string_view why) {
   if (workerCount(*loaded.config) != workers_.size()) {
     logWarn("global.workers changed: takes effect at the next restart");
   }
-  return applyReload(std::make_shared<const config::Config>(std::move(*loaded.config)));
+  // Discovered pools keep what DNS last gave for the same target.
+  discovery::fillDiscovered(*loaded.config, discovered_);
+  if (!applyReload(std::make_shared<const config::Config>(*loaded.config))) return false;
+  followDiscovery(*loaded.config, /*waitFirst=*/false);
+  return true;
 }
 
-bool Server::applyReload(std::shared_ptr<const config::Config> next) {
+void Server::followDiscovery(config::Config& config, bool waitFirst) {
+  std::erase_if(discovered_, [&](const auto& e) {
+    auto pool = config.pools.find(e.first);
+    return pool == config.pools.end() || pool->second.discover != e.second.target;
+  });
+  if (!discovery_ && !discovers(config)) return;
+  if (!discovery_) discovery_ = std::make_unique<discovery::PoolDiscovery>(shared_.discovery);
+  std::string error = discovery_->setConfig(config, discovered_);
+  if (!error.empty()) {
+    logError("{}: pools with discover stay empty", error);
+    discovery_.reset();
+    return;
+  }
+  if (!waitFirst) return;
+  auto giveUp = std::chrono::steady_clock::now() + kFirstDiscovery;
+  while (!discovery_->settled() && std::chrono::steady_clock::now() < giveUp) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (auto& change : discovery_->takeChanges()) {
+    logInfo("discovery: pool {}: {} gave {} backends", change.pool, change.found.target.text,
+            change.found.backends.size());
+    discovered_[change.pool] = std::move(change.found);
+  }
+  discovery::fillDiscovered(config, discovered_);
+}
+
+void Server::applyDiscovered() {
+  std::vector<discovery::PoolDiscovery::Change> changes = discovery_->takeChanges();
+  if (changes.empty()) return;
+  for (auto& change : changes) {
+    logInfo("discovery: pool {}: {} now gives {} backends ({})", change.pool,
+            change.found.target.text, change.found.backends.size(),
+            change.diff.empty() ? "same" : change.diff);
+    discovered_[change.pool] = std::move(change.found);
+  }
+  config::Config next = *config_;
+  discovery::fillDiscovered(next, discovered_);
+  applyReload(std::make_shared<const config::Config>(std::move(next)), /*fromFile=*/false);
+}
+
+bool Server::applyReload(std::shared_ptr<const config::Config> next, bool fromFile) {
   // Listeners whose socket (bind + mode) is unchanged keep it, so no pending
   // connection is lost; the others are opened before the old ones close.
   std::vector<OpenListener> added;
@@ -395,8 +453,9 @@ bool Server::applyReload(std::shared_ptr<const config::Config> next) {
   config_ = std::move(next);
   setLogLevel(config_->global.logLevel);
   publishBackendList(*config_, shared_.backendStatus);
-  shared_.stats.reloadsOk.add();
   for (auto& ext : extensions_) ext->reload(config_);
+  if (!fromFile) return true;
+  shared_.stats.reloadsOk.add();
   logInfo("reload done: {} listeners ({} added, {} removed)", config_->listeners.size(),
           added.size(), removed.size());
   return true;

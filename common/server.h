@@ -9,10 +9,12 @@
 // Main thread only.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "common/discovery/discovered_backends.h"
 #include "common/shared_services.h"
 #include "common/systemd_notify.h"
 #include "common/worker.h"
@@ -21,6 +23,9 @@
 namespace ringlb {
 
 class ConfigWatch;
+namespace discovery {
+class PoolDiscovery;
+}
 
 // Hooks for the parts that live outside common/ (health thread, admin).
 class ServerExtension {
@@ -68,7 +73,15 @@ class Server {
   bool reload(std::string_view why);
   // reload() told to systemd (RELOADING, then READY with the outcome).
   void notifiedReload(std::string_view why);
-  bool applyReload(std::shared_ptr<const config::Config> next);
+  // Applies `next` (listeners opened and closed, workers and extensions told);
+  // `fromFile` false for a set found by DNS discovery (not counted as a reload).
+  bool applyReload(std::shared_ptr<const config::Config> next, bool fromFile = true);
+  // Starts, re-targets or ends DNS discovery as `config`'s pools say; at
+  // start (`waitFirst`), waits a few seconds for the first answers and fills
+  // `config` with them.
+  void followDiscovery(config::Config& config, bool waitFirst);
+  // Applies the sets DNS discovery found since the last call, like a reload.
+  void applyDiscovered();
   // Starts or stops watching the file as global.watch_config says.
   void followWatchConfig();
   // "N listeners, M connections open" (systemd's STATUS).
@@ -82,7 +95,9 @@ class Server {
   std::shared_ptr<const config::Config> config_;
   std::string path_;
   SystemdNotifier notifier_;
-  std::unique_ptr<ConfigWatch> watch_;  // global.watch_config
+  std::unique_ptr<ConfigWatch> watch_;                           // global.watch_config
+  std::unique_ptr<discovery::PoolDiscovery> discovery_;          // pools with `discover`
+  std::map<std::string, discovery::DiscoveredPool> discovered_;  // their last good sets
 };
 
 // Blocks SIGHUP, SIGTERM, SIGINT and SIGPIPE in the calling thread (and the

@@ -9,6 +9,7 @@
 //   backendStatus   health state per backend for /status
 //   ticketKeys      TLS session-ticket keys of every listener and worker
 //   caches          the http routes' caches (admin purge and gauges)
+//   discovery       what DNS discovery last did per pool (/status, /metrics)
 //
 // Thread rules: each member documents its own; the object outlives every
 // worker and extension of its server.
@@ -17,6 +18,7 @@
 #include "common/access_log.h"
 #include "common/backend_status.h"
 #include "common/cache_registry.h"
+#include "common/discovery/discovery_status.h"
 #include "common/passive_reports.h"
 #include "common/stats.h"
 #include "common/tls/ticket_keys.h"
@@ -30,6 +32,7 @@ struct SharedServices {
   BackendStatusBoard backendStatus;
   tls::TicketKeys ticketKeys;
   CacheRegistry caches;
+  discovery::DiscoveryStatusBoard discovery;
 };
 
 }  // namespace ringlb

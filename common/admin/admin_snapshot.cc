@@ -224,6 +224,7 @@ AdminSnapshot collectAdminSnapshot(const SharedServices& shared, const config::C
                             c.wakeups.get(), c.batchedWaits.get(), c.completions.get(),
                             c.buffersExhausted.get()});
   }
+  snap.discovery = shared.discovery.read();
   snap.reloadsOk = registry.reloadsOk.get();
   snap.reloadsFailed = registry.reloadsFailed.get();
   snap.accessLogDropped = shared.accessLog.dropped();

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/cache_registry.h"
+#include "common/discovery/discovery_status.h"
 #include "common/stats.h"
 #include "config/model.h"
 
@@ -146,9 +147,10 @@ struct AdminSnapshot {
   std::vector<ListenerView> listeners;  // config order
   std::vector<PoolView> pools;          // by name
   std::vector<WorkerView> workers;
-  std::vector<RouteView> routes;              // those that counted something
-  std::vector<ForwardRuleView> forwardRules;  // rules that refused something
-  std::vector<CacheRegistry::Gauges> caches;  // routes with `cache`
+  std::vector<RouteView> routes;                          // those that counted something
+  std::vector<ForwardRuleView> forwardRules;              // rules that refused something
+  std::vector<CacheRegistry::Gauges> caches;              // routes with `cache`
+  std::vector<discovery::PoolDiscoveryStatus> discovery;  // pools with `discover`
   uint64_t reloadsOk = 0;
   uint64_t reloadsFailed = 0;
   uint64_t accessLogDropped = 0;  // lines lost to a full access-log ring

@@ -96,6 +96,27 @@ void writeWorkerCounters(Writer& w, const AdminSnapshot& snap) {
   }
 }
 
+void writeDiscovery(Writer& w, const AdminSnapshot& snap) {
+  if (snap.discovery.empty()) return;
+  w.family("ringlb_discovery_backends", "gauge",
+           "Backends of a pool with `discover` in its last good DNS answer.");
+  for (const auto& d : snap.discovery) {
+    w.sample("ringlb_discovery_backends", {{"pool", d.pool}}, static_cast<uint64_t>(d.backends));
+  }
+  w.family("ringlb_discovery_lookups_total", "counter",
+           "DNS discovery lookups by result (ok; failed keeps the last good set).");
+  for (const auto& d : snap.discovery) {
+    w.sample("ringlb_discovery_lookups_total", {{"pool", d.pool}, {"result", "ok"}}, d.lookupsOk);
+    w.sample("ringlb_discovery_lookups_total", {{"pool", d.pool}, {"result", "failed"}},
+             d.lookupsFailed);
+  }
+  w.family("ringlb_discovery_changes_total", "counter",
+           "Times DNS discovery changed a pool's backends (applied like a reload).");
+  for (const auto& d : snap.discovery) {
+    w.sample("ringlb_discovery_changes_total", {{"pool", d.pool}}, d.changes);
+  }
+}
+
 void writeProcess(Writer& w, const AdminSnapshot& snap) {
   w.family("ringlb_start_time_seconds", "gauge", "Start time of the process since the Unix epoch.");
   const auto start = std::chrono::duration<double>(snap.startTime.time_since_epoch()).count();
@@ -105,6 +126,7 @@ void writeProcess(Writer& w, const AdminSnapshot& snap) {
   w.family("ringlb_reloads_total", "counter", "Config reloads by result (ok, failed).");
   w.sample("ringlb_reloads_total", {{"result", "ok"}}, snap.reloadsOk);
   w.sample("ringlb_reloads_total", {{"result", "failed"}}, snap.reloadsFailed);
+  writeDiscovery(w, snap);
   writeWorkerCounters(w, snap);
   w.family("ringlb_access_log_dropped_total", "counter",
            "Access-log lines dropped because the writer fell behind (a worker never waits).");

@@ -72,6 +72,18 @@ std::string renderStatusJson(const AdminSnapshot& snap) {
   for (const auto& w : snap.workers) {
     workers.push_back({{"index", w.index}, {"active_connections", w.activeConnections}});
   }
+  json discovery = json::array();
+  for (const auto& d : snap.discovery) {
+    discovery.push_back(
+        {{"pool", d.pool},
+         {"target", d.target},
+         {"backends", d.backends},
+         {"lookups_ok", d.lookupsOk},
+         {"lookups_failed", d.lookupsFailed},
+         {"changes", d.changes},
+         {"last_error", d.lastError},
+         {"last_change", d.changes != 0 ? json(formatIso8601(d.lastChange)) : json(nullptr)}});
+  }
   const double uptime = std::chrono::duration<double>(snap.now - snap.startTime).count();
   json doc = {
       {"version", RINGLB_VERSION_STRING},
@@ -81,6 +93,7 @@ std::string renderStatusJson(const AdminSnapshot& snap) {
       {"workers", workers},
       {"listeners", listeners},
       {"pools", pools},
+      {"discovery", discovery},
       {"reloads", {{"ok", snap.reloadsOk}, {"failed", snap.reloadsFailed}}},
   };
   // Invalid UTF-8 in a name becomes U+FFFD rather than an exception.

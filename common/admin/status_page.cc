@@ -279,6 +279,25 @@ void writePool(std::string& out, const PoolView& p) {
   out += "</table>\n";
 }
 
+void writeDiscovery(std::string& out, const AdminSnapshot& snap) {
+  if (snap.discovery.empty()) return;
+  auto it = std::back_inserter(out);
+  out +=
+      "<h2>DNS discovery</h2>\n<table id=\"discovery\">\n<tr><th>pool</th><th>discover</th>"
+      "<th>backends</th><th>lookups ok/failed</th><th>changes</th><th>last change</th>"
+      "<th>last error</th></tr>\n";
+  for (const auto& d : snap.discovery) {
+    fmt::format_to(it,
+                   "<tr data-discovery=\"{0}\"><td class=\"name\">{0}</td>"
+                   "<td class=\"name\">{1}</td><td>{2}</td><td>{3}/{4}</td><td>{5}</td>"
+                   "<td>{6}</td><td class=\"name\">{7}</td></tr>\n",
+                   htmlEscape(d.pool), htmlEscape(d.target), d.backends, d.lookupsOk,
+                   d.lookupsFailed, d.changes, d.changes != 0 ? formatIso8601(d.lastChange) : "-",
+                   htmlEscape(d.lastError));
+  }
+  out += "</table>\n";
+}
+
 }  // namespace
 
 std::string htmlEscape(std::string_view text) {
@@ -332,6 +351,7 @@ std::string renderStatusPage(const AdminSnapshot& snap) {
       "<div id=\"tables\">\n";
   writeListeners(out, snap);
   for (const auto& p : snap.pools) writePool(out, p);
+  writeDiscovery(out, snap);
   out += "</div>\n<script id=\"charts-js\">";
   out += kScript;
   out += "</script>\n</body></html>\n";

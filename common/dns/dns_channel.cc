@@ -21,7 +21,8 @@ bool initLibrary() {
 // pending() stays exact.
 struct DnsChannel::Call {
   DnsChannel* channel;
-  ares_addrinfo_callback callback;
+  ares_addrinfo_callback callback;  // lookup()
+  ares_callback queryCallback;      // querySrv()
   void* arg;
 };
 
@@ -86,8 +87,25 @@ void DnsChannel::lookup(const std::string& name, ares_addrinfo_callback callback
   hints.ai_flags = ARES_AI_NOSORT;
   ++pending_;
   ares_getaddrinfo(channel_, name.c_str(), nullptr, &hints, &DnsChannel::onDone,
-                   new Call{this, callback, arg});
+                   new Call{this, callback, nullptr, arg});
   rearmTimer();
+}
+
+void DnsChannel::querySrv(const std::string& name, ares_callback callback, void* arg) {
+  constexpr int kClassIn = 1;
+  constexpr int kTypeSrv = 33;
+  ++pending_;
+  ares_query(channel_, name.c_str(), kClassIn, kTypeSrv, &DnsChannel::onQueryDone,
+             new Call{this, nullptr, callback, arg});
+  rearmTimer();
+}
+
+void DnsChannel::onQueryDone(void* arg, int status, int timeouts, unsigned char* answer,
+                             int length) {
+  auto* call = static_cast<Call*>(arg);
+  --call->channel->pending_;
+  call->queryCallback(call->arg, status, timeouts, answer, length);
+  delete call;
 }
 
 void DnsChannel::onDone(void* arg, int status, int timeouts, ares_addrinfo* result) {

@@ -45,6 +45,9 @@ class DnsChannel final : public DnsWatchHandler, public TimerHandler {
   const std::string& error() const { return error_; }
   // Starts looking up the A and AAAA records of `name`.
   void lookup(const std::string& name, ares_addrinfo_callback callback, void* arg);
+  // Starts a query for the SRV records of `name`; the callback gets the raw
+  // answer (ares_parse_srv_reply reads it).
+  void querySrv(const std::string& name, ares_callback callback, void* arg);
   // Lookups started whose callback has not run yet.
   size_t pending() const { return pending_; }
 
@@ -55,6 +58,7 @@ class DnsChannel final : public DnsWatchHandler, public TimerHandler {
   struct Call;
   static void onSocketState(void* data, ares_socket_t fd, int readable, int writable);
   static void onDone(void* arg, int status, int timeouts, ares_addrinfo* result);
+  static void onQueryDone(void* arg, int status, int timeouts, unsigned char* answer, int length);
   std::string setServers(const std::vector<config::SocketAddress>& servers);
   void rearmTimer();
 

@@ -1,5 +1,5 @@
 // FakeDnsServer: a DNS server on 127.0.0.1 (UDP, a port the kernel picks)
-// that answers A and AAAA queries from a table, NXDOMAIN for names it does
+// that answers A, AAAA and SRV queries from a table, NXDOMAIN for names it does
 // not know, and can hold back (delay) or never send (drop) the answers for
 // one name. It counts the queries it receives per name and type, so tests
 // can tell a cached answer from a new query.
@@ -35,6 +35,7 @@ class FakeDnsServer {
  public:
   static constexpr uint16_t kTypeA = 1;
   static constexpr uint16_t kTypeAAAA = 28;
+  static constexpr uint16_t kTypeSrv = 33;
 
   FakeDnsServer() {
     fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -81,6 +82,31 @@ class FakeDnsServer {
     std::lock_guard lock(mutex_);
     table_[lower(name)].push_back(r);
   }
+  // An SRV record for `name` pointing at `target`.
+  void addSrv(const std::string& name, uint16_t priority, uint16_t weight, uint16_t port,
+              const std::string& target, uint32_t ttl) {
+    Record r;
+    r.type = kTypeSrv;
+    r.ttl = ttl;
+    put16(r.rdata, priority);
+    put16(r.rdata, weight);
+    put16(r.rdata, port);
+    size_t start = 0;
+    while (start < target.size()) {
+      size_t dot = std::min(target.find('.', start), target.size());
+      r.rdata.push_back(static_cast<char>(dot - start));
+      r.rdata.append(target, start, dot - start);
+      start = dot + 1;
+    }
+    r.rdata.push_back('\0');
+    std::lock_guard lock(mutex_);
+    table_[lower(name)].push_back(r);
+  }
+  // Forgets every record of `name` (NXDOMAIN from now on).
+  void remove(const std::string& name) {
+    std::lock_guard lock(mutex_);
+    table_.erase(lower(name));
+  }
   // A name that exists with no address record: answers say so (NOERROR, no data).
   void addEmpty(const std::string& name) {
     std::lock_guard lock(mutex_);
@@ -108,6 +134,7 @@ class FakeDnsServer {
     uint32_t ttl = 0;
     unsigned char bytes[16] = {};
     size_t size = 0;
+    std::string rdata;  // SRV: written as is
   };
   struct Pending {
     std::chrono::steady_clock::time_point due;
@@ -198,6 +225,11 @@ class FakeDnsServer {
       put16(out, r.type);
       put16(out, 1);  // IN
       put32(out, r.ttl);
+      if (!r.rdata.empty()) {
+        put16(out, static_cast<uint16_t>(r.rdata.size()));
+        out += r.rdata;
+        continue;
+      }
       put16(out, static_cast<uint16_t>(r.size));
       out.append(reinterpret_cast<const char*>(r.bytes), r.size);
     }

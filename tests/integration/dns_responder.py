@@ -1,7 +1,9 @@
 """A small DNS responder for tests, on a UDP loopback port: answers A and
-AAAA queries from a table (name -> list of addresses, TTL, delay), NXDOMAIN
-for names it does not know, and counts the queries per name. Each query is
-answered on its own thread, so a delayed name does not hold up the others."""
+AAAA queries from a table (name -> list of addresses, TTL, delay), SRV
+queries from another (name -> records), NXDOMAIN for names it does not know,
+SERVFAIL for names told to fail, and counts the queries per name. Each query
+is answered on its own thread, so a delayed name does not hold up the
+others."""
 
 import ipaddress
 import socket
@@ -16,6 +18,8 @@ class DnsResponder:
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.records = {}  # name -> (addresses, ttl, delay seconds)
+        self.srv = {}  # name -> ([(priority, weight, port, target)], ttl)
+        self.failing = set()  # names answered with SERVFAIL
         self.queries = {}  # name -> count
         self.lock = threading.Lock()
         self.stopped = False
@@ -24,6 +28,21 @@ class DnsResponder:
     def add(self, name, addresses, ttl=60, delay=0.0):
         with self.lock:
             self.records[name.lower().rstrip(".")] = (list(addresses), ttl, delay)
+
+    def add_srv(self, name, records, ttl=60):
+        """records: (priority, weight, port, target) tuples."""
+        with self.lock:
+            self.srv[name.lower().rstrip(".")] = (list(records), ttl)
+
+    def remove(self, name):
+        with self.lock:
+            self.records.pop(name.lower().rstrip("."), None)
+            self.srv.pop(name.lower().rstrip("."), None)
+
+    def fail(self, name, failing=True):
+        """SERVFAIL for name while failing (a broken server, not a missing name)."""
+        with self.lock:
+            (self.failing.add if failing else self.failing.discard)(name.lower().rstrip("."))
 
     def count(self, name):
         with self.lock:
@@ -59,11 +78,23 @@ class DnsResponder:
         with self.lock:
             self.queries[name] = self.queries.get(name, 0) + 1
             record = self.records.get(name)
+            srv = self.srv.get(name)
+            failing = name in self.failing
         if record and record[2] > 0:
             time.sleep(record[2])
         answers = []
         rcode = 3  # NXDOMAIN
-        if record:
+        if failing:
+            rcode = 2  # SERVFAIL
+        elif qtype == 33 and srv:
+            rcode = 0
+            records, ttl = srv
+            for priority, weight, port, target in records:
+                rdata = struct.pack("!HHH", priority, weight, port) + _encode_name(target)
+                answers.append(struct.pack("!HHHIH", 0xC00C, 33, 1, ttl, len(rdata)) + rdata)
+        elif srv:
+            rcode = 0  # the name exists, with no record of this type
+        elif record:
             rcode = 0
             addresses, ttl, _ = record
             for a in addresses:
@@ -77,3 +108,11 @@ class DnsResponder:
             self.sock.sendto(header + question + b"".join(answers), peer)
         except OSError:
             pass
+
+
+def _encode_name(name):
+    out = b""
+    for label in name.rstrip(".").split("."):
+        if label:
+            out += bytes([len(label)]) + label.encode("ascii")
+    return out + b"\x00"

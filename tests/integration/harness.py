@@ -474,7 +474,7 @@ class FixedBodyServer:
     wait for a delayed ACK, 40 ms a request). `seen` records each request as
     (path, fields dict, the peer's IP)."""
 
-    def __init__(self, body):
+    def __init__(self, body, host="127.0.0.1", port=0):
         import http.server
 
         server_self = self
@@ -502,9 +502,9 @@ class FixedBodyServer:
             def handle_error(self, request, client_address):
                 pass  # a client gone mid-answer (slow readers, resets) is not news
 
-        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server = Server((host, port), Handler)
         self.port = self.server.server_address[1]
-        self.address = f"127.0.0.1:{self.port}"
+        self.address = f"{host}:{self.port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self):
