@@ -5,7 +5,8 @@
   preStop hook, a grace period longer than preStop + drain_timeout + 1 s, the hardening the
   docs promise (non-root, read-only root, no capabilities, the io_uring seccomp profile)
   and a whole-directory ConfigMap mount (a subPath mount never sees updates); the Services
-  target the container's ports; the ConfigMap's ringlb.toml passes `ringlb check`.
+  target the container's ports; the ConfigMap's ringlb.toml passes `ringlb check`; the
+  headless Service of backends is the name the ConfigMap's discovered pool asks for.
 - deploy/grafana: the dashboard parses and every metric its queries use is one a running
   ringlb exports (read from /metrics of the real binary with http, tcp, udp and forward
   listeners and a cached route; histograms count as _bucket, _sum and _count).
@@ -196,6 +197,8 @@ def test_services_target_container_ports():
     labels = the_deployment()["spec"]["template"]["metadata"]["labels"]
     targeted = set()
     for service in services:
+        if service["spec"].get("clusterIP") == "None":
+            continue  # a headless Service of backends for discovery, not ringlb's own
         selector = service["spec"]["selector"]
         assert all(labels.get(k) == v for k, v in selector.items()), (selector, labels)
         for p in service["spec"]["ports"]:
@@ -215,6 +218,20 @@ def test_configmap_config_passes_check():
                            text=True, timeout=30)
     assert r.returncode == 0 and "config OK" in r.stdout + r.stderr, \
         f"ringlb check of the ConfigMap's ringlb.toml: exit {r.returncode}\n{r.stdout}{r.stderr}"
+
+
+def test_headless_service_feeds_the_discovered_pool():
+    headless = [s for s in k8s_objects("Service") if s["spec"].get("clusterIP") == "None"]
+    assert len(headless) == 1, headless
+    service = headless[0]
+    config = tomllib.loads(ringlb_toml())
+    discover = config["pools"]["app"]["discover"]
+    kind, name, port = discover.split(":")
+    assert kind == "dns" and name.startswith(service["metadata"]["name"] + "."), discover
+    assert name.endswith(".svc.cluster.local"), "a fully qualified name: no search domains"
+    assert int(port) in {p["port"] for p in service["spec"]["ports"]}, (port, service)
+    assert service["spec"]["selector"], "a headless Service selects the backend pods"
+    assert "backends" not in config["pools"]["app"], "discover and backends exclude each other"
 
 
 # ---------------------------------------------------------------- Grafana
