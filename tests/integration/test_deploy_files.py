@@ -244,12 +244,16 @@ def exported_metrics():
 [global]
 workers = 1
 drain_timeout = "1s"
+resolvers = ["127.0.0.1:{free_port('127.0.0.1')}"]  # nobody: discovery fails at once
 
 [admin]
 bind = "127.0.0.1:{admin}"
 
 [pools.app]
 backends = ["127.0.0.1:{free_port()}"]
+
+[pools.discovered]
+discover = "dns:nothing.invalid:80"
 
 [listeners.web]
 bind = "127.0.0.1:{web}"
