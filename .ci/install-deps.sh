@@ -24,7 +24,7 @@ build_pkgs=(
 )
 test_pkgs=(
   clang libclang-rt-14-dev clang-format
-  openssl sslscan nghttp2-client procps iproute2 nftables netcat-openbsd
+  openssl sslscan nghttp2-client nghttp2-server procps iproute2 nftables netcat-openbsd
   python3-prometheus-client python3-grpcio python3-yaml chromium gzip zstd brotli slowhttptest
 )
 bench_pkgs=(nginx-light libnginx-mod-stream haproxy varnish squid wrk gnuplot-nox util-linux)
