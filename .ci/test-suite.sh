@@ -31,4 +31,5 @@ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_COMPILER=clang++ -DRINGLB_FUZZ=ON -DRINGLB_BENCH=OFF
 fuzzers=$(cd tests/fuzz && ls *_fuzz.cc | sed 's/\.cc$//')
 cmake --build build-fuzz -j "$jobs" --target $fuzzers
-ctest --test-dir build-fuzz --output-on-failure -L fuzz
+# Each fuzzer is one single-threaded process: two at a time on two cores.
+ctest --test-dir build-fuzz --output-on-failure -L fuzz -j "$jobs"
