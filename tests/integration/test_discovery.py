@@ -100,7 +100,9 @@ class Setup:
         for h in HOSTS[:3]:
             self.dns.add(f"{h.replace('.', '-')}.svc.test", [h], ttl=300)
         self.set_srv([(10, 30, HOSTS[0]), (10, 10, HOSTS[1]), (20, 5, HOSTS[2])])
-        self.lb = start_ringlb(ARGS.ringlb, self.config(), ports=[self.web, self.srv_web])
+        # The admin endpoint too: it comes up after the listeners accept into their backlog.
+        self.lb = start_ringlb(ARGS.ringlb, self.config(),
+                               ports=[self.web, self.srv_web, self.admin])
 
     def set_srv(self, records):
         self.dns.add_srv("_http._tcp.svc.test",
