@@ -349,11 +349,18 @@ def test_a_client_that_keeps_failing_is_slowed_down():
 def test_max_connections_per_client_closes_the_extra_connection_at_once():
     socks = []
     try:
+        accepted_before = metric("ringlb_connections_accepted_total", {"listener": "egress"})
         for _ in range(4):
             s = socket.socket()
             s.bind(("127.0.0.12", 0))
             s.connect(("127.0.0.1", setup().port))
             socks.append(s)
+        # connect() returns once the kernel queued the connection; ringlb
+        # counts it when a worker accepts it, and the workers' accepts are not
+        # ordered: the fifth must come after the first four were counted.
+        wait_until(lambda: metric("ringlb_connections_accepted_total",
+                                  {"listener": "egress"}) >= accepted_before + 4,
+                   timeout=5, what="the four connections accepted")
         before = metric("ringlb_rejected_total", {"listener": "egress", "reason": "client_limit"})
         extra = socket.socket()
         extra.bind(("127.0.0.12", 0))
