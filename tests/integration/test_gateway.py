@@ -189,8 +189,10 @@ def backend_script(conn, rfile, server):
         elif name == "sse":
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                          b"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n")
-            conn.sendall(b"%x\r\n" % len(SSE_PART1) + SSE_PART1 + b"\r\n")
+            # Stamped before the send: the client may decode part 1 before this
+            # thread runs again after sendall().
             SSE_TIMES["part1_sent"] = time.monotonic()
+            conn.sendall(b"%x\r\n" % len(SSE_PART1) + SSE_PART1 + b"\r\n")
             SSE_TIMES["released"] = SSE_RELEASE.wait(8)  # the test's reader lets it go
             SSE_TIMES["part2_sent"] = time.monotonic()
             conn.sendall(b"%x\r\n" % len(SSE_PART2) + SSE_PART2 + b"\r\n0\r\n\r\n")
