@@ -165,24 +165,29 @@ class Ringlb:
         self.dir.cleanup()
 
 
-def start_ringlb(binary, config_text, ports=(), host="127.0.0.1", timeout=10.0):
+def start_ringlb(binary, config_text, ports=(), host="127.0.0.1", timeout=10.0, connect=None):
     """Starts ringlb and polls host:port for each port; fails at once with its
-    stderr if the process exits during start-up (a rejected config, say)."""
+    stderr if the process exits during start-up (a rejected config, say).
+    `connect(host, port)`, when given, opens the probe connection instead of
+    socket.create_connection (inside a network namespace, say); `ports` may
+    then hold (host, port) pairs too."""
     lb = Ringlb(binary, config_text)
     deadline = time.monotonic() + timeout
+    connect = connect or (lambda h, p: socket.create_connection((h, p), timeout=0.5))
     try:
-        for port in ports:
+        for target in ports:
+            target_host, port = target if isinstance(target, tuple) else (host, target)
             while True:
                 if lb.proc.poll() is not None:
                     raise AssertionError(f"ringlb exited with {lb.proc.returncode} at start-up:\n"
                                          + lb.stderr())
                 try:
-                    with socket.create_connection((host, port), timeout=0.5):
+                    with connect(target_host, port):
                         break
                 except OSError:
                     if time.monotonic() > deadline:
-                        raise AssertionError(f"nothing listens on {host}:{port} after {timeout}s:\n"
-                                             + lb.stderr()) from None
+                        raise AssertionError(f"nothing listens on {target_host}:{port} after "
+                                             f"{timeout}s:\n" + lb.stderr()) from None
                     time.sleep(0.02)
     except BaseException:
         lb.close()

@@ -32,10 +32,9 @@ import subprocess
 import tempfile
 import sys
 import threading
-import time
 import urllib.request
 
-from harness import Ringlb, parse_args, run_tests, wait_until
+from harness import parse_args, run_tests, start_ringlb, wait_until
 
 ARGS = parse_args()
 SKIP = 77
@@ -240,33 +239,24 @@ def start_lb(tmp, dropped_caps=False):
         binary = os.path.abspath(ARGS.ringlb)
         f.write(f'#!/bin/sh\nexec ip netns exec {NS_LB} {drop}"{binary}" "$@"\n')
     os.chmod(wrapper, os.stat(wrapper).st_mode | stat.S_IXUSR)
-    lb = Ringlb(wrapper, config())
+    targets = [(LB_FRONT_IP, port)
+               for port in (PORT_TRANSPARENT, PORT_TRANSPARENT_2, PORT_PLAIN, PORT_PROXY)]
+    return start_ringlb(wrapper, config(), ports=targets + [("127.0.0.1", ADMIN_PORT)],
+                        connect=probe_connect)
+
+
+def probe_connect(host, port):
+    """A connect that a listener accepts (it sends no line): the listeners
+    from the client's namespace, the admin port from ringlb's own."""
+    with netns(NS_LB if host == "127.0.0.1" else NS_CLIENT):
+        probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.settimeout(0.5)
     try:
-        deadline = time.monotonic() + 10
-        targets = [(NS_CLIENT, LB_FRONT_IP, port)
-                   for port in (PORT_TRANSPARENT, PORT_TRANSPARENT_2, PORT_PLAIN, PORT_PROXY)]
-        for ns, host, port in targets + [(NS_LB, "127.0.0.1", ADMIN_PORT)]:
-            while True:
-                code = lb.proc.poll()
-                if code is not None:
-                    raise AssertionError(f"ringlb exited with {code}:\n{lb.stderr()}")
-                try:
-                    # A connect that a listener accepts; it sends no line.
-                    with netns(ns):
-                        probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                    with probe:
-                        probe.settimeout(0.5)
-                        probe.connect((host, port))
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise AssertionError(f"nothing listens on {host}:{port} ({ns}):\n"
-                                             + lb.stderr()) from None
-                    time.sleep(0.02)
-    except BaseException:
-        lb.close()
+        probe.connect((host, port))
+    except OSError:
+        probe.close()
         raise
-    return lb
+    return probe
 
 
 def client_socket(bind_port=None):
