@@ -123,11 +123,7 @@ std::optional<SocketAddress> resolveAddress(std::string_view text, std::string* 
   std::memcpy(&addr.storage, result->ai_addr, result->ai_addrlen);
   addr.length = result->ai_addrlen;
   freeaddrinfo(result);
-  if (addr.family() == AF_INET) {
-    reinterpret_cast<sockaddr_in*>(&addr.storage)->sin_port = htons(hp->port);
-  } else {
-    reinterpret_cast<sockaddr_in6*>(&addr.storage)->sin6_port = htons(hp->port);
-  }
+  addr.setPort(hp->port);
   return addr;
 }
 

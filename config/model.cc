@@ -15,6 +15,14 @@ uint16_t SocketAddress::port() const {
   return 0;
 }
 
+void SocketAddress::setPort(uint16_t port) {
+  if (family() == AF_INET) {
+    reinterpret_cast<sockaddr_in*>(&storage)->sin_port = htons(port);
+  } else if (family() == AF_INET6) {
+    reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port = htons(port);
+  }
+}
+
 std::string SocketAddress::numeric() const {
   char buf[INET6_ADDRSTRLEN] = {};
   if (family() == AF_INET) {

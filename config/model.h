@@ -33,6 +33,8 @@ struct SocketAddress {
   const sockaddr* sa() const { return reinterpret_cast<const sockaddr*>(&storage); }
   int family() const { return storage.ss_family; }
   uint16_t port() const;
+  // Sets the port of an IPv4 or IPv6 address (`text` stays as it was).
+  void setPort(uint16_t port);
   // "IP:PORT" or "[IPv6]:PORT" of the numeric address.
   std::string numeric() const;
   bool operator==(const SocketAddress& other) const;

@@ -17,11 +17,7 @@ constexpr uint32_t kMaxWeight = 256;  // the config's own limit
 config::BackendConfig backendAt(const config::SocketAddress& address, uint16_t port) {
   config::BackendConfig b;
   b.resolved = address;
-  if (b.resolved.family() == AF_INET) {
-    reinterpret_cast<sockaddr_in*>(&b.resolved.storage)->sin_port = htons(port);
-  } else {
-    reinterpret_cast<sockaddr_in6*>(&b.resolved.storage)->sin6_port = htons(port);
-  }
+  b.resolved.setPort(port);
   b.address = b.resolved.numeric();
   b.resolved.text = b.address;
   return b;

@@ -16,11 +16,7 @@ std::vector<config::SocketAddress> resolversOf(const std::shared_ptr<const confi
 }
 
 void setPort(config::SocketAddress& a, uint16_t port) {
-  if (a.family() == AF_INET) {
-    reinterpret_cast<sockaddr_in&>(a.storage).sin_port = htons(port);
-  } else if (a.family() == AF_INET6) {
-    reinterpret_cast<sockaddr_in6&>(a.storage).sin6_port = htons(port);
-  }
+  a.setPort(port);
   std::array<char, kAddressTextSize> text;
   a.text = formatAddress(a.sa(), text);
 }

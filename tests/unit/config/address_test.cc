@@ -22,6 +22,21 @@ TEST(ParseNumericAddress, AcceptsBracketedIpv6) {
   EXPECT_EQ(addr->numeric(), "[::1]:80");
 }
 
+TEST(SocketAddressSetPort, ChangesThePortOfBothFamiliesAndKeepsTheText) {
+  for (const char* text : {"127.0.0.1:9001", "[::1]:80"}) {
+    std::string error;
+    auto addr = parseNumericAddress(text, &error);
+    ASSERT_TRUE(addr) << error;
+    std::string before = addr->text;
+    addr->setPort(4242);
+    EXPECT_EQ(addr->port(), 4242) << text;
+    EXPECT_EQ(addr->text, before);
+  }
+  SocketAddress none;  // no family: nothing to set
+  none.setPort(4242);
+  EXPECT_EQ(none.port(), 0);
+}
+
 TEST(ParseNumericAddress, RejectsUnbracketedIpv6) {
   std::string error;
   EXPECT_FALSE(parseNumericAddress("::1:80", &error));
