@@ -2,7 +2,6 @@
 
 #include <netinet/in.h>
 
-#include <array>
 #include <cstring>
 
 #include "common/socket.h"
@@ -15,18 +14,15 @@ std::vector<config::SocketAddress> resolversOf(const std::shared_ptr<const confi
   return c ? c->global.resolvers : std::vector<config::SocketAddress>{};
 }
 
-void setPort(config::SocketAddress& a, uint16_t port) {
-  a.setPort(port);
-  std::array<char, kAddressTextSize> text;
-  a.text = formatAddress(a.sa(), text);
-}
-
 }  // namespace
 
 void ResolveJob::onAnswer(const dns::DnsAnswer& answer) {
   error = answer.error;
   addresses = answer.addresses;
-  for (config::SocketAddress& a : addresses) setPort(a, port);
+  for (config::SocketAddress& a : addresses) {
+    a.setPort(port);
+    a.text = a.numeric();  // DNS answers are IPv4 or IPv6: "IP:PORT", "[IPv6]:PORT"
+  }
   if (!addresses.empty()) {
     std::memcpy(&address, &addresses.front().storage, addresses.front().length);
     length = addresses.front().length;
