@@ -319,7 +319,9 @@ TEST_F(AccessLogFile, ARecordIsFormattedIntoTheScratchLineAndWritten) {
 TEST_F(AccessLogFile, ALineThatDoesNotFitIsDroppedAndCounted) {
   AccessLog log(64);
   ASSERT_EQ(log.open(path_, 1), "");
-  log.append(0, std::string(100, 'y') + "\n");  // more than the whole ring
+  std::string tooLong(100, 'y');  // more than the whole ring
+  tooLong += '\n';
+  log.append(0, tooLong);
   log.append(0, "fits\n");
   log.flush();
   EXPECT_EQ(log.dropped(), 1u);

@@ -109,7 +109,10 @@ TEST(AuthApiKeys, ReadsDigestsWithAndWithoutNames) {
 }
 
 TEST(AuthApiKeys, RefusesBadDigestsWithoutShowingThem) {
-  std::string error = apiKeysError("ok:" + std::string(kDemoKeyDigest) + "\nraw:s3cr3t-key\n");
+  std::string keys = "ok:";
+  keys += kDemoKeyDigest;
+  keys += "\nraw:s3cr3t-key\n";
+  std::string error = apiKeysError(keys);
   EXPECT_EQ(error,
             "keys.txt:2: expected a SHA-256 hex digest (64 hex characters), got 10 characters; "
             "store the digest, not the key: printf %s KEY | sha256sum");
