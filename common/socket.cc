@@ -117,21 +117,4 @@ std::string_view peerAddressBytes(int fd, std::array<char, 16>& out) {
   return {out.data(), 16};
 }
 
-std::string_view formatAddress(const sockaddr* sa, std::array<char, kAddressTextSize>& out) {
-  char ip[INET6_ADDRSTRLEN] = {};
-  fmt::format_to_n_result<char*> r{};
-  if (sa != nullptr && sa->sa_family == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
-    inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
-    r = fmt::format_to_n(out.data(), out.size(), "{}:{}", ip, ntohs(in->sin_port));
-  } else if (sa != nullptr && sa->sa_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
-    inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
-    r = fmt::format_to_n(out.data(), out.size(), "[{}]:{}", ip, ntohs(in6->sin6_port));
-  } else {
-    return "-";
-  }
-  return {out.data(), std::min(r.size, out.size())};
-}
-
 }  // namespace ringlb

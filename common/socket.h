@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "config/address.h"
 #include "config/model.h"
 
 namespace ringlb {
@@ -35,11 +36,9 @@ void resetOnClose(int fd);
 // The raw address bytes of a connected socket's peer (4 or 16 bytes, no
 // port), written into `out`: the `source_ip` hash key. Empty on error.
 std::string_view peerAddressBytes(int fd, std::array<char, 16>& out);
-// Room for "[IPv6]:port" and a NUL.
-inline constexpr size_t kAddressTextSize = 64;
-// `sa` as "ip:port" or "[ipv6]:port", written into `out` (no allocation);
-// "-" for a null address or another family (0: not known).
-std::string_view formatAddress(const sockaddr* sa, std::array<char, kAddressTextSize>& out);
+// Socket addresses as text: config's, which SocketAddress::numeric() uses too.
+using config::formatAddress;
+using config::kAddressTextSize;
 // The local port a socket is bound to (for tests that bind port 0).
 int boundPort(int fd);
 

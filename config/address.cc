@@ -1,8 +1,10 @@
 #include "config/address.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <netdb.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -125,6 +127,23 @@ std::optional<SocketAddress> resolveAddress(std::string_view text, std::string* 
   freeaddrinfo(result);
   addr.setPort(hp->port);
   return addr;
+}
+
+std::string_view formatAddress(const sockaddr* sa, std::array<char, kAddressTextSize>& out) {
+  char ip[INET6_ADDRSTRLEN] = {};
+  fmt::format_to_n_result<char*> r{};
+  if (sa != nullptr && sa->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+    r = fmt::format_to_n(out.data(), out.size(), "{}:{}", ip, ntohs(in->sin_port));
+  } else if (sa != nullptr && sa->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+    r = fmt::format_to_n(out.data(), out.size(), "[{}]:{}", ip, ntohs(in6->sin6_port));
+  } else {
+    return "-";
+  }
+  return {out.data(), std::min(r.size, out.size())};
 }
 
 }  // namespace ringlb::config

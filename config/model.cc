@@ -1,9 +1,10 @@
 #include "config/model.h"
 
 #include <arpa/inet.h>
-#include <fmt/format.h>
 
 #include <cstring>
+
+#include "config/address.h"
 
 namespace ringlb::config {
 
@@ -24,17 +25,8 @@ void SocketAddress::setPort(uint16_t port) {
 }
 
 std::string SocketAddress::numeric() const {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (family() == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, buf, sizeof buf);
-    return fmt::format("{}:{}", buf, port());
-  }
-  if (family() == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, buf,
-              sizeof buf);
-    return fmt::format("[{}]:{}", buf, port());
-  }
-  return "?";
+  std::array<char, kAddressTextSize> out;
+  return std::string(formatAddress(sa(), out));
 }
 
 bool SocketAddress::operator==(const SocketAddress& other) const {

@@ -35,7 +35,8 @@ struct SocketAddress {
   uint16_t port() const;
   // Sets the port of an IPv4 or IPv6 address (`text` stays as it was).
   void setPort(uint16_t port);
-  // "IP:PORT" or "[IPv6]:PORT" of the numeric address.
+  // "IP:PORT" or "[IPv6]:PORT" of the numeric address (formatAddress; "-"
+  // when it is neither).
   std::string numeric() const;
   bool operator==(const SocketAddress& other) const;
 };

@@ -37,6 +37,15 @@ TEST(SocketAddressSetPort, ChangesThePortOfBothFamiliesAndKeepsTheText) {
   EXPECT_EQ(none.port(), 0);
 }
 
+TEST(SocketAddressNumeric, IsFormatAddressOfTheAddress) {
+  std::string error;
+  auto addr = parseNumericAddress("[2001:db8::1]:443", &error);
+  ASSERT_TRUE(addr) << error;
+  std::array<char, kAddressTextSize> out;
+  EXPECT_EQ(addr->numeric(), formatAddress(addr->sa(), out));
+  EXPECT_EQ(SocketAddress{}.numeric(), "-");  // no family
+}
+
 TEST(ParseNumericAddress, RejectsUnbracketedIpv6) {
   std::string error;
   EXPECT_FALSE(parseNumericAddress("::1:80", &error));
