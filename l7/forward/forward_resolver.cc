@@ -1,10 +1,7 @@
 #include "l7/forward/forward_resolver.h"
 
-#include <netinet/in.h>
-
 #include <cstring>
 
-#include "common/socket.h"
 #include "common/worker.h"
 
 namespace ringlb::l7 {
