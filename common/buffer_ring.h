@@ -16,8 +16,20 @@ namespace ringlb {
 
 class BufferRing {
  public:
+  // When the buffers' memory becomes resident.
+  enum class Residency {
+    // On the kernel's first copy into each page: no memory until traffic
+    // comes, at the price of page faults inside the copies then.
+    OnFirstUse,
+    // Faulted in by the constructor. The ring hands buffers out in turn, so
+    // under traffic every page is touched within milliseconds anyway; doing
+    // it up front keeps those faults out of the first requests' latency.
+    Now,
+  };
+
   // `count` must be a power of two (<= 32768).
-  BufferRing(Ring& ring, uint16_t groupId, uint16_t count, uint32_t bufferSize);
+  BufferRing(Ring& ring, uint16_t groupId, uint16_t count, uint32_t bufferSize,
+             Residency residency = Residency::OnFirstUse);
   ~BufferRing();
   BufferRing(const BufferRing&) = delete;
   BufferRing& operator=(const BufferRing&) = delete;

@@ -45,7 +45,13 @@ std::string Worker::setUp() {
   try {
     // The ring is created here: with SINGLE_ISSUER only this thread may submit.
     ring_.emplace(options_.ringEntries);
-    buffers_.emplace(*ring_, /*groupId=*/0, options_.bufferCount, options_.bufferSize);
+    // Resident from the start: in this VM the first copy into each of the
+    // group's 2 MiB huge pages stalled the worker ~5 ms inside a receive
+    // (zeroing the page), eight times in the first ~50 ms of traffic, which
+    // alone moved a 3-second run's p99 (docs/performance.md). The bulk group
+    // stays virtual until a bulk stream needs it.
+    buffers_.emplace(*ring_, /*groupId=*/0, options_.bufferCount, options_.bufferSize,
+                     BufferRing::Residency::Now);
     bulkBuffers_.emplace(*ring_, /*groupId=*/1, options_.bulkBufferCount, options_.bulkBufferSize);
     mailbox_.emplace(*ring_);
     now_ = Clock::now();

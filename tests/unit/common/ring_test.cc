@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -211,6 +213,23 @@ TEST(Ring, MultishotRecvFillsProvidedBuffersAndReportsEnobufsWhenExhausted) {
   Op cancel(&owner, OpKind::Cancel);
   ring.cancelFd(cancel, pair.fds[0]);
   runUntil(ring, [&] { return owner.opsInFlight() == 0; });
+}
+
+// Residency::Now: every page of the buffers is resident before any receive
+// (mincore), so no first receive pays for faulting one in.
+TEST(BufferRing, ResidentNowFaultsEveryBufferPageInUpFront) {
+  Ring ring(8);
+  constexpr uint16_t kCount = 64;
+  constexpr uint32_t kSize = 16 * 1024;
+  BufferRing buffers(ring, 3, kCount, kSize, BufferRing::Residency::Now);
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t pages = size_t{kCount} * kSize / page;
+  std::vector<unsigned char> resident(pages);
+  ASSERT_EQ(mincore(buffers.data(0), size_t{kCount} * kSize, resident.data()), 0)
+      << std::strerror(errno);
+  size_t missing = 0;
+  for (unsigned char r : resident) missing += (r & 1) == 0;
+  EXPECT_EQ(missing, 0u) << "of " << pages << " pages";
 }
 
 TEST(Ring, DetachedOpsCompleteWithoutDispatch) {
