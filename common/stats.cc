@@ -3,6 +3,22 @@
 #include <iterator>
 
 namespace ringlb {
+namespace {
+
+// The entry of `all` whose key() is `key`, created (with that key) on first
+// use. The caller holds the registry's mutex.
+template <typename Stats, typename... Key>
+Stats& findOrCreate(std::deque<Stats>& all, const Key&... key) {
+  const auto wanted = std::tie(key...);
+  for (Stats& s : all) {
+    if (s.key() == wanted) return s;
+  }
+  Stats& s = all.emplace_back();
+  s.key() = wanted;
+  return s;
+}
+
+}  // namespace
 
 void DurationHistogram::observe(uint64_t micros) {
   const double seconds = static_cast<double>(micros) / 1e6;
@@ -59,39 +75,19 @@ const char* http2LimitName(Http2Limit limit) {
 
 ListenerStats& StatsRegistry::listener(const std::string& name, unsigned worker) {
   std::lock_guard lock(mutex_);
-  for (auto& s : listeners_) {
-    if (s.listener == name && s.worker == worker) return s;
-  }
-  ListenerStats& s = listeners_.emplace_back();
-  s.listener = name;
-  s.worker = worker;
-  return s;
+  return findOrCreate(listeners_, name, worker);
 }
 
 BackendStats& StatsRegistry::backend(const std::string& pool, const std::string& address,
                                      unsigned worker) {
   std::lock_guard lock(mutex_);
-  for (auto& s : backends_) {
-    if (s.pool == pool && s.backend == address && s.worker == worker) return s;
-  }
-  BackendStats& s = backends_.emplace_back();
-  s.pool = pool;
-  s.backend = address;
-  s.worker = worker;
-  return s;
+  return findOrCreate(backends_, pool, address, worker);
 }
 
 RouteStats& StatsRegistry::route(const std::string& listener, const std::string& route,
                                  unsigned worker) {
   std::lock_guard lock(mutex_);
-  for (auto& s : routes_) {
-    if (s.listener == listener && s.route == route && s.worker == worker) return s;
-  }
-  RouteStats& s = routes_.emplace_back();
-  s.listener = listener;
-  s.route = route;
-  s.worker = worker;
-  return s;
+  return findOrCreate(routes_, listener, route, worker);
 }
 
 void StatsRegistry::forEachRoute(const std::function<void(const RouteStats&)>& f) const {
@@ -102,14 +98,7 @@ void StatsRegistry::forEachRoute(const std::function<void(const RouteStats&)>& f
 ForwardRuleStats& StatsRegistry::forwardRule(const std::string& listener, const std::string& rule,
                                              unsigned worker) {
   std::lock_guard lock(mutex_);
-  for (auto& s : forwardRules_) {
-    if (s.listener == listener && s.rule == rule && s.worker == worker) return s;
-  }
-  ForwardRuleStats& s = forwardRules_.emplace_back();
-  s.listener = listener;
-  s.rule = rule;
-  s.worker = worker;
-  return s;
+  return findOrCreate(forwardRules_, listener, rule, worker);
 }
 
 void StatsRegistry::forEachForwardRule(

@@ -19,6 +19,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <tuple>
 
 namespace ringlb {
 
@@ -76,6 +77,8 @@ inline constexpr size_t kRejectReasons = 10;
 struct ListenerStats {
   std::string listener;
   unsigned worker = 0;
+  // What StatsRegistry finds an entry by.
+  auto key() { return std::tie(listener, worker); }
   Counter connectionsAccepted;
   Counter connectionsActive;  // gauge
   Counter bytesIn;            // from clients
@@ -147,6 +150,7 @@ struct BackendStats {
   std::string pool;
   std::string backend;  // address as written in the config
   unsigned worker = 0;
+  auto key() { return std::tie(pool, backend, worker); }
   Counter active;  // gauge: connections or requests in progress
   Counter requests;
   Counter connectFailures;
@@ -176,6 +180,7 @@ struct RouteStats {
   std::string listener;
   std::string route;
   unsigned worker = 0;
+  auto key() { return std::tie(listener, route, worker); }
   Counter rateLimited;     // answered 429
   Counter compressErrors;  // responses whose compression failed (the body was cut)
   std::array<Counter, kAuthFailureReasons.size()> authFailures;
@@ -186,6 +191,7 @@ struct ForwardRuleStats {
   std::string listener;
   std::string rule;  // AclVerdict::rule
   unsigned worker = 0;
+  auto key() { return std::tie(listener, rule, worker); }
   Counter denied;
 };
 
