@@ -277,7 +277,10 @@ def test_http_sigterm_closes_the_listener_at_once_while_a_request_is_in_flight()
             for _ in range(100):  # bounded: 100 x (connect + 10 ms)
                 try:
                     socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                except ConnectionRefusedError:
+                except (ConnectionRefusedError, ConnectionResetError):
+                    # Reset: the handshake finished in the kernel's accept
+                    # queue just before the listener closed, which resets
+                    # what it never accepted. Either way: not taken in.
                     refused_after = time.monotonic() - stop.sent
                     break
                 if time.monotonic() - stop.sent > 1.0 + SLACK:
