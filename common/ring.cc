@@ -121,7 +121,8 @@ void Ring::accept(Op& op, int fd, bool multishot) {
   }
 }
 
-void Ring::recvMultishot(Op& op, int fd, uint16_t bufferGroup) {
+void Ring::recvMultishot(Op& op, int fd, uint16_t bufferGroup, Arm arm) {
+  if (arm == Arm::Again) ++recvRearms_;
   io_uring_sqe* sqe = prepare(op);
   io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;

@@ -71,7 +71,10 @@ class Ring {
 
   // Convenience preparers. The op must stay at its address until its last CQE.
   void accept(Op& op, int fd, bool multishot);
-  void recvMultishot(Op& op, int fd, uint16_t bufferGroup);
+  // `Arm::Again`: the op's owner had a receive armed before on this socket (a
+  // re-arm, counted for /metrics).
+  enum class Arm { First, Again };
+  void recvMultishot(Op& op, int fd, uint16_t bufferGroup, Arm arm = Arm::First);
   void recv(Op& op, int fd, void* buf, size_t len);
   void send(Op& op, int fd, const void* buf, size_t len, int msgFlags = MSG_NOSIGNAL);
   // `msg` and its iovecs must stay put until the op completes.
@@ -105,6 +108,10 @@ class Ring {
   // Receives that found their provided-buffer ring empty (-ENOBUFS); each
   // owner re-arms after a pause.
   uint64_t buffersExhausted() const { return buffersExhausted_; }
+  // Multishot receives armed again on a socket that had one: after the
+  // kernel ended one early, -ENOBUFS, a backpressure pause or a switch to
+  // bulk buffers. One per request would mean the multishot path is lost.
+  uint64_t recvRearms() const { return recvRearms_; }
 
  private:
   struct Completion {
@@ -124,6 +131,7 @@ class Ring {
   std::vector<Completion> ready_;
   uint64_t dispatched_ = 0;
   uint64_t buffersExhausted_ = 0;
+  uint64_t recvRearms_ = 0;
 };
 
 // Describes an io_uring setup failure (errno from io_uring_queue_init) in one

@@ -90,6 +90,7 @@ void Stream::reset() {
   fd_ = -1;
   error_ = 0;
   connecting_ = receiving_ = paused_ = needRearm_ = bulk_ = armedBulk_ = switching_ = false;
+  armedOnce_ = false;
   eof_ = shutdownWanted_ = shutDone_ = resetOnClose_ = closing_ = closed_ = false;
   fullReads_ = 0;
   if (filters_) {  // a retry gets a fresh TLS filter (setTls), nothing of the last one
@@ -138,7 +139,8 @@ bool Stream::tlsBacklogged() const {
 void Stream::armRecv() {
   if (lingering_) {
     if (!recvOp_.inFlight() && !closing_ && !needRearm_) {
-      io_.ring.recvMultishot(recvOp_, fd_, io_.store.small.groupId());
+      armedBulk_ = false;
+      armRecvOp(io_.store.small);
     }
     return;
   }
@@ -153,7 +155,13 @@ void Stream::armRecv() {
   paused_ = false;
   switching_ = false;
   armedBulk_ = bulk_;
-  io_.ring.recvMultishot(recvOp_, fd_, io_.buffers(bulk_).groupId());
+  armRecvOp(io_.buffers(bulk_));
+}
+
+void Stream::armRecvOp(BufferRing& buffers) {
+  io_.ring.recvMultishot(recvOp_, fd_, buffers.groupId(),
+                         armedOnce_ ? Ring::Arm::Again : Ring::Arm::First);
+  armedOnce_ = true;
 }
 
 void Stream::refresh() {
@@ -177,7 +185,9 @@ void Stream::onRecv(Op& op) {
     } else if (op.result == -ENOBUFS) {
       needRearm_ = true;
       if (!rearmTimer_.armed()) io_.timers.schedule(rearmTimer_, io_.now + kRearmDelay);
-    } else if (op.result != -ECANCELED) {
+    } else if (op.result == -ECANCELED) {
+      armRecv();  // a pause or a bulk switch was cancelling it when lingering began
+    } else {
       // The peer's EOF (or an error): nothing is left unread. The owner
       // hears Closed now, or from the last completion.
       close();
@@ -499,13 +509,9 @@ void Stream::lingerClose() {
   lingering_ = true;
   in_.clear();
   ::shutdown(fd_, SHUT_WR);
-  if (recvOp_.inFlight()) {
-    // A paused or switched recv may be cancelled: the lingering one re-arms.
-    armedBulk_ = false;
-    return;
-  }
-  armedBulk_ = false;
-  armRecv();
+  // A recv in flight keeps its ring until it ends: its buffers go back to
+  // the ring they came from. The lingering recv then arms on the small ring.
+  if (!recvOp_.inFlight()) armRecv();
 }
 
 // ------------------------------------------------------------------ the end

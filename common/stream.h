@@ -160,6 +160,8 @@ class Stream final : public OpOwner, public TimerHandler {
   Filters& filters();
 
   void armRecv();
+  // Submits the multishot recv on `buffers`' group (counting re-arms).
+  void armRecvOp(BufferRing& buffers);
   void onRecv(Op& op);
   void onSend(Op& op);
   void onConnect(Op& op);
@@ -198,6 +200,7 @@ class Stream final : public OpOwner, public TimerHandler {
   bool needRearm_ = false;  // recv ended on -ENOBUFS; the timer re-arms
   bool bulk_ = false;       // receive into the bulk ring from the next arm
   bool armedBulk_ = false;  // the ring the recv in flight uses
+  bool armedOnce_ = false;  // a recv was armed on this socket (the next is a re-arm)
   bool switching_ = false;  // recv cancelled to re-arm with bulk buffers
   bool eof_ = false;
   bool shutdownWanted_ = false;

@@ -99,6 +99,7 @@ bool Worker::turn(std::chrono::milliseconds maxWait) {
   if (batch.completions > 1) counters_.batchedWaits.add();
   counters_.completions.add(completions);
   counters_.buffersExhausted.set(ring_->buffersExhausted());
+  counters_.recvRearms.set(ring_->recvRearms());
   timers_->advance(now_);
   if (mailbox_->woken()) mailbox_->drain();
   freeDeferred();

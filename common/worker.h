@@ -57,6 +57,7 @@ struct WorkerCounters {
   Counter batchedWaits;      // of which batched (WaitPolicy busy)
   Counter completions;       // CQEs dispatched
   Counter buffersExhausted;  // receives that found the provided buffers used up
+  Counter recvRearms;        // multishot receives armed again on a socket
 };
 
 class Worker {

@@ -222,7 +222,7 @@ AdminSnapshot collectAdminSnapshot(const SharedServices& shared, const config::C
     const WorkerCounters& c = workers[i]->counters();
     snap.workers.push_back({static_cast<unsigned>(i), workers[i]->activeConnections(),
                             c.wakeups.get(), c.batchedWaits.get(), c.completions.get(),
-                            c.buffersExhausted.get()});
+                            c.buffersExhausted.get(), c.recvRearms.get()});
   }
   snap.discovery = shared.discovery.read();
   snap.reloadsOk = registry.reloadsOk.get();

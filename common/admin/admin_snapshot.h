@@ -123,6 +123,7 @@ struct WorkerView {
   uint64_t batchedWaits = 0;
   uint64_t completions = 0;
   uint64_t buffersExhausted = 0;
+  uint64_t recvRearms = 0;
 };
 
 // A route's gateway counters, summed over the workers.

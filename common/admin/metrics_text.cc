@@ -68,7 +68,7 @@ class Writer {
 };
 
 // The event loops: how often they wake and how much each wake-up carries
-// (completions / wakeups), and provided-buffer exhaustion.
+// (completions / wakeups), provided-buffer exhaustion and receive re-arms.
 void writeWorkerCounters(Writer& w, const AdminSnapshot& snap) {
   struct Family {
     const char* name;
@@ -87,6 +87,10 @@ void writeWorkerCounters(Writer& w, const AdminSnapshot& snap) {
        "Receives that found the worker's provided buffers used up (-ENOBUFS); each is re-armed "
        "after 2 ms.",
        &WorkerView::buffersExhausted},
+      {"ringlb_recv_rearms_total",
+       "Multishot receives armed again on a connection: the kernel ended one early, buffers ran "
+       "out, a paused read resumed, or a stream moved to bulk buffers.",
+       &WorkerView::recvRearms},
   };
   for (const Family& f : kFamilies) {
     w.family(f.name, "counter", f.help);

@@ -135,8 +135,56 @@ TEST(Stream, ReceivingPausesWhileInIsFullAndResumesOnceRead) {
     return got.size() == sent.size();
   }));
   EXPECT_EQ(got, sent);
+  EXPECT_GE(loop.ring().recvRearms(), 1u) << "resuming armed the recv again";
   closeAndSettle(loop, s);
   ::close(peer);
+}
+
+// Moves what in() holds to `out`; true if a piece was larger than a small
+// buffer (it came from the bulk ring).
+bool drainIn(TestLoop& loop, Stream& s, std::string* out = nullptr) {
+  bool bulk = false;
+  while (!s.in().empty()) {
+    std::string_view piece = s.in().front();
+    bulk |= piece.size() > loop.small().bufferSize();
+    if (out != nullptr) out->append(piece);
+    s.in().consume(piece.size());
+  }
+  s.refresh();
+  return bulk;
+}
+
+TEST(Stream, AStreamThatKeepsReceivingStaysArmed) {
+  TestLoop loop;
+  auto [ours, peer] = testing::unixPair();
+  Recorder r;
+  Stream s(loop.io(), r);
+  s.adopt(ours);
+  s.startReceiving();
+  std::string got;
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(::send(peer, "request\n", 8, 0), 8);
+    ASSERT_TRUE(loop.runUntil([&] { return !s.in().empty(); }));
+    drainIn(loop, s, &got);
+  }
+  EXPECT_EQ(got.size(), 50u * 8);
+  EXPECT_EQ(loop.ring().recvRearms(), 0u) << "one multishot recv carries every message";
+  closeAndSettle(loop, s);
+  ::close(peer);
+}
+
+// A fast sender fills small buffers until the stream moves to the bulk ring
+// (a cancel and a second arm: one re-arm).
+void receiveUntilBulk(TestLoop& loop, Stream& s, int peer) {
+  std::string chunk(256 * 1024, 'b');
+  bool bulk = false;
+  for (int i = 0; i < 400 && !bulk; ++i) {
+    ::send(peer, chunk.data(), chunk.size(), 0);
+    loop.turn();
+    bulk = drainIn(loop, s);
+  }
+  ASSERT_TRUE(bulk) << "the stream moved to bulk buffers";
+  EXPECT_GE(loop.ring().recvRearms(), 1u);
 }
 
 TEST(Stream, ShutdownWriteHalfClosesOnceTheQueueIsSent) {
@@ -252,6 +300,57 @@ TEST(Stream, ALingeringCloseEndsAtThePeersEofWithClosed) {
   EXPECT_TRUE(s.closed());
   EXPECT_TRUE(s.idle());
   EXPECT_FALSE(r.saw(StreamEvent::Received)) << "lingering drops what arrives";
+  ::close(peer);
+}
+
+// Lingering begins while backpressure is cancelling the recv: once the
+// cancel lands the lingering recv must arm, or the peer's EOF is never read.
+TEST(Stream, ALingeringCloseWhileReceivingIsPausedStillEndsAtThePeersEof) {
+  TestLoop loop;
+  auto [ours, peer] = testing::unixPair();
+  fcntl(peer, F_SETFL, O_NONBLOCK);
+  Recorder r;
+  Stream s(loop.io(), r);
+  s.adopt(ours);
+  s.startReceiving();
+  std::string chunk(16 * 1024, 'p');
+  while (::send(peer, chunk.data(), chunk.size(), 0) > 0) {
+  }
+  // Nobody reads in(): the first completions fill it and pause the recv.
+  ASSERT_TRUE(loop.runUntil([&] { return s.in().buffers() >= Stream::kMaxQueuedBuffers; }));
+  s.lingerClose();
+  ::shutdown(peer, SHUT_WR);
+  ASSERT_TRUE(loop.runUntil([&] { return r.saw(StreamEvent::Closed); }));
+  EXPECT_TRUE(s.idle());
+  ::close(peer);
+}
+
+// The recv armed on the bulk ring when lingering begins stays armed: what it
+// receives must go back to the bulk ring, not to the small one under the
+// same buffer id (that would hand a buffer in use to another receive).
+TEST(Stream, ALingeringCloseOnABulkStreamReturnsEveryBufferToItsRing) {
+  TestLoop loop;
+  auto [ours, peer] = testing::unixPair();
+  fcntl(peer, F_SETFL, O_NONBLOCK);
+  Recorder r;
+  Stream s(loop.io(), r);
+  s.adopt(ours);
+  s.startReceiving();
+  receiveUntilBulk(loop, s, peer);
+  s.lingerClose();
+  std::string chunk(256 * 1024, 'c');
+  size_t sent = 0;
+  for (int i = 0; i < 200; ++i) {  // many more receives than the bulk ring has buffers
+    ssize_t n = ::send(peer, chunk.data(), chunk.size(), 0);
+    if (n > 0) sent += static_cast<size_t>(n);
+    loop.turn();
+  }
+  EXPECT_GT(sent, 16u * 512 * 1024);
+  EXPECT_EQ(loop.ring().buffersExhausted(), 0u) << "every bulk buffer came back";
+  EXPECT_EQ(loop.small().outstanding(), 0u);
+  ::shutdown(peer, SHUT_WR);
+  ASSERT_TRUE(loop.runUntil([&] { return r.saw(StreamEvent::Closed); }));
+  EXPECT_TRUE(s.idle());
   ::close(peer);
 }
 

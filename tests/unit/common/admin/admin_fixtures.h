@@ -16,7 +16,7 @@ inline AdminSnapshot sampleSnapshot() {
   AdminSnapshot s;
   s.startTime = at(1'700'000'000'000);
   s.now = at(1'700'000'060'000);
-  s.workers = {{0, 3, 100, 40, 350, 0}, {1, 4, 90, 0, 200, 7}};
+  s.workers = {{0, 3, 100, 40, 350, 0, 2}, {1, 4, 90, 0, 200, 7, 11}};
   s.reloadsOk = 2;
   s.reloadsFailed = 1;
 

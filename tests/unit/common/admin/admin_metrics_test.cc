@@ -87,6 +87,8 @@ TEST(AdminMetricsTest, EventLoopCountersArePerWorker) {
   EXPECT_TRUE(hasLine(text, R"(ringlb_worker_batched_waits_total{worker="0"} 40)"));
   EXPECT_TRUE(hasLine(text, R"(ringlb_worker_completions_total{worker="1"} 200)"));
   EXPECT_TRUE(hasLine(text, R"(ringlb_recv_buffers_exhausted_total{worker="1"} 7)"));
+  EXPECT_TRUE(hasLine(text, R"(ringlb_recv_rearms_total{worker="0"} 2)"));
+  EXPECT_TRUE(hasLine(text, R"(ringlb_recv_rearms_total{worker="1"} 11)"));
 }
 
 TEST(AdminMetricsTest, HealthProbesAreCountedByResult) {
