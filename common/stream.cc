@@ -90,11 +90,15 @@ void Stream::reset() {
   fd_ = -1;
   error_ = 0;
   connecting_ = receiving_ = paused_ = needRearm_ = bulk_ = armedBulk_ = switching_ = false;
-  armedOnce_ = false;
+  armedOnce_ = lingering_ = false;
   eof_ = shutdownWanted_ = shutDone_ = resetOnClose_ = closing_ = closed_ = false;
   fullReads_ = 0;
-  if (filters_) {  // a retry gets a fresh TLS filter (setTls), nothing of the last one
+  io_.timers.cancel(rearmTimer_);
+  if (filters_) {  // a retry gets fresh filters (setTls, expectProxyHeader), nothing of the last
     Filters& f = *filters_;
+    f.proxyReader.reset();
+    f.proxyHeader.reset();
+    f.proxyError = nullptr;
     f.tls.reset();
     f.cipher.clear();
     f.cipherSent = f.plainPending = 0;
@@ -184,7 +188,9 @@ void Stream::onRecv(Op& op) {
       if (!op.hasMore()) armRecv();
     } else if (op.result == -ENOBUFS) {
       needRearm_ = true;
-      if (!rearmTimer_.armed()) io_.timers.schedule(rearmTimer_, io_.now + kRearmDelay);
+      if (!closing_ && !rearmTimer_.armed()) {
+        io_.timers.schedule(rearmTimer_, io_.now + kRearmDelay);
+      }
     } else if (op.result == -ECANCELED) {
       armRecv();  // a pause or a bulk switch was cancelling it when lingering began
     } else {
@@ -223,8 +229,9 @@ void Stream::onRecv(Op& op) {
     if (filters_ && filters_->tls) {
       filters_->socketEof = true;  // EOF counts once everything before it was decrypted
       size_t before = in_.size();
+      bool eofBefore = eof_;  // a close_notify may have ended the stream already
       decrypt();
-      if (error_ == 0) deliver(before, false);
+      if (error_ == 0) deliver(before, eofBefore);
       return;
     }
     eof_ = true;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 #include <vector>
@@ -303,6 +304,33 @@ TEST(Stream, ALingeringCloseEndsAtThePeersEofWithClosed) {
   ::close(peer);
 }
 
+// A stream reused for another socket (a backend retry) after it lingered
+// receives on the new one like a fresh stream.
+TEST(Stream, AStreamResetAfterLingeringReceivesOnItsNextSocket) {
+  TestLoop loop;
+  auto [ours, peer] = testing::unixPair();
+  Recorder r;
+  Stream s(loop.io(), r);
+  s.adopt(ours);
+  s.startReceiving();
+  loop.turn();
+  s.lingerClose();
+  ::shutdown(peer, SHUT_WR);
+  ASSERT_TRUE(loop.runUntil([&] { return s.closed() && s.idle(); }));
+  ::close(peer);
+  s.reset();
+  r.events.clear();
+  auto [next, nextPeer] = testing::unixPair();
+  s.adopt(next);
+  s.startReceiving();
+  ASSERT_EQ(::send(nextPeer, "fresh", 5, 0), 5);
+  ASSERT_TRUE(loop.runUntil([&] { return s.in().size() == 5; }));
+  EXPECT_TRUE(r.saw(StreamEvent::Received));
+  EXPECT_EQ(contents(s.in()), "fresh");
+  closeAndSettle(loop, s);
+  ::close(nextPeer);
+}
+
 // Lingering begins while backpressure is cancelling the recv: once the
 // cancel lands the lingering recv must arm, or the peer's EOF is never read.
 TEST(Stream, ALingeringCloseWhileReceivingIsPausedStillEndsAtThePeersEof) {
@@ -424,6 +452,9 @@ TEST(Stream, TlsCarriesPlaintextBothWaysAndEndsWithCloseNotify) {
   }));
   EXPECT_EQ(got, big);
   closeAndSettle(loop, server);
+  // The socket's EOF follows the close_notify: the stream ended once.
+  ASSERT_TRUE(loop.runUntil([&] { return client.idle(); }));
+  EXPECT_EQ(std::count(rc.events.begin(), rc.events.end(), StreamEvent::Eof), 1);
   closeAndSettle(loop, client);
   SSL_CTX_free(clientCtx);
 }
