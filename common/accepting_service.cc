@@ -1,5 +1,6 @@
 #include "common/accepting_service.h"
 
+#include <cerrno>
 #include <cstring>
 
 #include "common/log.h"
@@ -66,6 +67,13 @@ void AcceptingService::onAccepted(int fd) {
 }
 
 void AcceptingService::onAcceptError(int err) {
+  if (err == EMFILE || err == ENFILE) {
+    logError(
+        "listener {}: accept failed: {}; new connections wait in the backlog, retried every "
+        "100 ms (raise the descriptor limit: LimitNOFILE, ulimit -n, fs.file-max)",
+        name_, std::strerror(err));
+    return;
+  }
   logError("listener {}: accept failed: {}", name_, std::strerror(err));
 }
 

@@ -45,8 +45,12 @@ class AcceptingService : public ListenerService, public AcceptHandler {
   BackendStats& backendStats(const std::string& pool, const std::string& address);
   // The listener stopped for good (a drain or its removal by a reload).
   bool stopped() const { return acceptor_.stopped(); }
-  // A session of this listener has ended (and freed itself).
-  void sessionEnded() { --active_; }
+  // A session of this listener has ended (and freed itself): below this
+  // listener's limit again, accept again if that was what held it back.
+  void sessionEnded() {
+    --active_;
+    acceptor_.resume();
+  }
   // The TLS set-up of this listener as configured in `config` (the session's
   // snapshot), built once per config snapshot (a reload re-reads the files).
   // Null when the certificates never loaded: the session must then refuse

@@ -22,6 +22,7 @@ void Acceptor::start() { arm(); }
 void Acceptor::arm() {
   if (stopped_ || acceptOp_.inFlight() || backoffOp_.inFlight()) return;
   paused_ = false;
+  backingOff_ = false;  // a back-off that never started (paused meanwhile) is over
   ring_.accept(acceptOp_, fd_, /*multishot=*/true);
 }
 
@@ -67,6 +68,7 @@ void Acceptor::onCompletion(Op& op) {
 void Acceptor::onAccept(Op& op) {
   if (op.result >= 0) {
     ++accepted_;
+    exhaustionReported_ = false;
     if (stopped_) {
       close(op.result);  // raced with stop(): the listener is gone
       return;
@@ -77,13 +79,21 @@ void Acceptor::onAccept(Op& op) {
              op.result == -ENOMEM) {
     ++fdExhaustion_;
     backingOff_ = true;
+    if (!exhaustionReported_) {  // once until an accept succeeds again, not every 100 ms
+      exhaustionReported_ = true;
+      handler_.onAcceptError(-op.result);
+    }
     if (op.hasMore() && !cancelOp_.inFlight()) ring_.cancelOp(cancelOp_, acceptOp_);
   } else if (op.result != -ECANCELED && op.result != -EINTR && op.result != -ECONNABORTED) {
     handler_.onAcceptError(-op.result);
   }
   // A multishot accept can end on its own (errors, or the kernel ends it):
-  // re-arm unless we paused or stopped on purpose.
-  if (!op.hasMore() && !stopped_ && !paused_) {
+  // re-arm unless we paused or stopped on purpose. A pause whose cancel was
+  // still in flight when room came back (resume() found the op armed and
+  // did nothing) is over now: arm again.
+  if (!op.hasMore() && !stopped_ && paused_) {
+    if (handler_.canAccept()) arm();
+  } else if (!op.hasMore() && !stopped_) {
     if (backingOff_) {
       backOff();
     } else if (handler_.canAccept()) {

@@ -62,7 +62,8 @@ class Acceptor : public OpOwner {
   Op backoffOp_{this, OpKind::Timeout};
   __kernel_timespec backoff_{};
   bool paused_ = false;
-  bool backingOff_ = false;  // out of fds: waiting for backoffOp_
+  bool backingOff_ = false;          // out of fds: waiting for backoffOp_
+  bool exhaustionReported_ = false;  // out of fds was reported; cleared by an accept
   bool stopped_ = false;
   uint64_t accepted_ = 0;
   uint64_t fdExhaustion_ = 0;

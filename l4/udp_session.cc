@@ -95,16 +95,16 @@ void UdpSession::start() {
   service_.stats().connectionsAccepted.add();
   service_.stats().connectionsActive.add();
   touch();
+  // Armed in the kernel before the first datagram goes out (the reply may
+  // come back at once). Nothing legitimate waits on a fresh socket, and the
+  // client's datagram still sits in the scratch buffer drainReplies() uses.
   armPoll();
   worker.timers().schedule(idleTimer_, lastActivity_ + service_.idleTimeout());
 }
 
 void UdpSession::armPoll() {
-  // Edge-triggered: arm it in the kernel before the first datagram goes out
-  // (the reply may come back at once), and take anything already queued.
   service_.worker().ring().pollMultishot(pollOp_, fd_, POLLIN);
   service_.worker().ring().submit();
-  drainReplies();
 }
 
 int UdpSession::forward(std::span<const char> datagram) {
@@ -123,8 +123,12 @@ void UdpSession::onCompletion(Op& op) {
   if (&op == &pollOp_) {
     if (!closing_ && op.result < 0) close(AccessEnd::BackendError);
     if (!closing_ && op.result > 0) drainReplies();
-    // The kernel may end a multishot poll (e.g. CQ overflow): re-arm it.
-    if (!closing_ && !op.hasMore()) armPoll();
+    // The kernel may end a multishot poll (e.g. CQ overflow): re-arm it and,
+    // edge-triggered, take what came while it was down.
+    if (!closing_ && !op.hasMore()) {
+      armPoll();
+      drainReplies();
+    }
   } else if (&op == &continueOp_) {
     if (!closing_) drainReplies();
   }

@@ -109,6 +109,29 @@ TEST_F(AcceptorTest, PausesAtTheLimitAndLeavesNewConnectionsInTheBacklog) {
   stopAndDrain(acceptor);
 }
 
+// Room comes back (a session ended) while the pause's cancel is still in
+// flight: resume() finds the accept armed and does nothing, so the cancel's
+// completion must arm it again, or the listener waits for the next session
+// to end with connections queued in its backlog.
+TEST_F(AcceptorTest, AResumeWhileThePauseIsStillCancellingTheAcceptIsNotLost) {
+  LimitedHandler handler;
+  handler.limit = 1;
+  Acceptor acceptor(ring, listenFd, handler);
+  acceptor.start();
+  clients.push_back(connectTo(port));
+  // The accept reaches the limit: the acceptor pauses and queues a cancel,
+  // which the ring submits on its next enter.
+  runUntil([&] { return handler.accepted.size() == 1; });
+  ASSERT_TRUE(acceptor.paused());
+  handler.limit = 10;  // a session ended
+  acceptor.resume();
+  clients.push_back(connectTo(port));
+  runUntil([&] { return handler.accepted.size() == 2; });
+  EXPECT_EQ(handler.accepted.size(), 2u) << "the connection waits in the backlog";
+  EXPECT_FALSE(acceptor.paused());
+  stopAndDrain(acceptor);
+}
+
 TEST_F(AcceptorTest, StopClosesTheSocketSoNewConnectionsAreRefused) {
   LimitedHandler handler;
   Acceptor acceptor(ring, listenFd, handler);
@@ -161,6 +184,8 @@ TEST_F(AcceptorTest, OutOfDescriptorsBacksOffWithoutSpinningAndLosesNoConnection
   while (std::chrono::steady_clock::now() < until) ring.run(true, std::chrono::milliseconds(5));
   EXPECT_LE(acceptor.fdExhaustion(), 2u);
   EXPECT_TRUE(handler.accepted.empty());
+  ASSERT_EQ(handler.errors.size(), 1u) << "reported once, not at every retry";
+  EXPECT_EQ(handler.errors[0], EMFILE);
 
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
   runUntil([&] { return handler.accepted.size() == 3; });
