@@ -88,19 +88,18 @@ void Acceptor::onAccept(Op& op) {
     handler_.onAcceptError(-op.result);
   }
   // A multishot accept can end on its own (errors, or the kernel ends it):
-  // re-arm unless we paused or stopped on purpose. A pause whose cancel was
-  // still in flight when room came back (resume() found the op armed and
-  // did nothing) is over now: arm again.
-  if (!op.hasMore() && !stopped_ && paused_) {
+  // re-arm unless we stopped, or paused on purpose.
+  if (op.hasMore() || stopped_) return;
+  if (paused_) {
+    // Room that came back while the pause's cancel was in flight found the
+    // op still armed (resume() did nothing): arm now.
     if (handler_.canAccept()) arm();
-  } else if (!op.hasMore() && !stopped_) {
-    if (backingOff_) {
-      backOff();
-    } else if (handler_.canAccept()) {
-      arm();
-    } else {
-      paused_ = true;
-    }
+  } else if (backingOff_) {
+    backOff();
+  } else if (handler_.canAccept()) {
+    arm();
+  } else {
+    paused_ = true;
   }
 }
 
