@@ -66,7 +66,9 @@ void AcceptingService::onAccepted(int fd) {
   startSession(fd);
 }
 
-void AcceptingService::onAcceptError(int err) {
+void AcceptingService::onAcceptError(int err, bool firstOfEpisode) {
+  stats_.acceptFailures.add();
+  if (!firstOfEpisode) return;
   if (err == EMFILE || err == ENFILE) {
     logError(
         "listener {}: accept failed: {}; new connections wait in the backlog, retried every "

@@ -33,7 +33,7 @@ class AcceptingService : public ListenerService, public AcceptHandler {
   // AcceptHandler
   void onAccepted(int fd) final;
   bool canAccept() const override;
-  void onAcceptError(int err) override;
+  void onAcceptError(int err, bool firstOfEpisode) override;
 
   // For sessions.
   Worker& worker() { return worker_; }

@@ -68,24 +68,23 @@ void Acceptor::onCompletion(Op& op) {
 void Acceptor::onAccept(Op& op) {
   if (op.result >= 0) {
     ++accepted_;
-    exhaustionReported_ = false;
+    failureReported_ = false;
     if (stopped_) {
       close(op.result);  // raced with stop(): the listener is gone
       return;
     }
     handler_.onAccepted(op.result);  // TCP_NODELAY is inherited from the listener
     if (!handler_.canAccept()) pause();
-  } else if (op.result == -EMFILE || op.result == -ENFILE || op.result == -ENOBUFS ||
-             op.result == -ENOMEM) {
-    ++fdExhaustion_;
-    backingOff_ = true;
-    if (!exhaustionReported_) {  // once until an accept succeeds again, not every 100 ms
-      exhaustionReported_ = true;
-      handler_.onAcceptError(-op.result);
-    }
-    if (op.hasMore() && !cancelOp_.inFlight()) ring_.cancelOp(cancelOp_, acceptOp_);
   } else if (op.result != -ECANCELED && op.result != -EINTR && op.result != -ECONNABORTED) {
-    handler_.onAcceptError(-op.result);
+    // Out of descriptors or memory, or an error nothing here expects (a
+    // socket that no longer listens): retrying at once would spin, so every
+    // failure waits out the back-off and is reported once per episode.
+    if (op.result == -EMFILE || op.result == -ENFILE) ++fdExhaustion_;
+    backingOff_ = true;
+    // Logged once until an accept succeeds again, not every 100 ms.
+    handler_.onAcceptError(-op.result, !failureReported_);
+    failureReported_ = true;
+    if (op.hasMore() && !cancelOp_.inFlight()) ring_.cancelOp(cancelOp_, acceptOp_);
   }
   // A multishot accept can end on its own (errors, or the kernel ends it):
   // re-arm unless we stopped, or paused on purpose.

@@ -3,8 +3,10 @@
 // - When the owner says it is at its connection limit, the accept is
 //   cancelled and new connections wait in the kernel backlog; resume() re-arms
 //   it. Connections already accepted are always handed over, never dropped.
-// - EMFILE/ENFILE (out of file descriptors): back off 100 ms, then re-arm,
-//   without spinning; the pending connections stay in the backlog.
+// - A failed accept (EMFILE/ENFILE: out of file descriptors; ENOMEM; or an
+//   error nothing expects) backs off 100 ms, then re-arms, without spinning;
+//   the pending connections stay in the backlog. The handler hears of the
+//   first failure of each episode (until an accept succeeds).
 //
 // Worker thread only. Owns the listening fd from the constructor on.
 #pragma once
@@ -25,8 +27,9 @@ class AcceptHandler {
   virtual void onAccepted(int fd) = 0;
   // False while the worker or listener is at its connection limit.
   virtual bool canAccept() const = 0;
-  // Unrecoverable accept error (logged by the handler).
-  virtual void onAcceptError(int err) = 0;
+  // Every failed accept; `firstOfEpisode` for the first one since an accept
+  // last succeeded (what to log). The acceptor retries after a back-off.
+  virtual void onAcceptError(int err, bool firstOfEpisode) = 0;
 };
 
 class Acceptor : public OpOwner {
@@ -62,8 +65,8 @@ class Acceptor : public OpOwner {
   Op backoffOp_{this, OpKind::Timeout};
   __kernel_timespec backoff_{};
   bool paused_ = false;
-  bool backingOff_ = false;          // out of fds: waiting for backoffOp_
-  bool exhaustionReported_ = false;  // out of fds was reported; cleared by an accept
+  bool backingOff_ = false;       // an accept failed: waiting for backoffOp_
+  bool failureReported_ = false;  // the failure was reported; cleared by an accept
   bool stopped_ = false;
   uint64_t accepted_ = 0;
   uint64_t fdExhaustion_ = 0;

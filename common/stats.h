@@ -80,6 +80,7 @@ struct ListenerStats {
   // What StatsRegistry finds an entry by.
   auto key() { return std::tie(listener, worker); }
   Counter connectionsAccepted;
+  Counter acceptFailures;     // failed accepts, each retried after a back-off
   Counter connectionsActive;  // gauge
   Counter bytesIn;            // from clients
   Counter bytesOut;           // to clients

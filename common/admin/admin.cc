@@ -26,6 +26,9 @@ using Clock = std::chrono::steady_clock;
 
 // Beyond this many open admin connections new ones wait in the backlog.
 constexpr size_t kMaxConnections = 256;
+// After a failed accept (out of descriptors): the listener, still readable,
+// is left out of poll() this long instead of failing again at once.
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 // How often request rates and the charts' history are sampled.
 constexpr auto kRateTick = std::chrono::seconds(1);
 
@@ -80,6 +83,8 @@ class AdminServer final : public ServerExtension {
   // Admin thread only.
   AdminConnection::Responder responder_;
   std::list<AdminConnection> connections_;
+  Clock::time_point acceptRetryAt_{};  // after a failed accept, not before
+  bool acceptFailureLogged_ = false;   // once until an accept succeeds
   AdminRates rates_;
   AdminHistory history_;
 };
@@ -144,8 +149,10 @@ void AdminServer::threadMain() {
     }
     fds.clear();
     fds.push_back({wakeFd_, POLLIN, 0});
-    // At the connection cap the listener is not polled: new clients wait in the backlog.
-    fds.push_back({connections_.size() < kMaxConnections ? listenFd_ : -1, POLLIN, 0});
+    // At the connection cap, or backing off from a failed accept, the
+    // listener is not polled: new clients wait in the backlog.
+    bool accepting = connections_.size() < kMaxConnections && now >= acceptRetryAt_;
+    fds.push_back({accepting ? listenFd_ : -1, POLLIN, 0});
     for (const auto& c : connections_) fds.push_back({c.fd(), c.events(), 0});
     int n = ::poll(fds.data(), fds.size(), pollTimeoutMs(now, nextTick));
     if (n < 0 && errno != EINTR) {
@@ -162,6 +169,7 @@ void AdminServer::threadMain() {
 
 int AdminServer::pollTimeoutMs(Clock::time_point now, Clock::time_point nextTick) const {
   auto until = nextTick;
+  if (acceptRetryAt_ > now) until = std::min(until, acceptRetryAt_);
   for (const auto& c : connections_) until = std::min(until, c.deadline());
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count();
   return static_cast<int>(std::clamp<int64_t>(ms + 1, 0, 1000));
@@ -173,10 +181,16 @@ void AdminServer::acceptAll(Clock::time_point now) {
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        logWarn("admin: accept failed: {}", std::strerror(errno));
+        if (!acceptFailureLogged_) {
+          logWarn("admin: accept failed: {}; retried every {} ms", std::strerror(errno),
+                  kAcceptBackoff.count());
+        }
+        acceptFailureLogged_ = true;
+        acceptRetryAt_ = now + kAcceptBackoff;
       }
       return;
     }
+    acceptFailureLogged_ = false;
     connections_.emplace_back(fd, now, responder_);
   }
 }

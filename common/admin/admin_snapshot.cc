@@ -30,6 +30,7 @@ ListenerView listenerFromConfig(const config::ListenerConfig& l) {
 
 void addListenerStats(ListenerView& v, const ListenerStats& s) {
   v.connectionsAccepted += s.connectionsAccepted.get();
+  v.acceptFailures += s.acceptFailures.get();
   v.connectionsActive += s.connectionsActive.get();
   v.bytesIn += s.bytesIn.get();
   v.bytesOut += s.bytesOut.get();

@@ -47,6 +47,7 @@ struct ListenerView {
   std::string mode;  // tcp | udp | http | forward
   std::string pool;
   uint64_t connectionsAccepted = 0;
+  uint64_t acceptFailures = 0;
   uint64_t connectionsActive = 0;
   uint64_t bytesIn = 0;                             // from clients
   uint64_t bytesOut = 0;                            // to clients

@@ -142,6 +142,12 @@ void writeListenerCounters(Writer& w, const AdminSnapshot& snap) {
   for (const auto& l : snap.listeners) {
     w.sample("ringlb_connections_accepted_total", {{"listener", l.name}}, l.connectionsAccepted);
   }
+  w.family("ringlb_accept_failures_total", "counter",
+           "Accepts that failed (out of file descriptors or memory); each is retried after 100 ms "
+           "while the connections wait in the backlog.");
+  for (const auto& l : snap.listeners) {
+    w.sample("ringlb_accept_failures_total", {{"listener", l.name}}, l.acceptFailures);
+  }
   w.family("ringlb_connections_active", "gauge", "Client connections open now.");
   for (const auto& l : snap.listeners) {
     w.sample("ringlb_connections_active", {{"listener", l.name}}, l.connectionsActive);

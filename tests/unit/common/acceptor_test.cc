@@ -19,12 +19,16 @@ class LimitedHandler : public AcceptHandler {
  public:
   void onAccepted(int fd) override { accepted.push_back(fd); }
   bool canAccept() const override { return accepted.size() < limit; }
-  void onAcceptError(int err) override { errors.push_back(err); }
+  void onAcceptError(int err, bool firstOfEpisode) override {
+    ++failures;
+    if (firstOfEpisode) errors.push_back(err);  // what the service logs
+  }
   ~LimitedHandler() override {
     for (int fd : accepted) close(fd);
   }
   std::vector<int> accepted;
   std::vector<int> errors;
+  size_t failures = 0;
   size_t limit = 2;
 };
 
@@ -190,6 +194,25 @@ TEST_F(AcceptorTest, OutOfDescriptorsBacksOffWithoutSpinningAndLosesNoConnection
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
   runUntil([&] { return handler.accepted.size() == 3; });
   EXPECT_EQ(handler.accepted.size(), 3u);  // every connection waited in the backlog
+  stopAndDrain(acceptor);
+}
+
+// A socket that is not listening fails every accept with EINVAL: the
+// acceptor must back off like for fd exhaustion, not re-arm at once and spin.
+TEST_F(AcceptorTest, AnUnexpectedAcceptErrorBacksOffInsteadOfSpinning) {
+  int notListening = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(notListening, 0);
+  LimitedHandler handler;
+  Acceptor acceptor(ring, notListening, handler);  // owns the fd from here
+  acceptor.start();
+  runUntil([&] { return handler.failures > 0; });
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(250);
+  while (std::chrono::steady_clock::now() < until) ring.run(true, std::chrono::milliseconds(5));
+  // One at the start and one per 100 ms back-off; a spin makes thousands.
+  EXPECT_GE(handler.failures, 2u);
+  EXPECT_LE(handler.failures, 5u);
+  ASSERT_EQ(handler.errors.size(), 1u) << "logged once per episode";
+  EXPECT_EQ(handler.errors[0], EINVAL);
   stopAndDrain(acceptor);
 }
 

@@ -26,6 +26,7 @@ inline AdminSnapshot sampleSnapshot() {
   tcp.mode = "tcp";
   tcp.pool = "api";
   tcp.connectionsAccepted = 10;
+  tcp.acceptFailures = 5;
   tcp.connectionsActive = 3;
   tcp.bytesIn = 1000;
   tcp.bytesOut = 2000;

@@ -48,6 +48,7 @@ TEST(AdminMetricsTest, BytesHaveAnInAndAnOutDirectionPerListener) {
 TEST(AdminMetricsTest, ActiveConnectionsAndHealthChangesUseTheContractNames) {
   std::string text = renderMetrics(sampleSnapshot());
   EXPECT_TRUE(hasLine(text, R"(ringlb_connections_active{listener="db"} 3)"));
+  EXPECT_TRUE(hasLine(text, R"(ringlb_accept_failures_total{listener="db"} 5)"));
   EXPECT_TRUE(hasLine(
       text, R"(ringlb_backend_health_changes_total{pool="api",backend="127.0.0.1:9002"} 1)"));
 }
