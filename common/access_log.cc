@@ -141,6 +141,7 @@ std::string_view accessEndName(AccessEnd end) {
     case AccessEnd::ResponseTimeout: return "response_timeout";
     case AccessEnd::BadResponse: return "bad_response";
     case AccessEnd::BodyTooLarge: return "body_too_large";
+    case AccessEnd::NoSocket: return "no_socket";
   }
   return "-";
 }

@@ -58,6 +58,7 @@ enum class AccessEnd : uint8_t {
   ResponseTimeout,     // forward: no response head within response_timeout (504)
   BadResponse,         // forward: no valid response head from the origin (502)
   BodyTooLarge,        // forward: the request body is over max_body_size (413)
+  NoSocket,            // no socket for the backend: out of descriptors or memory here
 };
 
 std::string_view accessModeName(AccessMode mode);

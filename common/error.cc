@@ -37,6 +37,7 @@ constexpr std::array kTable = {
     Entry{ErrorCode::ConnectRefused, "connect_refused", 502, S::Backend, true, std::nullopt},
     Entry{ErrorCode::ConnectTimeout, "connect_timeout", 504, S::Backend, true, std::nullopt},
     Entry{ErrorCode::ConnectFailed, "connect_failed", 502, S::Backend, true, std::nullopt},
+    Entry{ErrorCode::NoSocket, "no_socket", 503, S::Internal, false, R::Other},
     Entry{ErrorCode::ResolveFailed, "resolve_failed", 502, S::Backend, false, std::nullopt},
     Entry{ErrorCode::ResolveTimeout, "resolve_timeout", 504, S::Backend, false, std::nullopt},
     Entry{ErrorCode::ResponseTimeout, "response_timeout", 504, S::Backend, false, std::nullopt},
@@ -78,6 +79,10 @@ Error connectError(int err) {
   switch (err) {
     case ECONNREFUSED: return makeError(ErrorCode::ConnectRefused);
     case ETIMEDOUT: return makeError(ErrorCode::ConnectTimeout);
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM: return makeError(ErrorCode::NoSocket);  // ours, not the backend's
     default: return makeError(ErrorCode::ConnectFailed);
   }
 }

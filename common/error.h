@@ -33,7 +33,8 @@ enum class ErrorCode : uint8_t {
   NoBackendUp,     // every backend of the pool is down
   ConnectRefused,  // the backend refused the connection (RST)
   ConnectTimeout,  // the TCP handshake did not finish within connect_timeout
-  ConnectFailed,   // any other connect error (unreachable, no socket)
+  ConnectFailed,   // any other connect error (unreachable)
+  NoSocket,        // no socket for the connect: this host is out of descriptors or memory
   ResolveFailed,   // forward proxy: the destination name did not resolve
   ResolveTimeout,  // forward proxy: resolving took longer than the connect window
   // The backend's answer.

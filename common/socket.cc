@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 namespace ringlb {
@@ -85,6 +86,19 @@ void setNoDelay(int fd) {
 }
 
 bool isResetError(int err) { return err == ECONNRESET || err == EPIPE || err == ETIMEDOUT; }
+
+bool isLocalResourceError(int err) {
+  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+bool reportSocketShortageNow() {
+  using Clock = std::chrono::steady_clock;
+  thread_local Clock::time_point nextReport{};
+  Clock::time_point now = Clock::now();
+  if (now < nextReport) return false;
+  nextReport = now + std::chrono::seconds(10);
+  return true;
+}
 
 void resetOnClose(int fd) {
   if (fd < 0) return;

@@ -30,6 +30,13 @@ void setNoDelay(int fd);
 // An error that means the peer reset the connection (or it died): relays
 // pass it on as a reset rather than a clean close.
 bool isResetError(int err);
+// Out of descriptors or kernel memory on this host (EMFILE, ENFILE,
+// ENOBUFS, ENOMEM): a socket() or connect that fails so says nothing about
+// the peer, which must not be blamed (passive ejection) or retried elsewhere.
+bool isLocalResourceError(int err);
+// Whether to log such a shortage now: at most once per 10 s per thread, so a
+// shortage that fails every connect logs a line, not a flood.
+bool reportSocketShortageNow();
 // Makes the next close(fd) send RST instead of FIN (SO_LINGER 0); fd < 0 is
 // a no-op.
 void resetOnClose(int fd);

@@ -238,6 +238,10 @@ void TcpSession::connectNext(AccessEnd ifNone) {
   connectStart_ = worker.now();
   ++attempts_;
   int fd = openTcpSocket(backendAddress_.family());
+  if (fd < 0 && isLocalResourceError(-fd)) {
+    noSocket(-fd);
+    return;
+  }
   if (fd < 0) {
     connectFailed(-fd);
     return;
@@ -325,6 +329,20 @@ void TcpSession::connectFailed(int err, bool setup) {
   } else {
     reconnecting_ = true;
   }
+}
+
+// No socket for the backend: this host is short of descriptors or memory,
+// which no other backend would help with. The client is closed and no
+// backend is blamed (passive ejection would take healthy ones out).
+void TcpSession::noSocket(int err) {
+  service_.stats().rejected[static_cast<size_t>(RejectReason::Other)].add();
+  if (reportSocketShortageNow()) {
+    logWarn(
+        "listener {}: no socket for a backend connection: {}; clients are closed until "
+        "descriptors free up (raise LimitNOFILE, ulimit -n, fs.file-max)",
+        service_.name(), std::strerror(err));
+  }
+  close(AccessEnd::NoSocket);
 }
 
 void TcpSession::startRelaying() {

@@ -86,6 +86,7 @@ class TcpSession final : public Session, public RelayHandler, public TimerHandle
   // not the backend's fault, so no passive-health report; EPERM also ends
   // the session at once (every backend would fail alike).
   void connectFailed(int err, bool setup = false);
+  void noSocket(int err);
   // Transparent mode: makes `fd` transparent and binds it to the client's
   // address. 0 or an errno (logged here).
   int bindToClient(int fd);

@@ -4,10 +4,12 @@
 
 #include <array>
 #include <cerrno>
+#include <cstring>
 
 #include "common/access_log.h"
 #include "common/log.h"
 #include "common/passive_reports.h"
+#include "common/socket.h"
 #include "common/stats.h"
 #include "common/worker.h"
 #include "l7/forward/forward_settings.h"
@@ -103,6 +105,19 @@ void Exchange::connectFailed(int err) {
   phase_ = Phase::Requesting;
   conn_->close();
   conn_ = nullptr;
+  if (error.code == ErrorCode::NoSocket) {
+    // This host is short of descriptors or memory: no backend is to blame,
+    // and another would fail the same way.
+    if (reportSocketShortageNow()) {
+      logWarn(
+          "listener {}: no socket for a backend connection: {}; requests get 503 until "
+          "descriptors free up (raise LimitNOFILE, ulimit -n, fs.file-max)",
+          context_.listener.name, std::strerror(err));
+    }
+    releaseLease();
+    fail(error);
+    return;
+  }
   if (forward_) {
     // A name's next address, then no more: the client may try again.
     if (connectNextAddress()) return;

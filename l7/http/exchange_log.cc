@@ -28,6 +28,7 @@ AccessEnd endOf(const std::optional<Error>& failure) {
     case ErrorCode::BackendClosed: return AccessEnd::BadResponse;
     case ErrorCode::BackendTruncated: return AccessEnd::BackendError;
     case ErrorCode::BodyTooLarge: return AccessEnd::BodyTooLarge;
+    case ErrorCode::NoSocket: return AccessEnd::NoSocket;
     default: return AccessEnd::BadRequest;
   }
 }

@@ -2,9 +2,12 @@
 wait in the backlog unserved, and each connection that ends lets the next one
 in (tcp and http listeners, one worker)."""
 
+import os
+import resource
 import socket
+import tempfile
 
-from harness import (EchoServer, FixedBodyServer, Ringlb, free_port, parse_args,
+from harness import (EchoServer, FixedBodyServer, Ringlb, free_port, metrics_text, parse_args,
                      read_http_response, run_module)
 
 ARGS = parse_args()
@@ -114,6 +117,124 @@ def test_tcp_global_limit_lets_the_next_connection_in_when_one_ends():
 
 def test_a_listener_limit_of_one_still_serves_connection_after_connection():
     run_case(Tcp(), listener_limit=1, limit=1)
+
+
+def try_session(port, i):
+    """A new tcp session's fate: "served" (its bytes echoed), "closed" (ringlb
+    took it in but closed it) or "waiting" (nothing back in 0.5 s: it sits in
+    the backlog)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    want = b"ping %d." % i
+    sock.sendall(want)
+    sock.settimeout(WAIT_UNSERVED)
+    got = b""
+    try:
+        while len(got) < len(want):
+            data = sock.recv(4096)
+            if not data:
+                sock.close()
+                return "closed", None
+            got += data
+    except TimeoutError:
+        return "waiting", sock
+    return "served", sock
+
+
+def check_out_of_descriptors(nofile):
+    """Under a descriptor limit of `nofile`, sessions (a client and a backend socket
+    each) fill it. The last free descriptor may go to a client whose backend
+    socket() then fails: that client is closed, logged (no backend blamed).
+    With none left, the accept fails with EMFILE: the next connection waits
+    in the backlog with neither the worker nor the admin thread spinning, is
+    logged once (not at every 100 ms retry), counted on /metrics, and served
+    as soon as a session ends."""
+    backend = EchoServer()
+    port, admin = free_port(), free_port()
+    text = config(port, backend.port, "tcp") + f"""
+[admin]
+bind = "127.0.0.1:{admin}"
+"""
+    held = []
+    with tempfile.TemporaryDirectory() as tmp:
+        limited = os.path.join(tmp, "ringlb-limited")
+        with open(limited, "w") as f:
+            f.write(f"#!/bin/sh\nexec prlimit --nofile={nofile} -- "
+                    f"{os.path.abspath(ARGS.ringlb)} \"$@\"\n")
+        os.chmod(limited, 0o755)
+        lb = Ringlb(limited, text, [port, admin])
+    try:
+        fate, waiting, last = "served", None, 0
+        for last in range(nofile):
+            fate, sock = try_session(port, last)
+            if fate != "served":
+                waiting = sock
+                break
+            held.append(sock)
+        assert held, f"not one session fit under {nofile} descriptors"
+        first_fate = fate
+        if fate == "closed":
+            lb.wait_log("no socket for a backend connection: Too many open files")
+            # One descriptor was left: a keep-alive admin connection takes it
+            # (its answer shows it was taken in, retried if the closed client's
+            # descriptor was not free yet).
+            occupant = socket.create_connection(("127.0.0.1", admin), timeout=10)
+            held.append(occupant)
+            occupant.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_http_response(occupant, timeout=10).status == 200
+            last = 100
+            fate, waiting = try_session(port, last)
+        assert fate == "waiting", f"with no descriptor left the session was {fate}"
+        lb.wait_log("raise the descriptor limit")
+        admin_waiting = socket.create_connection(("127.0.0.1", admin), timeout=10)
+        try:
+            cpu = lb.cpu_seconds()
+            waiting.settimeout(WAIT_UNSERVED)
+            try:
+                got = waiting.recv(4096)
+                raise AssertionError(f"got {got!r} with no descriptor to spare")
+            except TimeoutError:
+                pass
+            # Retrying every 100 ms costs next to nothing; a spin costs the half second.
+            spent = lb.cpu_seconds() - cpu
+            assert spent < 0.2, f"{spent:.2f} s of CPU in 0.5 s out of descriptors: a spin"
+            # Two sessions end: four descriptors, for the waiting session's two
+            # and the waiting admin connection's one.
+            held.pop(0).close()
+            held.pop(0).close()
+            assert Tcp().served(waiting, last, 10), "not taken in once a session ended"
+            waiting.close()
+        finally:
+            admin_waiting.close()
+        for sock in held:
+            sock.close()
+        held = []
+        log = lb.stderr()
+        assert log.count("listener front: accept failed") == 1, f"not logged once:\n{log}"
+        # Once per episode: a second one if the occupant's accept met the race above.
+        assert 1 <= log.count("admin: accept failed") <= 2, f"not logged once:\n{log}"
+        metrics = metrics_text(admin).splitlines()
+        line = next(line for line in metrics
+                    if line.startswith('ringlb_accept_failures_total{listener="front"}'))
+        # The first failure and the retries during the half second.
+        assert int(line.split()[-1]) >= 3, line
+        # A backend socket() that failed here is not the backend's connect failure.
+        line = next(line for line in metrics
+                    if line.startswith('ringlb_backend_connect_failures_total{pool="back"'))
+        assert line.endswith(" 0"), line
+        assert lb.stop() == 0, lb.stderr()
+        return first_fate
+    finally:
+        for sock in held:
+            sock.close()
+        lb.close()
+        backend.stop()
+
+
+def test_out_of_descriptors_connections_wait_in_the_backlog_and_are_counted():
+    # Limits of both parities: one leaves a single descriptor free after the
+    # last full session, so a client is taken in whose backend socket fails.
+    fates = {check_out_of_descriptors(nofile) for nofile in (40, 41)}
+    assert fates == {"closed", "waiting"}, fates
 
 
 if __name__ == "__main__":

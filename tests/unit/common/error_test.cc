@@ -53,6 +53,20 @@ TEST(ErrorTable, BackendFaultsFeedPassiveDetectionButNoBackendUpDoesNot) {
   EXPECT_FALSE(makeError(ErrorCode::BadRequest).backendFault());
 }
 
+// Out of descriptors or memory here: 503 as HAProxy's "resource" failures,
+// no retry on another backend (it would fail the same way), and no backend
+// blamed for it.
+TEST(ErrorTable, NoSocketIsThisHostsShortageNotTheBackends) {
+  for (int err : {EMFILE, ENFILE, ENOBUFS, ENOMEM}) {
+    Error e = connectError(err);
+    EXPECT_EQ(e.code, ErrorCode::NoSocket) << err;
+    EXPECT_EQ(e.status(), 503);
+    EXPECT_FALSE(e.retryable);
+    EXPECT_FALSE(e.backendFault());
+    EXPECT_EQ(e.rejectReason(), RejectReason::Other);
+  }
+}
+
 TEST(ErrorTable, RejectionsMoveTheirCounter) {
   EXPECT_EQ(makeError(ErrorCode::BodyTooLarge).rejectReason(), RejectReason::TooLarge);
   EXPECT_EQ(makeError(ErrorCode::NoBackendUp).rejectReason(), RejectReason::NoBackend);
