@@ -13,6 +13,7 @@
 #include "common/passive_reports.h"
 #include "common/ring.h"
 #include "common/shared_services.h"
+#include "common/socket.h"
 #include "common/timer_wheel.h"
 #include "common/tls/tls_context.h"
 #include "health/probe_http.h"
@@ -105,6 +106,7 @@ class HealthLoop : public ProbeObserver {
   void beginStop();
 
   void onProbeResult(Probe& probe, bool ok, std::string_view detail) override;
+  void onProbeSkipped(Probe& probe, std::string_view detail) override;
 
  private:
   void loop();
@@ -245,6 +247,24 @@ void HealthLoop::onProbeResult(Probe& probe, bool ok, std::string_view detail) {
     ++(ok ? s.probesOk : s.probesFailed);
   });
   if (auto t = pool.health.onProbeResult(*index, ok, detail, now)) onTransition(pool, *t, now);
+  pool.schedule->probeFinished(*index, now, pool.health.transitioning(*index));
+}
+
+// No socket for the check: this host is short, not the backend. Its state
+// stays; the next check comes at the usual interval.
+void HealthLoop::onProbeSkipped(Probe& probe, std::string_view detail) {
+  auto it = pools_.find(probe.pool());
+  if (it == pools_.end()) return;
+  TrackedPool& pool = *it->second;
+  auto index = pool.find(probe.address());
+  if (!index || pool.backends[*index].probe.get() != &probe) return;  // a retired probe
+  if (reportSocketShortageNow()) {
+    logWarn(
+        "health: pool {} backend {}: check not run: {}; backend states are kept until checks "
+        "can run again (raise LimitNOFILE, ulimit -n, fs.file-max)",
+        probe.pool(), probe.address(), detail);
+  }
+  TimePoint now = Clock::now();
   pool.schedule->probeFinished(*index, now, pool.health.transitioning(*index));
 }
 

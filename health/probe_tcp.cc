@@ -26,6 +26,11 @@ void Probe::start(const config::SocketAddress& target, Duration timeout, TimePoi
   connected_ = false;
   timeout_ = timeout;
   int fd = openTcpSocket(target.family());
+  if (fd < 0 && isLocalResourceError(-fd)) {
+    running_ = false;  // nothing started: no timer, no op, no socket
+    observer_.onProbeSkipped(*this, fmt::format("socket: {}", std::strerror(-fd)));
+    return;
+  }
   if (fd < 0) {
     finish(false, fmt::format("socket: {}", std::strerror(-fd)));
     return;

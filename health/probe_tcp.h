@@ -32,6 +32,10 @@ class ProbeObserver {
   // waiting for the response", "status 503"). The observer may start other
   // probes but must not destroy this one.
   virtual void onProbeResult(Probe& probe, bool ok, std::string_view detail) = 0;
+  // Instead of a result: the check could not start because this host has no
+  // socket to spare (out of descriptors or memory). That says nothing about
+  // the backend, whose state must stay as it is. The probe is idle again.
+  virtual void onProbeSkipped(Probe& probe, std::string_view detail) = 0;
 };
 
 class Probe : public OpOwner, public TimerHandler {

@@ -1,5 +1,6 @@
 // Probes against real loopback sockets on a real ring.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,7 +28,11 @@ class Results : public ProbeObserver {
   void onProbeResult(Probe& /*probe*/, bool ok, std::string_view detail) override {
     seen.push_back({ok, std::string(detail)});
   }
+  void onProbeSkipped(Probe& /*probe*/, std::string_view detail) override {
+    skipped.emplace_back(detail);
+  }
   std::vector<Result> seen;
+  std::vector<std::string> skipped;
 };
 
 config::SocketAddress loopback(int port) {
@@ -98,6 +103,33 @@ TEST_F(ProbeTest, ATcpCheckPassesWhenTheBackendAccepts) {
   ASSERT_EQ(results.seen.size(), 1u);
   EXPECT_TRUE(results.seen[0].ok);
   EXPECT_TRUE(probe.idle());
+}
+
+// Out of descriptors here: the check is skipped, not failed, so that the
+// health checker does not mark a healthy backend down for it.
+TEST_F(ProbeTest, NoSocketToSpareSkipsTheCheckInsteadOfFailingIt) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "sanitizer runtimes need free descriptors of their own";
+#endif
+  Listener backend;
+  TcpProbe probe(ring, timers, results, "api", "backend");
+  int next = dup(STDIN_FILENO);  // the lowest free descriptor
+  ::close(next);
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low{static_cast<rlim_t>(next), saved.rlim_max};
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  probe.start(loopback(backend.port), 1s, std::chrono::steady_clock::now());
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_TRUE(probe.idle());
+  EXPECT_TRUE(results.seen.empty());
+  ASSERT_EQ(results.skipped.size(), 1u);
+  EXPECT_EQ(results.skipped[0], "socket: Too many open files");
+  // The next check runs as usual.
+  probe.start(loopback(backend.port), 1s, std::chrono::steady_clock::now());
+  runUntilIdle(probe);
+  ASSERT_EQ(results.seen.size(), 1u);
+  EXPECT_TRUE(results.seen[0].ok);
 }
 
 TEST_F(ProbeTest, ATcpCheckFailsWithTheReasonWhenRefused) {
