@@ -76,7 +76,10 @@ void AcceptingService::onAcceptError(int err, bool firstOfEpisode) {
         name_, std::strerror(err));
     return;
   }
-  logError("listener {}: accept failed: {}", name_, std::strerror(err));
+  logError(
+      "listener {}: accept failed: {}; new connections wait in the backlog, retried every "
+      "100 ms",
+      name_, std::strerror(err));
 }
 
 BackendStats& AcceptingService::backendStats(const std::string& pool, const std::string& address) {

@@ -143,8 +143,8 @@ void writeListenerCounters(Writer& w, const AdminSnapshot& snap) {
     w.sample("ringlb_connections_accepted_total", {{"listener", l.name}}, l.connectionsAccepted);
   }
   w.family("ringlb_accept_failures_total", "counter",
-           "Accepts that failed (out of file descriptors or memory); each is retried after 100 ms "
-           "while the connections wait in the backlog.");
+           "Accepts that failed (out of file descriptors or memory, or another error); each is "
+           "retried after 100 ms while the connections wait in the backlog.");
   for (const auto& l : snap.listeners) {
     w.sample("ringlb_accept_failures_total", {{"listener", l.name}}, l.acceptFailures);
   }
