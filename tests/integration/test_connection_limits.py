@@ -32,6 +32,24 @@ max_connections = {listener_limit}
 """
 
 
+def echo_fate(sock, i, timeout):
+    """What came back for `ping i.` on an echo session: "served" (all of it),
+    "closed" (EOF first), "waiting" (nothing more within timeout) or
+    "mismatched" (other bytes came back)."""
+    want = b"ping %d." % i
+    sock.settimeout(timeout)
+    got = b""
+    try:
+        while len(got) < len(want):
+            data = sock.recv(4096)
+            if not data:
+                return "closed"
+            got += data
+    except TimeoutError:
+        return "waiting"
+    return "served" if got == want else "mismatched"
+
+
 class Tcp:
     """Echo backend: a connection is served when what it sent comes back."""
 
@@ -42,18 +60,7 @@ class Tcp:
         sock.sendall(b"ping %d." % i)
 
     def served(self, sock, i, timeout):
-        want = b"ping %d." % i
-        sock.settimeout(timeout)
-        got = b""
-        try:
-            while len(got) < len(want):
-                data = sock.recv(4096)
-                if not data:
-                    return False
-                got += data
-        except TimeoutError:
-            return False
-        return got == want
+        return echo_fate(sock, i, timeout) == "served"
 
 
 class Http:
@@ -124,20 +131,12 @@ def try_session(port, i):
     took it in but closed it) or "waiting" (nothing back in 0.5 s: it sits in
     the backlog)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    want = b"ping %d." % i
-    sock.sendall(want)
-    sock.settimeout(WAIT_UNSERVED)
-    got = b""
-    try:
-        while len(got) < len(want):
-            data = sock.recv(4096)
-            if not data:
-                sock.close()
-                return "closed", None
-            got += data
-    except TimeoutError:
-        return "waiting", sock
-    return "served", sock
+    sock.sendall(b"ping %d." % i)
+    fate = echo_fate(sock, i, WAIT_UNSERVED)
+    if fate == "closed":
+        sock.close()
+        return fate, None
+    return fate, sock
 
 
 def check_out_of_descriptors(nofile):
