@@ -32,6 +32,7 @@ struct BackendStatus {
   uint64_t changes = 0;  // ringlb_backend_health_changes_total
   uint64_t probesOk = 0;
   uint64_t probesFailed = 0;
+  uint64_t probesSkipped = 0;  // not run: no socket to spare on this host
 };
 
 class BackendStatusBoard {

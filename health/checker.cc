@@ -264,6 +264,7 @@ void HealthLoop::onProbeSkipped(Probe& probe, std::string_view detail) {
         "can run again (raise LimitNOFILE, ulimit -n, fs.file-max)",
         probe.pool(), probe.address(), detail);
   }
+  board_.update(probe.pool(), probe.address(), [](BackendStatus& s) { ++s.probesSkipped; });
   TimePoint now = Clock::now();
   pool.schedule->probeFinished(*index, now, pool.health.transitioning(*index));
 }

@@ -85,6 +85,7 @@ BackendView backendFromStatus(const BackendStatus& s) {
   v.healthChanges = s.changes;
   v.probesOk = s.probesOk;
   v.probesFailed = s.probesFailed;
+  v.probesSkipped = s.probesSkipped;
   return v;
 }
 

@@ -103,6 +103,7 @@ struct BackendView {
   uint64_t healthChanges = 0;
   uint64_t probesOk = 0;
   uint64_t probesFailed = 0;
+  uint64_t probesSkipped = 0;
   uint64_t active = 0;  // connections (tcp) or requests (http) in progress
   uint64_t requests = 0;
   uint64_t connectFailures = 0;

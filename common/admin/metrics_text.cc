@@ -398,13 +398,16 @@ void writeBackends(Writer& w, const AdminSnapshot& snap) {
   perBackend(w, snap, "ringlb_backend_connect_failures_total", "counter",
              "Failed or timed-out connection attempts to the backend.",
              [](const BackendView& b) { return b.connectFailures; });
-  w.family("ringlb_health_probes_total", "counter", "Active health probes by result (ok, failed).");
+  w.family("ringlb_health_probes_total", "counter",
+           "Active health probes by result (ok, failed, skipped: no socket on this host).");
   for (const auto& p : snap.pools) {
     for (const auto& b : p.backends) {
       w.sample("ringlb_health_probes_total",
                {{"pool", p.name}, {"backend", b.address}, {"result", "ok"}}, b.probesOk);
       w.sample("ringlb_health_probes_total",
                {{"pool", p.name}, {"backend", b.address}, {"result", "failed"}}, b.probesFailed);
+      w.sample("ringlb_health_probes_total",
+               {{"pool", p.name}, {"backend", b.address}, {"result", "skipped"}}, b.probesSkipped);
     }
   }
   w.family("ringlb_upstream_connect_duration_seconds", "histogram",

@@ -49,6 +49,7 @@ json backendJson(const BackendView& b) {
       {"health_changes", b.healthChanges},
       {"probes_ok", b.probesOk},
       {"probes_failed", b.probesFailed},
+      {"probes_skipped", b.probesSkipped},
   };
 }
 

@@ -260,7 +260,7 @@ void writePool(std::string& out, const PoolView& p) {
                  "<h2>Pool {} <span class=\"meta\">({}{})</span></h2>\n"
                  "<table class=\"pool\" data-pool=\"{}\">\n<tr><th>backend</th><th>state</th>"
                  "<th>weight</th><th>backup</th><th>active</th><th>requests</th><th>rate/s</th>"
-                 "<th>connect failures</th><th>checks ok/failed</th><th>changes</th>"
+                 "<th>connect failures</th><th>checks ok/failed/skipped</th><th>changes</th>"
                  "<th>last change</th><th>reason</th></tr>\n",
                  htmlEscape(p.name), htmlEscape(p.balance),
                  p.healthChecked ? ", health checked" : "", htmlEscape(p.name));
@@ -269,11 +269,11 @@ void writePool(std::string& out, const PoolView& p) {
     fmt::format_to(it,
                    "<tr data-pool=\"{0}\" data-backend=\"{1}\"><td class=\"name\">{1}</td>"
                    "<td class=\"state {2}\">{2}</td><td>{3}</td><td>{4}</td><td>{5}</td>"
-                   "<td>{6}</td><td>{7:.1f}</td><td>{8}</td><td>{9}/{10}</td><td>{11}</td>"
-                   "<td>{12}</td><td class=\"name\">{13}</td></tr>\n",
+                   "<td>{6}</td><td>{7:.1f}</td><td>{8}</td><td>{9}/{10}/{11}</td><td>{12}</td>"
+                   "<td>{13}</td><td class=\"name\">{14}</td></tr>\n",
                    htmlEscape(p.name), htmlEscape(b.address), state, b.weight,
                    b.backup ? "yes" : "no", b.active, b.requests, b.rate, b.connectFailures,
-                   b.probesOk, b.probesFailed, b.healthChanges, lastChange(b),
+                   b.probesOk, b.probesFailed, b.probesSkipped, b.healthChanges, lastChange(b),
                    htmlEscape(b.lastReason));
   }
   out += "</table>\n";

@@ -8,7 +8,7 @@ import socket
 import tempfile
 
 from harness import (EchoServer, FixedBodyServer, Ringlb, free_port, metrics_text, parse_args,
-                     read_http_response, run_module)
+                     read_http_response, run_module, wait_until)
 
 ARGS = parse_args()
 WAIT_UNSERVED = 0.5  # how long a connection over the limit must stay unanswered
@@ -234,6 +234,101 @@ def test_out_of_descriptors_connections_wait_in_the_backlog_and_are_counted():
     # last full session, so a client is taken in whose backend socket fails.
     fates = {check_out_of_descriptors(nofile) for nofile in (40, 41)}
     assert fates == {"closed", "waiting"}, fates
+
+
+def probe_counts(ctl, backend):
+    """ringlb_health_probes_total by result and ringlb_backend_up for one
+    backend, read over the keep-alive admin connection `ctl` (a new admin
+    connection would need a descriptor)."""
+    ctl.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    resp = read_http_response(ctl, timeout=10)
+    assert resp.status == 200, resp.status
+    counts = {}
+    labels = f'pool="back",backend="{backend}"'
+    for line in resp.body.decode().splitlines():
+        if line.startswith(f"ringlb_health_probes_total{{{labels},result="):
+            counts[line.split('result="')[1].split('"')[0]] = int(line.split()[-1])
+        elif line.startswith(f"ringlb_backend_up{{{labels}}}"):
+            counts["up"] = int(line.split()[-1])
+    return counts
+
+
+def test_out_of_descriptors_health_checks_are_skipped_not_failed():
+    """A health check that cannot open a socket is this host's shortage: with
+    fall = 1 one failed check would take the backend down. It is counted as
+    skipped, logged, the backend stays up, and checks pass again once
+    descriptors are free."""
+    backend = EchoServer()
+    address = f"127.0.0.1:{backend.port}"
+    port, admin = free_port(), free_port()
+    text = config(port, backend.port, "tcp") + f"""
+[pools.back.health]
+check = "tcp"
+interval = "100ms"
+timeout = "100ms"
+rise = 1
+fall = 1
+
+[admin]
+bind = "127.0.0.1:{admin}"
+"""
+    held = []
+    with tempfile.TemporaryDirectory() as tmp:
+        limited = os.path.join(tmp, "ringlb-limited")
+        with open(limited, "w") as f:
+            f.write(f"#!/bin/sh\nexec prlimit --nofile=40 -- "
+                    f"{os.path.abspath(ARGS.ringlb)} \"$@\"\n")
+        os.chmod(limited, 0o755)
+        lb = Ringlb(limited, text, [port, admin])
+    try:
+        ctl = socket.create_connection(("127.0.0.1", admin), timeout=10)
+        held.append(ctl)
+        wait_until(lambda: probe_counts(ctl, address).get("ok", 0) >= 1, what="a passed check")
+        fate, i = "served", 0
+        while fate == "served" and i < 40:
+            fate, sock = try_session(port, i)
+            i += 1
+            if fate == "served":
+                held.append(sock)
+            # A client taken in with the last descriptor is closed (its backend
+            # socket fails, or a check held one for a moment): a keep-alive
+            # admin connection takes that descriptor, and the filling goes on.
+            elif fate == "closed":
+                occupant = socket.create_connection(("127.0.0.1", admin), timeout=10)
+                held.append(occupant)
+                occupant.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert read_http_response(occupant, timeout=10).status == 200
+                fate = "served"
+        assert fate == "waiting", f"descriptors not filled: the last session was {fate}"
+        held.append(sock)
+        before = probe_counts(ctl, address)
+        seen = {}
+
+        def settled():
+            seen.update(probe_counts(ctl, address))
+            skipped = seen.get("skipped", 0) - before.get("skipped", 0)
+            return skipped >= 3 or seen.get("failed") != 0 or seen.get("up") != 1
+
+        wait_until(settled, what="three skipped checks")
+        after = dict(seen)
+        assert after.get("up") == 1, f"the backend went down out of descriptors: {after}"
+        assert after.get("failed") == 0, f"a check failed: {after}"
+        assert after["skipped"] >= before.get("skipped", 0) + 3, after
+        lb.wait_log(f"health: pool back backend {address}: check not run: "
+                    "socket: Too many open files")
+        for sock in held[1:]:
+            sock.close()
+        del held[1:]
+        wait_until(lambda: probe_counts(ctl, address).get("ok", 0) >= after["ok"] + 2,
+                   what="checks passing again")
+        ctl.close()
+        held = []
+        assert lb.stop() == 0, lb.stderr()
+    finally:
+        for sock in held:
+            sock.close()
+        lb.close()
+        backend.stop()
 
 
 if __name__ == "__main__":

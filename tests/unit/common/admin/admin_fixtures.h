@@ -64,6 +64,7 @@ inline AdminSnapshot sampleSnapshot() {
   down.checked = true;
   down.healthChanges = 1;
   down.probesFailed = 3;
+  down.probesSkipped = 2;
   down.connectFailures = 5;
   down.lastReason = "connection refused";
   down.lastChange = at(1'700'000'030'250);

@@ -99,6 +99,9 @@ TEST(AdminMetricsTest, HealthProbesAreCountedByResult) {
   EXPECT_TRUE(hasLine(
       text,
       R"(ringlb_health_probes_total{pool="api",backend="127.0.0.1:9002",result="failed"} 3)"));
+  EXPECT_TRUE(hasLine(
+      text,
+      R"(ringlb_health_probes_total{pool="api",backend="127.0.0.1:9002",result="skipped"} 2)"));
 }
 
 TEST(AdminMetricsTest, EachFamilyHasExactlyOneHelpAndTypeLine) {

@@ -46,6 +46,13 @@ TEST(AdminStatusJsonTest, BackendCarriesActiveConnectionsAndWeight) {
   EXPECT_EQ(backends[0]["weight"], 3);
 }
 
+TEST(AdminStatusJsonTest, BackendCarriesProbeCountsByResult) {
+  json backends = render(sampleSnapshot())["pools"][0]["backends"];
+  EXPECT_EQ(backends[0]["probes_ok"], 12);
+  EXPECT_EQ(backends[1]["probes_failed"], 3);
+  EXPECT_EQ(backends[1]["probes_skipped"], 2);
+}
+
 TEST(AdminStatusJsonTest, NamesWithQuotesStayValidJson) {
   AdminSnapshot s = sampleSnapshot();
   s.listeners[0].name = "we\"ird\\name";

@@ -32,6 +32,14 @@ TEST(AdminStatusPageTest, ShowsAHealthyBackendAsUp) {
             std::string::npos);
 }
 
+TEST(AdminStatusPageTest, ShowsChecksOkFailedAndSkipped) {
+  std::string page = renderStatusPage(sampleSnapshot());
+  auto row = page.find("data-backend=\"127.0.0.1:9002\"");
+  ASSERT_NE(row, std::string::npos);
+  auto rowEnd = page.find("</tr>", row);
+  EXPECT_NE(page.substr(row, rowEnd - row).find("<td>0/3/2</td>"), std::string::npos);
+}
+
 TEST(AdminStatusPageTest, RefreshesItself) {
   std::string page = renderStatusPage(sampleSnapshot());
   EXPECT_NE(page.find("<meta http-equiv=\"refresh\""), std::string::npos);
