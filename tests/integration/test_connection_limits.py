@@ -7,8 +7,8 @@ import resource
 import socket
 import tempfile
 
-from harness import (EchoServer, FixedBodyServer, Ringlb, free_port, metrics_text, parse_args,
-                     read_http_response, run_module, wait_until)
+from harness import (EchoServer, FixedBodyServer, Ringlb, ScriptedServer, free_port, metrics_text,
+                     parse_args, read_http_request, read_http_response, run_module, wait_until)
 
 ARGS = parse_args()
 WAIT_UNSERVED = 0.5  # how long a connection over the limit must stay unanswered
@@ -126,6 +126,17 @@ def test_a_listener_limit_of_one_still_serves_connection_after_connection():
     run_case(Tcp(), listener_limit=1, limit=1)
 
 
+def start_limited(nofile, text, ports):
+    """ringlb under a descriptor limit of `nofile` (prlimit)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        limited = os.path.join(tmp, "ringlb-limited")
+        with open(limited, "w") as f:
+            f.write(f"#!/bin/sh\nexec prlimit --nofile={nofile} -- "
+                    f"{os.path.abspath(ARGS.ringlb)} \"$@\"\n")
+        os.chmod(limited, 0o755)
+        return Ringlb(limited, text, ports)
+
+
 def try_session(port, i):
     """A new tcp session's fate: "served" (its bytes echoed), "closed" (ringlb
     took it in but closed it) or "waiting" (nothing back in 0.5 s: it sits in
@@ -154,13 +165,7 @@ def check_out_of_descriptors(nofile):
 bind = "127.0.0.1:{admin}"
 """
     held = []
-    with tempfile.TemporaryDirectory() as tmp:
-        limited = os.path.join(tmp, "ringlb-limited")
-        with open(limited, "w") as f:
-            f.write(f"#!/bin/sh\nexec prlimit --nofile={nofile} -- "
-                    f"{os.path.abspath(ARGS.ringlb)} \"$@\"\n")
-        os.chmod(limited, 0o755)
-        lb = Ringlb(limited, text, [port, admin])
+    lb = start_limited(nofile, text, [port, admin])
     try:
         fate, waiting, last = "served", None, 0
         for last in range(nofile):
@@ -236,6 +241,86 @@ def test_out_of_descriptors_connections_wait_in_the_backlog_and_are_counted():
     assert fates == {"closed", "waiting"}, fates
 
 
+def held_backend(conn, rfile, server):
+    """Notes each request and never answers it: every request in flight holds
+    its backend connection (and descriptor) in ringlb."""
+    while read_http_request(rfile) is not None:
+        server.note("request")
+
+
+def check_http_request_without_a_socket(nofile):
+    """Fills `nofile` descriptors with tcp sessions. When one descriptor is
+    left (the client taken in with it is closed), an http request is taken
+    in with it and its backend socket() fails: 503, reaching neither backend,
+    no backend blamed (with passive_failures = 1 one report would eject it),
+    logged and counted as rejected `other`.
+    Returns False when this limit leaves no descriptor over (the other parity
+    does)."""
+    echo, held_a, held_b = EchoServer(), ScriptedServer(held_backend), ScriptedServer(held_backend)
+    port, web, admin = free_port(), free_port(), free_port()
+    text = config(port, echo.port, "tcp") + f"""
+[pools.web]
+backends = ["{held_a.address}", "{held_b.address}"]
+passive_failures = 1
+
+[listeners.web]
+bind = "127.0.0.1:{web}"
+mode = "http"
+pool = "web"
+
+[admin]
+bind = "127.0.0.1:{admin}"
+"""
+    text = text.replace("[global]\n", "[global]\naccess_log = \"stderr\"\n", 1)
+    held = []
+    lb = start_limited(nofile, text, [port, web, admin])
+    try:
+        fate = "served"
+        for i in range(nofile):
+            fate, sock = try_session(port, i)
+            if fate != "served":
+                break
+            held.append(sock)
+        if fate == "waiting":
+            sock.close()
+            return False
+        assert fate == "closed", fate
+        lb.wait_log("no socket for a backend connection: Too many open files")
+        with socket.create_connection(("127.0.0.1", web), timeout=10) as s:
+            s.sendall(b"GET /no-socket HTTP/1.1\r\nHost: x\r\n\r\n")
+            resp = read_http_response(s, timeout=10)
+        assert resp.status == 503, resp.status
+        lb.wait_log('"error":"no_socket"')  # the http request's access-log line
+        lb.wait_log('"end":"no_socket"')  # the closed tcp client's
+        assert not held_a.notes + held_b.notes, "the request reached a backend"
+        for sock in held:
+            sock.close()
+        held = []
+        metrics = metrics_text(admin).splitlines()
+
+        def check(prefix, want):
+            lines = [line for line in metrics if line.startswith(prefix)]
+            assert sum(int(line.split()[-1]) for line in lines) == want, lines
+
+        check('ringlb_backend_connect_failures_total{pool="web"', 0)  # no backend blamed
+        check('ringlb_backend_up{pool="web"', 2)  # none ejected
+        check('ringlb_rejected_total{listener="web",reason="other"}', 1)
+        assert lb.stop() == 0, lb.stderr()
+        return True
+    finally:
+        for sock in held:
+            sock.close()
+        lb.close()
+        for server in (echo, held_a, held_b):
+            server.stop()
+
+
+def test_out_of_descriptors_an_http_request_gets_503_and_blames_no_backend():
+    # One of the two parities leaves a single descriptor for the request.
+    checked = [check_http_request_without_a_socket(nofile) for nofile in (40, 41)]
+    assert checked.count(True) == 1, checked
+
+
 def probe_counts(ctl, backend):
     """ringlb_health_probes_total by result and ringlb_backend_up for one
     backend, read over the keep-alive admin connection `ctl` (a new admin
@@ -273,13 +358,7 @@ fall = 1
 bind = "127.0.0.1:{admin}"
 """
     held = []
-    with tempfile.TemporaryDirectory() as tmp:
-        limited = os.path.join(tmp, "ringlb-limited")
-        with open(limited, "w") as f:
-            f.write(f"#!/bin/sh\nexec prlimit --nofile=40 -- "
-                    f"{os.path.abspath(ARGS.ringlb)} \"$@\"\n")
-        os.chmod(limited, 0o755)
-        lb = Ringlb(limited, text, [port, admin])
+    lb = start_limited(40, text, [port, admin])
     try:
         ctl = socket.create_connection(("127.0.0.1", admin), timeout=10)
         held.append(ctl)
