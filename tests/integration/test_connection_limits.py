@@ -7,8 +7,9 @@ import resource
 import socket
 import tempfile
 
-from harness import (EchoServer, FixedBodyServer, Ringlb, ScriptedServer, free_port, metrics_text,
-                     parse_args, read_http_request, read_http_response, run_module, wait_until)
+from harness import (EchoServer, FixedBodyServer, Ringlb, ScriptedServer, free_port, is_sanitized,
+                     metrics_text, parse_args, read_http_request, read_http_response, run_module,
+                     wait_until)
 
 ARGS = parse_args()
 WAIT_UNSERVED = 0.5  # how long a connection over the limit must stay unanswered
@@ -318,6 +319,13 @@ bind = "127.0.0.1:{admin}"
 
 
 def test_out_of_descriptors_an_http_request_gets_503_and_blames_no_backend():
+    if is_sanitized(ARGS.ringlb):
+        # UBSan's vptr check reads a class's vtable through a pipe() of its own
+        # the first time it meets the class; this path meets BackendConnection
+        # first with no descriptor left, the pipe fails and the check halts
+        # ringlb on an "invalid vptr" that is not there. The Release run tests it.
+        print("SKIP under a sanitizer: its vptr check needs descriptors", flush=True)
+        return
     # One of the two parities leaves a single descriptor for the request.
     for protocol in ("http/1.1", "h2"):
         checked = [check_http_request_without_a_socket(n, protocol) for n in (40, 41)]
