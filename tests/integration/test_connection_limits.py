@@ -255,8 +255,8 @@ def check_http_request_without_a_socket(nofile, protocol):
     in with it and its backend socket() fails: 503, reaching neither backend,
     no backend blamed (with passive_failures = 1 one report would eject it),
     logged and counted as rejected `other`.
-    `protocol` is the pool's: HTTP/2 upstream sessions open their sockets
-    through another path. Returns False when this limit leaves no descriptor
+    `protocol` is the pool's: an HTTP/2 pool connects through an upstream
+    session of its own. Returns False when this limit leaves no descriptor
     over (the other parity does)."""
     echo, held_a, held_b = EchoServer(), ScriptedServer(held_backend), ScriptedServer(held_backend)
     port, web, admin = free_port(), free_port(), free_port()
