@@ -1,4 +1,4 @@
-// ASCII helpers for protocol text (header names, host names, methods, hex):
+// ASCII helpers for protocol text (header names, tokens, host names, methods, hex):
 // locale-free, byte-wise, no allocation except toLowerCopy().
 //
 // Thread rules: pure functions; any thread.
@@ -24,6 +24,19 @@ constexpr int hexDigitValue(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
+}
+
+constexpr bool isDigit(char c) { return c >= '0' && c <= '9'; }
+
+// A tchar (RFC 9110 section 5.6.2): the bytes of a token.
+constexpr bool isTchar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isDigit(c)) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// A token: a non-empty run of tchars.
+constexpr bool isToken(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), isTchar);
 }
 
 // Optional whitespace (RFC 9110 section 5.6.3): spaces and tabs.

@@ -6,19 +6,20 @@
 namespace ringlb::config {
 namespace {
 
-struct Unit {
+struct DurationUnit {
   std::string_view suffix;
   uint64_t millis;
 };
 
 // Longest suffix first so that "ms" is not read as "m".
-constexpr std::array<Unit, 4> kUnits = {{{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}}};
+constexpr std::array<DurationUnit, 4> kDurationUnits = {
+    {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}}};
 constexpr size_t kMaxFractionDigits = 6;
 
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
 
-const Unit* findUnit(std::string_view suffix) {
-  for (const Unit& unit : kUnits) {
+const DurationUnit* findUnit(std::string_view suffix) {
+  for (const DurationUnit& unit : kDurationUnits) {
     if (unit.suffix == suffix) return &unit;
   }
   return nullptr;
@@ -69,7 +70,7 @@ std::optional<Duration> parseDuration(std::string_view text, std::string* error)
     *error = "duration needs a unit: ms, s, m or h (for example \"2s\")";
     return std::nullopt;
   }
-  const Unit* unit = findUnit(suffix);
+  const DurationUnit* unit = findUnit(suffix);
   if (unit == nullptr) {
     *error = "unknown duration unit; use ms, s, m or h";
     return std::nullopt;
@@ -92,7 +93,7 @@ std::optional<Duration> parseDuration(std::string_view text, std::string* error)
 std::string formatDuration(Duration duration) {
   const auto millis = static_cast<uint64_t>(duration.count());
   if (millis == 0) return "0s";
-  for (auto it = kUnits.rbegin(); it != kUnits.rend(); ++it) {
+  for (auto it = kDurationUnits.rbegin(); it != kDurationUnits.rend(); ++it) {
     if (millis % it->millis == 0) {
       return std::to_string(millis / it->millis) + std::string(it->suffix);
     }

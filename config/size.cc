@@ -6,19 +6,19 @@
 namespace ringlb::config {
 namespace {
 
-struct Unit {
+struct SizeUnit {
   std::string_view suffix;
   uint64_t bytes;
 };
 
 // Largest first, binary before decimal: formatSize() takes the first exact one.
-constexpr std::array<Unit, 7> kUnits = {{{"GiB", uint64_t{1} << 30},
-                                         {"GB", 1'000'000'000},
-                                         {"MiB", uint64_t{1} << 20},
-                                         {"MB", 1'000'000},
-                                         {"KiB", 1024},
-                                         {"KB", 1000},
-                                         {"B", 1}}};
+constexpr std::array<SizeUnit, 7> kSizeUnits = {{{"GiB", uint64_t{1} << 30},
+                                                 {"GB", 1'000'000'000},
+                                                 {"MiB", uint64_t{1} << 20},
+                                                 {"MB", 1'000'000},
+                                                 {"KiB", 1024},
+                                                 {"KB", 1000},
+                                                 {"B", 1}}};
 
 constexpr std::string_view kUnitsHelp = "B, KB, MB, GB, KiB, MiB or GiB";
 
@@ -38,8 +38,8 @@ std::optional<uint64_t> parseSize(std::string_view text, std::string* error) {
   std::string_view suffix(end, static_cast<size_t>(text.data() + text.size() - end));
   uint64_t scale = 1;
   if (!suffix.empty()) {
-    const Unit* unit = nullptr;
-    for (const Unit& u : kUnits) {
+    const SizeUnit* unit = nullptr;
+    for (const SizeUnit& u : kSizeUnits) {
       if (u.suffix == suffix) unit = &u;
     }
     if (unit == nullptr) {
@@ -56,7 +56,7 @@ std::optional<uint64_t> parseSize(std::string_view text, std::string* error) {
 }
 
 std::string formatSize(uint64_t bytes) {
-  for (const Unit& u : kUnits) {
+  for (const SizeUnit& u : kSizeUnits) {
     if (u.bytes > 1 && bytes != 0 && bytes % u.bytes == 0) {
       return std::to_string(bytes / u.bytes) + std::string(u.suffix);
     }

@@ -6,8 +6,6 @@
 namespace ringlb::l7 {
 namespace {
 
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
-
 // One element split into its coding and its q (kQMax without a weight);
 // nullopt when malformed.
 struct Element {

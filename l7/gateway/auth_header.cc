@@ -8,12 +8,6 @@
 namespace ringlb::l7 {
 namespace {
 
-// tchar (RFC 9110 section 5.6.2).
-bool isTokenChar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
 // token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 bool isToken68(std::string_view s) {
   size_t end = s.find_last_not_of('=');
@@ -51,7 +45,7 @@ Authorization parseAuthorization(std::string_view value) {
   size_t sp = value.find(' ');
   out.schemeName = value.substr(0, sp);
   if (out.schemeName.empty() ||
-      !std::all_of(out.schemeName.begin(), out.schemeName.end(), isTokenChar)) {
+      !std::all_of(out.schemeName.begin(), out.schemeName.end(), isTchar)) {
     out.error = AuthHeaderError::BadScheme;
     return out;
   }

@@ -14,13 +14,13 @@ namespace {
 // ratio against 1 MiB (lgwin 20) and saves ~1.5 MiB per stream. A known
 // body size shrinks the window to fit.
 constexpr int kQuality = 4;
-constexpr int kWindowBits = 18;
+constexpr int kBrotliWindowBits = 18;
 // Brotli keeps commands for a whole metablock (up to twice the window), a
 // buffer that grows with it: cutting metablocks at 128 KiB of input with a
 // flush bounds it (~2 MiB per stream in all instead of ~3.2) for ~0.1 % of
 // ratio, and bounds the output held back.
 constexpr size_t kMetablockBytes = 128 * 1024;
-constexpr size_t kHeldBack = kMetablockBytes + 64 * 1024;
+constexpr size_t kBrotliHeldBack = kMetablockBytes + 64 * 1024;
 // At a size hint of 1 MiB quality 4 switches to a 4 MiB hash table (H54):
 // hints are capped below that, and always set so that brotli does not take
 // the first write's size as one.
@@ -42,7 +42,7 @@ class BrotliEncoder final : public Encoder {
         &alloc_);
     if (state_ == nullptr) return false;
     uint64_t hint = std::min(options.sizeHint.value_or(kMaxSizeHint), kMaxSizeHint);
-    int windowBits = windowBitsFor(hint, BROTLI_MIN_WINDOW_BITS, kWindowBits);
+    int windowBits = windowBitsFor(hint, BROTLI_MIN_WINDOW_BITS, kBrotliWindowBits);
     return set(BROTLI_PARAM_QUALITY, kQuality) && set(BROTLI_PARAM_LGWIN, windowBits) &&
            set(BROTLI_PARAM_SIZE_HINT, static_cast<uint32_t>(std::max<uint64_t>(hint, 1)));
   }
@@ -65,7 +65,7 @@ class BrotliEncoder final : public Encoder {
     return run({}, BROTLI_OPERATION_FLUSH, out);
   }
   bool doFinish(const Sink& out) override { return run({}, BROTLI_OPERATION_FINISH, out); }
-  size_t heldBackBound() const override { return kHeldBack; }
+  size_t heldBackBound() const override { return kBrotliHeldBack; }
 
  private:
   bool set(BrotliEncoderParameter parameter, uint32_t value) {

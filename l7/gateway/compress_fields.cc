@@ -4,13 +4,6 @@
 
 namespace ringlb::l7 {
 
-bool isTchar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-bool isToken(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), isTchar); }
-
 const http::HeaderView* findField(std::span<const http::HeaderView> fields, std::string_view name) {
   for (const http::HeaderView& f : fields) {
     if (equalsIgnoreCase(f.name, name)) return &f;

@@ -15,11 +15,6 @@
 
 namespace ringlb::l7 {
 
-// A tchar (RFC 9110 section 5.6.2).
-bool isTchar(char c);
-// A non-empty run of tchars.
-bool isToken(std::string_view s);
-
 // Calls fn(element) for each element of a #list, trimmed of OWS (trimOws()), skipping
 // empty ones. A comma inside a quoted string does not split: `a="x, y"` is
 // one element (an unterminated quote runs to the end of the value). fn

@@ -15,14 +15,14 @@ namespace {
 // which gzip (the fallback coding) does not need. A body known to be small
 // gets a window that just fits it and a memLevel lowered to match (as NGINX
 // does): a 2 KiB body needs ~38 KiB, not 262.
-constexpr int kLevel = 6;
-constexpr int kWindowBits = 15;
+constexpr int kGzipLevel = 6;
+constexpr int kGzipWindowBits = 15;
 constexpr int kGzipWrapper = 16;  // added to windowBits: gzip header and trailer
 constexpr int kMemLevel = 8;
 // deflate buffers up to 1 << (memLevel + 6) symbols (16 Ki) before it writes
 // a block; each costs at most 48 bits coded (a 15-bit length code and 5 extra
 // bits, a 15-bit distance code and 13 extra), plus the block's trees.
-constexpr size_t kHeldBack = 6 * (size_t{1} << (kMemLevel + 6)) + 1024;
+constexpr size_t kGzipHeldBack = 6 * (size_t{1} << (kMemLevel + 6)) + 1024;
 // avail_in is an unsigned int: larger inputs go in slices.
 constexpr size_t kMaxSlice = size_t{1} << 30;
 
@@ -34,13 +34,13 @@ class GzipEncoder final : public Encoder {
   }
 
   bool init(const EncoderOptions& options) {
-    int windowBits = kWindowBits;
+    int windowBits = kGzipWindowBits;
     int memLevel = kMemLevel;
     if (options.sizeHint) {
       // deflate looks ahead MIN_LOOKAHEAD (262) bytes; zlib's gzip needs 9+ bits.
       uint64_t fit = std::min<uint64_t>(*options.sizeHint, uint64_t{1} << 32) + 262;
-      windowBits = windowBitsFor(fit, 9, kWindowBits);
-      memLevel = std::max(1, kMemLevel - (kWindowBits - windowBits));
+      windowBits = windowBitsFor(fit, 9, kGzipWindowBits);
+      memLevel = std::max(1, kMemLevel - (kGzipWindowBits - windowBits));
     }
     z_.zalloc = [](voidpf opaque, uInt items, uInt size) -> voidpf {
       if (size != 0 && items > SIZE_MAX / size) return Z_NULL;
@@ -50,7 +50,7 @@ class GzipEncoder final : public Encoder {
       static_cast<CountingAllocator*>(opaque)->release(block);
     };
     z_.opaque = &alloc_;
-    int rc = deflateInit2(&z_, kLevel, Z_DEFLATED, windowBits + kGzipWrapper, memLevel,
+    int rc = deflateInit2(&z_, kGzipLevel, Z_DEFLATED, windowBits + kGzipWrapper, memLevel,
                           Z_DEFAULT_STRATEGY);
     ready_ = rc == Z_OK;
     return ready_;
@@ -69,7 +69,7 @@ class GzipEncoder final : public Encoder {
   }
   bool doFlush(const Sink& out) override { return deflateAll({}, Z_SYNC_FLUSH, out); }
   bool doFinish(const Sink& out) override { return deflateAll({}, Z_FINISH, out); }
-  size_t heldBackBound() const override { return kHeldBack; }
+  size_t heldBackBound() const override { return kGzipHeldBack; }
 
  private:
   // Runs deflate over `in` until it is consumed and, for a flush or finish,

@@ -14,14 +14,14 @@ namespace {
 // hash, 128 KiB of chain, a block of output, sequences) and lose ~2 % of
 // ratio on 1.5 MiB of HTML, nothing on 100 KiB. A known body size shrinks
 // all three to fit. RFC 8878 decoders accept windows up to 8 MiB.
-constexpr int kLevel = 3;
+constexpr int kZstdLevel = 3;
 constexpr int kWindowLog = 18;
 constexpr int kHashLog = 16;
 constexpr int kChainLog = 15;
 constexpr int kMinWindowLog = 10;  // ZSTD_WINDOWLOG_MIN, outside the stable API
 // zstd compresses a block (128 KiB at most) once it has it whole: that much
 // input, then its compressed form, may be held back, plus the frame header.
-constexpr size_t kHeldBack = ZSTD_BLOCKSIZE_MAX + 1024;
+constexpr size_t kZstdHeldBack = ZSTD_BLOCKSIZE_MAX + 1024;
 
 class ZstdEncoder final : public Encoder {
  public:
@@ -32,7 +32,7 @@ class ZstdEncoder final : public Encoder {
     if (cctx_ == nullptr) return false;
     int windowLog = kWindowLog;
     if (options.sizeHint) windowLog = windowBitsFor(*options.sizeHint, kMinWindowLog, kWindowLog);
-    return set(ZSTD_c_compressionLevel, kLevel) && set(ZSTD_c_windowLog, windowLog) &&
+    return set(ZSTD_c_compressionLevel, kZstdLevel) && set(ZSTD_c_windowLog, windowLog) &&
            set(ZSTD_c_hashLog, std::min(kHashLog, windowLog + 1)) &&
            set(ZSTD_c_chainLog, std::min(kChainLog, windowLog));
   }
@@ -45,7 +45,7 @@ class ZstdEncoder final : public Encoder {
   }
   bool doFlush(const Sink& out) override { return run({}, ZSTD_e_flush, out); }
   bool doFinish(const Sink& out) override { return run({}, ZSTD_e_end, out); }
-  size_t heldBackBound() const override { return kHeldBack; }
+  size_t heldBackBound() const override { return kZstdHeldBack; }
 
  private:
   bool set(ZSTD_cParameter parameter, int value) {

@@ -15,19 +15,12 @@ constexpr std::string_view kPreflightVary =
     "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
 
 bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
 bool isAlnum(char c) { return isAlpha(c) || isDigit(c); }
-
-bool isTokenChar(char c) {
-  return isAlnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
 
 template <typename Pred>
 bool allOf(std::string_view s, Pred pred) {
   return std::all_of(s.begin(), s.end(), pred);
 }
-
-bool isToken(std::string_view s) { return !s.empty() && allOf(s, isTokenChar); }
 
 bool isPort(std::string_view s) { return !s.empty() && s.size() <= 5 && allOf(s, isDigit); }
 

@@ -14,7 +14,7 @@
 namespace ringlb::l7 {
 namespace {
 
-const unsigned char* bytes(std::string_view s) {
+const unsigned char* uchars(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 
@@ -22,7 +22,7 @@ std::optional<std::string> hmacSha256(const std::string& secret, std::string_vie
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (secret.size() > INT_MAX || HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-                                      bytes(input), input.size(), mac, &len) == nullptr) {
+                                      uchars(input), input.size(), mac, &len) == nullptr) {
     return std::nullopt;
   }
   return std::string(reinterpret_cast<char*>(mac), len);
@@ -32,11 +32,11 @@ std::optional<std::string> digestSign(EVP_PKEY* pkey, std::string_view input) {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   size_t len = 0;
   if (!ctx || !pkey || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, pkey) != 1 ||
-      EVP_DigestSign(ctx.get(), nullptr, &len, bytes(input), input.size()) != 1) {
+      EVP_DigestSign(ctx.get(), nullptr, &len, uchars(input), input.size()) != 1) {
     return std::nullopt;
   }
   std::string sig(len, '\0');
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, bytes(input),
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, uchars(input),
                      input.size()) != 1) {
     return std::nullopt;
   }
@@ -46,7 +46,7 @@ std::optional<std::string> digestSign(EVP_PKEY* pkey, std::string_view input) {
 
 // OpenSSL's DER ECDSA signature as JWS's raw r||s (32 bytes each).
 std::optional<std::string> derToRaw(const std::string& der) {
-  const unsigned char* p = bytes(der);
+  const unsigned char* p = uchars(der);
   std::unique_ptr<ECDSA_SIG, decltype(&ECDSA_SIG_free)> es(
       d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())), ECDSA_SIG_free);
   if (!es) return std::nullopt;

@@ -8,7 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <string>
 #include <utility>
 
 #include "common/block_pool.h"
@@ -79,6 +81,15 @@ inline std::pair<int, int> tcpPair() {
   int server = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
   close(listener);
   return {server, client};
+}
+
+// Appends what `fd` holds now to `out` without blocking; false at EOF or on
+// an error other than "nothing yet".
+inline bool readSome(int fd, std::string& out) {
+  char buf[65536];
+  ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+  if (n > 0) out.append(buf, static_cast<size_t>(n));
+  return n != 0 && !(n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
 // A loopback address where nothing listens (connects are refused).

@@ -8,31 +8,15 @@
 
 #include "common/tls/tls_context.h"
 #include "common/tls/tls_stream.h"
+#include "tests/unit/common/tls_memory_pair.h"
 #include "tests/unit/common/tls_test_pki.h"
 
 namespace ringlb::tls {
 namespace {
 
+using testing::handshake;
 using testing::TempPki;
-
-bool transfer(TlsStream& from, TlsStream& to) {
-  std::string bytes;
-  from.takeCiphertext(bytes);
-  to.feedCiphertext(bytes);
-  return !bytes.empty();
-}
-
-// Runs both handshakes; true when the server's finished.
-bool handshake(TlsStream& client, TlsStream& server) {
-  for (int i = 0; i < 20; ++i) {
-    client.handshake();
-    bool moved = transfer(client, server);
-    if (server.handshake() == TlsStatus::Error) return false;
-    moved = transfer(server, client) || moved;
-    if (!moved) break;
-  }
-  return server.handshakeDone();
-}
+using testing::transfer;
 
 class MutualTls : public ::testing::Test {
  protected:

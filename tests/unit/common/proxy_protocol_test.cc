@@ -173,9 +173,9 @@ std::vector<Case> badCases() {
   };
 }
 
-class GoodHeader : public testing::TestWithParam<Case> {};
-class BadHeader : public testing::TestWithParam<Case> {};
-std::string caseName(const testing::TestParamInfo<Case>& info) { return info.param.name; }
+class GoodHeader : public ::testing::TestWithParam<Case> {};
+class BadHeader : public ::testing::TestWithParam<Case> {};
+std::string caseName(const ::testing::TestParamInfo<Case>& info) { return info.param.name; }
 
 TEST_P(GoodHeader, IsDecoded) {
   EXPECT_EQ(describe(decodeProxyHeader(GetParam().input)), GetParam().expected);
@@ -226,8 +226,8 @@ TEST_P(BadHeader, SplitAtEveryOffsetGivesTheSameResult) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(ProxyProtocol, GoodHeader, testing::ValuesIn(goodCases()), caseName);
-INSTANTIATE_TEST_SUITE_P(ProxyProtocol, BadHeader, testing::ValuesIn(badCases()), caseName);
+INSTANTIATE_TEST_SUITE_P(ProxyProtocol, GoodHeader, ::testing::ValuesIn(goodCases()), caseName);
+INSTANTIATE_TEST_SUITE_P(ProxyProtocol, BadHeader, ::testing::ValuesIn(badCases()), caseName);
 
 TEST(ProxyProtocolDecode, NothingYetNeedsMore) {
   EXPECT_EQ(describe(decodeProxyHeader(std::string_view())), "need more");

@@ -16,6 +16,7 @@
 namespace ringlb {
 namespace {
 
+using testing::readSome;
 using testing::TestLoop;
 
 struct Owner : RelayHandler {
@@ -26,13 +27,6 @@ struct Owner : RelayHandler {
   std::optional<AccessEnd> end;
   int closed = 0;
 };
-
-bool readSome(int fd, std::string& out) {
-  char buf[65536];
-  ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-  if (n > 0) out.append(buf, static_cast<size_t>(n));
-  return n != 0 && !(n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
-}
 
 // client peer <-> [client stream | relay | backend stream] <-> backend peer
 struct Fixture {

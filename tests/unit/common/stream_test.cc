@@ -20,9 +20,10 @@
 namespace ringlb {
 namespace {
 
+using testing::readSome;
 using testing::TestLoop;
 
-struct Recorder : StreamHandler {
+struct StreamRecorder : StreamHandler {
   void onStreamEvent(Stream&, StreamEvent e) override { events.push_back(e); }
   bool saw(StreamEvent e) const {
     for (auto x : events) {
@@ -32,14 +33,6 @@ struct Recorder : StreamHandler {
   }
   std::vector<StreamEvent> events;
 };
-
-// Reads what `fd` has now (non-blocking) and appends it to `out`; false at EOF or error.
-bool readSome(int fd, std::string& out) {
-  char buf[65536];
-  ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-  if (n > 0) out.append(buf, static_cast<size_t>(n));
-  return n != 0 && !(n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
-}
 
 // The owner's rule (stream.h): a stream is destroyed only once closed()
 // and idle(); a recv still armed at close() comes back first.
@@ -60,7 +53,7 @@ std::string contents(ByteQueue& q) {
 TEST(Stream, ReceivedBytesWaitInInInOrder) {
   TestLoop loop;
   auto [ours, peer] = testing::unixPair();
-  Recorder r;
+  StreamRecorder r;
   Stream s(loop.io(), r);
   s.adopt(ours);
   s.startReceiving();
@@ -76,7 +69,7 @@ TEST(Stream, ReceivedBytesWaitInInInOrder) {
 TEST(Stream, WrittenBytesReachThePeerAndDrainedFollows) {
   TestLoop loop;
   auto [ours, peer] = testing::unixPair();
-  Recorder r;
+  StreamRecorder r;
   Stream s(loop.io(), r);
   s.adopt(ours);
   std::string big(200 * 1024, 'q');
@@ -96,7 +89,7 @@ TEST(Stream, WrittenBytesReachThePeerAndDrainedFollows) {
 TEST(Stream, EofComesAfterEveryByteBeforeIt) {
   TestLoop loop;
   auto [ours, peer] = testing::unixPair();
-  Recorder r;
+  StreamRecorder r;
   Stream s(loop.io(), r);
   s.adopt(ours);
   s.startReceiving();
@@ -114,7 +107,7 @@ TEST(Stream, ReceivingPausesWhileInIsFullAndResumesOnceRead) {
   TestLoop loop;
   auto [ours, peer] = testing::unixPair();
   fcntl(peer, F_SETFL, O_NONBLOCK);
-  Recorder r;
+  StreamRecorder r;
   Stream s(loop.io(), r);
   s.adopt(ours);
   s.startReceiving();
@@ -158,7 +151,7 @@ bool drainIn(TestLoop& loop, Stream& s, std::string* out = nullptr) {
 TEST(Stream, AStreamThatKeepsReceivingStaysArmed) {
   TestLoop loop;
   auto [ours, peer] = testing::unixPair();
-  Recorder r;
+  StreamRecorder r;
   Stream s(loop.io(), r);
   s.adopt(ours);
   s.startReceiving();
@@ -191,7 +184,7 @@ void receiveUntilBulk(TestLoop& loop, Stream& s, int peer) {
 TEST(Stream, ShutdownWriteHalfClosesOnceTheQueueIsSent) {
   TestLoop loop;
   auto [ours, peer] = testing::unixPair();
-  Recorder r;
+  StreamRecorder r;
   Stream s(loop.io(), r);
   s.adopt(ours);
   std::string big(300 * 1024, 'z');
@@ -212,7 +205,7 @@ TEST(Stream, ShutdownWriteHalfClosesOnceTheQueueIsSent) {
 TEST(Stream, AResetFromThePeerIsAnError) {
   TestLoop loop;
   auto [ours, peer] = testing::tcpPair();
-  Recorder r;
+  StreamRecorder r;
   Stream s(loop.io(), r);
   s.adopt(ours);
   s.startReceiving();
@@ -227,7 +220,7 @@ TEST(Stream, AResetFromThePeerIsAnError) {
 TEST(Stream, ResetOnCloseResetsThePeer) {
   TestLoop loop;
   auto [ours, peer] = testing::tcpPair();
-  Recorder r;
+  StreamRecorder r;
   Stream s(loop.io(), r);
   s.adopt(ours);
   s.resetOnClose();
@@ -244,7 +237,7 @@ TEST(Stream, ResetOnCloseResetsThePeer) {
 
 TEST(Stream, ARefusedConnectIsAnErrorWithItsErrno) {
   TestLoop loop;
-  Recorder r;
+  StreamRecorder r;
   Stream s(loop.io(), r);
   sockaddr_in addr = testing::closedPort();
   s.connect(openTcpSocket(AF_INET), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
@@ -259,7 +252,7 @@ TEST(Stream, ARefusedConnectIsAnErrorWithItsErrno) {
 TEST(Stream, CloseWithOpsInFlightEndsWithClosed) {
   TestLoop loop;
   auto [ours, peer] = testing::unixPair();
-  Recorder r;
+  StreamRecorder r;
   Stream s(loop.io(), r);
   s.adopt(ours);
   s.startReceiving();
@@ -283,7 +276,7 @@ TEST(Stream, CloseWithOpsInFlightEndsWithClosed) {
 TEST(Stream, ALingeringCloseEndsAtThePeersEofWithClosed) {
   TestLoop loop;
   auto [ours, peer] = testing::unixPair();
-  Recorder r;
+  StreamRecorder r;
   Stream s(loop.io(), r);
   s.adopt(ours);
   s.startReceiving();
@@ -309,7 +302,7 @@ TEST(Stream, ALingeringCloseEndsAtThePeersEofWithClosed) {
 TEST(Stream, AStreamResetAfterLingeringReceivesOnItsNextSocket) {
   TestLoop loop;
   auto [ours, peer] = testing::unixPair();
-  Recorder r;
+  StreamRecorder r;
   Stream s(loop.io(), r);
   s.adopt(ours);
   s.startReceiving();
@@ -337,7 +330,7 @@ TEST(Stream, ALingeringCloseWhileReceivingIsPausedStillEndsAtThePeersEof) {
   TestLoop loop;
   auto [ours, peer] = testing::unixPair();
   fcntl(peer, F_SETFL, O_NONBLOCK);
-  Recorder r;
+  StreamRecorder r;
   Stream s(loop.io(), r);
   s.adopt(ours);
   s.startReceiving();
@@ -360,7 +353,7 @@ TEST(Stream, ALingeringCloseOnABulkStreamReturnsEveryBufferToItsRing) {
   TestLoop loop;
   auto [ours, peer] = testing::unixPair();
   fcntl(peer, F_SETFL, O_NONBLOCK);
-  Recorder r;
+  StreamRecorder r;
   Stream s(loop.io(), r);
   s.adopt(ours);
   s.startReceiving();
@@ -385,7 +378,7 @@ TEST(Stream, ALingeringCloseOnABulkStreamReturnsEveryBufferToItsRing) {
 TEST(Stream, AProxyHeaderIsDecodedAndWhatFollowsIsData) {
   TestLoop loop;
   auto [ours, peer] = testing::unixPair();
-  Recorder r;
+  StreamRecorder r;
   Stream s(loop.io(), r);
   s.adopt(ours);
   s.expectProxyHeader();
@@ -403,7 +396,7 @@ TEST(Stream, AProxyHeaderIsDecodedAndWhatFollowsIsData) {
 TEST(Stream, AMalformedProxyHeaderIsAnError) {
   TestLoop loop;
   auto [ours, peer] = testing::unixPair();
-  Recorder r;
+  StreamRecorder r;
   Stream s(loop.io(), r);
   s.adopt(ours);
   s.expectProxyHeader();
@@ -426,7 +419,7 @@ TEST(Stream, TlsCarriesPlaintextBothWaysAndEndsWithCloseNotify) {
 
   TestLoop loop;
   auto [a, b] = testing::unixPair();
-  Recorder rs, rc;
+  StreamRecorder rs, rc;
   Stream server(loop.io(), rs);
   Stream client(loop.io(), rc);
   server.adopt(a);

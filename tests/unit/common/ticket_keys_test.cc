@@ -10,30 +10,20 @@
 
 #include "common/tls/tls_context.h"
 #include "common/tls/tls_stream.h"
+#include "tests/unit/common/tls_memory_pair.h"
 #include "tests/unit/common/tls_test_pki.h"
 
 namespace ringlb::tls {
 namespace {
 
+using testing::handshake;
 using testing::TempPki;
-
-bool transfer(TlsStream& from, TlsStream& to) {
-  std::string bytes;
-  from.takeCiphertext(bytes);
-  to.feedCiphertext(bytes);
-  return !bytes.empty();
-}
+using testing::transfer;
 
 // Both handshakes, then a byte each way so the client takes in the TLS 1.3
 // tickets that follow the handshake.
 void connect(TlsStream& client, TlsStream& server) {
-  for (int i = 0; i < 20; ++i) {
-    client.handshake();
-    bool moved = transfer(client, server);
-    server.handshake();
-    moved = transfer(server, client) || moved;
-    if (!moved && client.handshakeDone() && server.handshakeDone()) break;
-  }
+  handshake(client, server);
   char buf[16];
   server.writePlaintext("s");
   transfer(server, client);

@@ -16,7 +16,7 @@ using TimePoint = TimerWheel::TimePoint;
 const TimePoint kStart = TimePoint{} + 1000s;
 
 // Records every expiration; an optional hook runs inside onTimer.
-class Recorder : public TimerHandler {
+class TimerRecorder : public TimerHandler {
  public:
   void onTimer(Timer& timer) override {
     fired.push_back(timer.id());
@@ -29,7 +29,7 @@ class Recorder : public TimerHandler {
 class TimerWheelTest : public ::testing::Test {
  protected:
   TimerWheel wheel_{kStart};
-  Recorder owner_;
+  TimerRecorder owner_;
 };
 
 TEST_F(TimerWheelTest, TimerFiresWhenItsDeadlineIsReachedAndNotBefore) {
@@ -203,7 +203,7 @@ TEST_F(TimerWheelTest, HandlerMayDestroyItsOwnTimer) {
 
 TEST_F(TimerWheelTest, HandlerDestroyingTheOwnerOfAnotherDueTimerCancelsThatTimer) {
   Timer killer(owner_, 1);
-  auto victimOwner = std::make_unique<Recorder>();
+  auto victimOwner = std::make_unique<TimerRecorder>();
   auto victim = std::make_unique<Timer>(*victimOwner, 2);
   wheel_.schedule(killer, kStart + 5ms);
   wheel_.schedule(*victim, kStart + 5ms);
@@ -362,7 +362,7 @@ TEST_F(TimerWheelTest, SleepingForTimeUntilNextAlwaysWakesToAFiringTimer) {
 }
 
 TEST(TimerWheelLifetime, DestroyingTheWheelDisarmsItsTimers) {
-  Recorder owner;
+  TimerRecorder owner;
   Timer timer(owner);
   {
     TimerWheel wheel(kStart);

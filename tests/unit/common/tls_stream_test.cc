@@ -8,31 +8,15 @@
 #include <string>
 
 #include "common/tls/tls_context.h"
+#include "tests/unit/common/tls_memory_pair.h"
 #include "tests/unit/common/tls_test_pki.h"
 
 namespace ringlb::tls {
 namespace {
 
+using testing::handshake;
 using testing::TempPki;
-
-// Moves every pending ciphertext byte from one stream to the other.
-bool transfer(TlsStream& from, TlsStream& to) {
-  std::string bytes;
-  from.takeCiphertext(bytes);
-  to.feedCiphertext(bytes);
-  return !bytes.empty();
-}
-
-// Drives both handshakes until neither has anything to send.
-void handshake(TlsStream& client, TlsStream& server) {
-  for (int i = 0; i < 20; ++i) {
-    client.handshake();
-    bool moved = transfer(client, server);
-    server.handshake();
-    moved = transfer(server, client) || moved;
-    if (!moved && client.handshakeDone() && server.handshakeDone()) return;
-  }
-}
+using testing::transfer;
 
 std::string readAll(TlsStream& s) {
   std::string out;

@@ -5,7 +5,7 @@
 #include "config/load.h"
 #include "tests/unit/config/config_test_support.h"
 
-namespace ringlb::config {
+namespace ringlb::config::load_errors_test {
 namespace {
 
 using testing::problems;
@@ -432,4 +432,4 @@ TEST(LoadErrors, FormatIsFileLineColumnMessage) {
 }
 
 }  // namespace
-}  // namespace ringlb::config
+}  // namespace ringlb::config::load_errors_test

@@ -4,7 +4,7 @@
 #include "config/load.h"
 #include "tests/unit/config/config_test_support.h"
 
-namespace ringlb::config {
+namespace ringlb::config::load_good_test {
 namespace {
 
 using std::chrono::hours;
@@ -403,4 +403,4 @@ tls = { certificates = [{ cert = "missing.pem", key = "missing.key" }] }
 }
 
 }  // namespace
-}  // namespace ringlb::config
+}  // namespace ringlb::config::load_good_test

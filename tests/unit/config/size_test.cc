@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-namespace ringlb::config {
+namespace ringlb::config::size_test {
 namespace {
 
 std::optional<uint64_t> parse(std::string_view text) {
@@ -58,4 +58,4 @@ TEST(Size, FormatPicksTheShortestExactSpelling) {
 }
 
 }  // namespace
-}  // namespace ringlb::config
+}  // namespace ringlb::config::size_test

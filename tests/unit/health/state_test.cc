@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace ringlb::health {
+namespace ringlb::health::state_test {
 namespace {
 
 using namespace std::chrono_literals;
@@ -338,4 +338,4 @@ TEST(HealthParams, FromConfigTakesThePoolSettings) {
 }
 
 }  // namespace
-}  // namespace ringlb::health
+}  // namespace ringlb::health::state_test

@@ -22,7 +22,7 @@
 #include "tests/fakes/test_loop.h"
 #include "tests/fakes/worker_fixture.h"
 
-namespace ringlb::l4 {
+namespace ringlb::l4::transparent_test {
 namespace {
 
 using testing::BackendPeer;
@@ -322,4 +322,4 @@ TEST(TransparentSession, WithoutTheCapabilityTheConnectionFailsWithoutRetries) {
 }
 
 }  // namespace
-}  // namespace ringlb::l4
+}  // namespace ringlb::l4::transparent_test

@@ -7,7 +7,7 @@
 
 #include "common/http1/http1_parser.h"
 
-namespace ringlb::http {
+namespace ringlb::http::http1_response_test {
 namespace {
 
 struct ResponseCase {
@@ -169,4 +169,4 @@ TEST(Http1Response, HostIsNotRequiredOrCheckedInResponses) {
 }
 
 }  // namespace
-}  // namespace ringlb::http
+}  // namespace ringlb::http::http1_response_test

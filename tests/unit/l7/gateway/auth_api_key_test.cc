@@ -7,15 +7,12 @@
 #include <array>
 #include <string>
 
+#include "tests/unit/l7/gateway/auth_test_hashes.h"
+
 namespace ringlb::l7 {
 namespace {
 
-std::array<uint8_t, 32> sha256(const std::string& s) {
-  std::array<uint8_t, 32> d{};
-  unsigned int len = 0;
-  EVP_Digest(s.data(), s.size(), d.data(), &len, EVP_sha256(), nullptr);
-  return d;
-}
+using testing::sha256;
 
 config::AuthCredentials keys() {
   config::AuthCredentials c;

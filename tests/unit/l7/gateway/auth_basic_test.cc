@@ -8,19 +8,13 @@
 #include <memory>
 #include <string>
 
+#include "tests/unit/l7/gateway/auth_test_hashes.h"
+
 namespace ringlb::l7 {
 namespace {
 
-// A hash of `password` with the cheapest cost of `prefix`'s method.
-std::string makeHash(const char* prefix, unsigned long count, const std::string& password) {
-  char setting[CRYPT_GENSALT_OUTPUT_SIZE];
-  if (crypt_gensalt_rn(prefix, count, nullptr, 0, setting, sizeof(setting)) == nullptr) return "";
-  auto data = std::make_unique<crypt_data>();
-  const char* out = crypt_rn(password.c_str(), setting, data.get(), sizeof(crypt_data));
-  return out ? out : "";
-}
-
-std::string bcrypt(const std::string& password) { return makeHash("$2b$", 4, password); }
+using testing::bcrypt;
+using testing::makeHash;
 
 config::AuthCredentials users(std::initializer_list<std::pair<std::string, std::string>> list) {
   config::AuthCredentials c;

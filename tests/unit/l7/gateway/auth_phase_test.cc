@@ -15,30 +15,19 @@
 
 #include "l7/gateway/auth_throttle.h"
 #include "l7/gateway/jwt_sign.h"
+#include "tests/unit/l7/gateway/auth_test_hashes.h"
 
-namespace ringlb::l7 {
+namespace ringlb::l7::auth_phase_test {
 namespace {
+
+using testing::bcrypt;
+using testing::sha256;
 
 using std::chrono::seconds;
 using std::chrono::system_clock;
 using Fields = std::vector<http::HeaderView>;
 
 const system_clock::time_point now{seconds(1'700'000'000)};
-
-std::string bcrypt(const std::string& password) {
-  char setting[CRYPT_GENSALT_OUTPUT_SIZE];
-  crypt_gensalt_rn("$2b$", 4, nullptr, 0, setting, sizeof(setting));
-  auto data = std::make_unique<crypt_data>();
-  const char* out = crypt_rn(password.c_str(), setting, data.get(), sizeof(crypt_data));
-  return out ? out : "";
-}
-
-std::array<uint8_t, 32> sha256(const std::string& s) {
-  std::array<uint8_t, 32> d{};
-  unsigned int len = 0;
-  EVP_Digest(s.data(), s.size(), d.data(), &len, EVP_sha256(), nullptr);
-  return d;
-}
 
 config::AuthConfig basicRoute() {
   config::AuthConfig auth;
@@ -304,4 +293,4 @@ TEST(AuthThrottle, TheBucketIsPerClientAddressWithTheBurstThenOneEveryThreeSecon
 }
 
 }  // namespace
-}  // namespace ringlb::l7
+}  // namespace ringlb::l7::auth_phase_test

@@ -223,7 +223,7 @@ enum class Data { Random, Text };
 
 using RoundTripParam = std::tuple<ContentCoding, Data, size_t, size_t>;
 
-class RoundTrip : public testing::TestWithParam<RoundTripParam> {};
+class RoundTrip : public ::testing::TestWithParam<RoundTripParam> {};
 
 TEST_P(RoundTrip, DecodesToTheInput) {
   auto [coding, data, size, flushEvery] = GetParam();
@@ -245,7 +245,7 @@ TEST_P(RoundTrip, DecodesToTheInput) {
   }
 }
 
-std::string roundTripName(const testing::TestParamInfo<RoundTripParam>& info) {
+std::string roundTripName(const ::testing::TestParamInfo<RoundTripParam>& info) {
   auto [coding, data, size, flushEvery] = info.param;
   std::string name = coding == ContentCoding::Brotli ? "br" : std::string(codingToken(coding));
   name += data == Data::Random ? "_random_" : "_text_";
@@ -254,24 +254,24 @@ std::string roundTripName(const testing::TestParamInfo<RoundTripParam>& info) {
   return name;
 }
 
-INSTANTIATE_TEST_SUITE_P(AllCodings, RoundTrip,
-                         testing::Combine(testing::Values(ContentCoding::Gzip, ContentCoding::Zstd,
-                                                          ContentCoding::Brotli),
-                                          testing::Values(Data::Random, Data::Text),
-                                          testing::Values(size_t{0}, size_t{1}, size_t{64 * 1024},
-                                                          size_t{5 * 1024 * 1024}),
-                                          testing::Values(size_t{0}, size_t{1}, size_t{3})),
-                         roundTripName);
+INSTANTIATE_TEST_SUITE_P(
+    AllCodings, RoundTrip,
+    ::testing::Combine(
+        ::testing::Values(ContentCoding::Gzip, ContentCoding::Zstd, ContentCoding::Brotli),
+        ::testing::Values(Data::Random, Data::Text),
+        ::testing::Values(size_t{0}, size_t{1}, size_t{64 * 1024}, size_t{5 * 1024 * 1024}),
+        ::testing::Values(size_t{0}, size_t{1}, size_t{3})),
+    roundTripName);
 
-class EveryCoding : public testing::TestWithParam<ContentCoding> {};
+class EveryCoding : public ::testing::TestWithParam<ContentCoding> {};
 
-std::string codingName(const testing::TestParamInfo<ContentCoding>& info) {
+std::string codingName(const ::testing::TestParamInfo<ContentCoding>& info) {
   return info.param == ContentCoding::Brotli ? "br" : std::string(codingToken(info.param));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllCodings, EveryCoding,
-                         testing::Values(ContentCoding::Gzip, ContentCoding::Zstd,
-                                         ContentCoding::Brotli),
+                         ::testing::Values(ContentCoding::Gzip, ContentCoding::Zstd,
+                                           ContentCoding::Brotli),
                          codingName);
 
 TEST_P(EveryCoding, AFlushMakesEverythingWrittenDecodable) {

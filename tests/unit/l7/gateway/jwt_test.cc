@@ -16,7 +16,7 @@
 #include "l7/gateway/base64url.h"
 #include "l7/gateway/jwt_sign.h"
 
-namespace ringlb::l7 {
+namespace ringlb::l7::jwt_test {
 namespace {
 
 using std::chrono::seconds;
@@ -402,4 +402,4 @@ TEST(JwtErrorName, NamesEveryError) {
 }
 
 }  // namespace
-}  // namespace ringlb::l7
+}  // namespace ringlb::l7::jwt_test

@@ -14,7 +14,7 @@
 
 #include "l7/gateway/rate_limit.h"
 
-namespace ringlb::l7 {
+namespace ringlb::l7::rate_limit_threads_test {
 namespace {
 
 constexpr int64_t kSecond = 1'000'000'000;
@@ -153,4 +153,4 @@ TEST(SharedRateLimitThreads, AHotKeyKeepsItsBudgetWhileOtherKeysChurn) {
 }
 
 }  // namespace
-}  // namespace ringlb::l7
+}  // namespace ringlb::l7::rate_limit_threads_test

@@ -27,7 +27,7 @@
 #include "l7/http/connection_pool.h"
 #include "tests/fakes/worker_fixture.h"
 
-namespace ringlb::l7 {
+namespace ringlb::l7::h2_upstream_test {
 namespace {
 
 using testing::BackendPeer;
@@ -1252,4 +1252,4 @@ TEST(H2Upstream, ARequestWithoutHostGetsTheBackendAddressAsAuthority) {
 }
 
 }  // namespace
-}  // namespace ringlb::l7
+}  // namespace ringlb::l7::h2_upstream_test

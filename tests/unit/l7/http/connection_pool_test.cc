@@ -11,7 +11,7 @@
 #include "tests/fakes/test_loop.h"
 #include "tests/fakes/worker_fixture.h"
 
-namespace ringlb::l7 {
+namespace ringlb::l7::connection_pool_test {
 namespace {
 
 using testing::BackendPeer;
@@ -166,4 +166,4 @@ TEST(ConnectionPool, AConnectThatNeverFinishesFailsWithEtimedoutAtItsTimeout) {
 }
 
 }  // namespace
-}  // namespace ringlb::l7
+}  // namespace ringlb::l7::connection_pool_test

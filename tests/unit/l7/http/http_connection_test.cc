@@ -10,7 +10,7 @@
 #include "l7/http/http_service.h"
 #include "tests/fakes/http_listener.h"
 
-namespace ringlb::l7 {
+namespace ringlb::l7::http_connection_test {
 namespace {
 
 using testing::BackendPeer;
@@ -231,4 +231,4 @@ TEST(HttpConnection, AForwardProxyRequestGoesInOriginFormAndKeepsBothConnections
 }
 
 }  // namespace
-}  // namespace ringlb::l7
+}  // namespace ringlb::l7::http_connection_test
