@@ -143,9 +143,9 @@ TEST(Relay, ABackendThatStopsReadingHoldsBackTheClient) {
 }
 
 // Both directions are limited by the other side's send queue: a backend
-// that stops reading holds back a client with large TCP buffers before it
-// uses up the worker's provided buffers (which every session shares).
-TEST(Relay, ASlowBackendNeverUsesUpTheWorkersBuffers) {
+// that stops reading holds back a client with large TCP buffers instead of
+// using up the worker's provided buffers (which every session shares).
+TEST(Relay, ASlowBackendDoesNotKeepUsingUpTheWorkersBuffers) {
   Fixture f(/*tcp=*/true);
   fcntl(f.clientPeer, F_SETFL, O_NONBLOCK);
   std::string chunk(256 * 1024, 'u');
@@ -153,7 +153,12 @@ TEST(Relay, ASlowBackendNeverUsesUpTheWorkersBuffers) {
     ::send(f.clientPeer, chunk.data(), chunk.size(), 0);
     f.loop.turn();
   }
-  EXPECT_EQ(f.loop.ring().buffersExhausted(), 0u);
+  // One -ENOBUFS may come before the pause: in a single wait the kernel can
+  // fill every free buffer from a socket holding megabytes, before the
+  // stream sees the completions and cancels its recv (seen once in a few
+  // runs on a busy machine). Without the pause the stream runs out at
+  // 39 of the 100 turns here.
+  EXPECT_LE(f.loop.ring().buffersExhausted(), 1u);
   EXPECT_LE(f.backend.out().buffers(), size_t{Stream::kMaxQueuedBuffers});
 }
 
