@@ -151,6 +151,18 @@ def try_session(port, i):
     return fate, sock
 
 
+def fill_with_sessions(port, limit, held):
+    """Opens sessions until one is not served (at most `limit`), keeping the
+    served ones in `held`: the first other one's fate, socket and number."""
+    fate, sock, i = "served", None, 0
+    for i in range(limit):
+        fate, sock = try_session(port, i)
+        if fate != "served":
+            break
+        held.append(sock)
+    return fate, sock, i
+
+
 def check_out_of_descriptors(nofile):
     """Under a descriptor limit of `nofile`, sessions (a client and a backend socket
     each) fill it. The last free descriptor may go to a client whose backend
@@ -168,13 +180,7 @@ bind = "127.0.0.1:{admin}"
     held = []
     lb = start_limited(nofile, text, [port, admin])
     try:
-        fate, waiting, last = "served", None, 0
-        for last in range(nofile):
-            fate, sock = try_session(port, last)
-            if fate != "served":
-                waiting = sock
-                break
-            held.append(sock)
+        fate, waiting, last = fill_with_sessions(port, nofile, held)
         assert held, f"not one session fit under {nofile} descriptors"
         first_fate = fate
         if fate == "closed":
@@ -278,12 +284,7 @@ bind = "127.0.0.1:{admin}"
     held = []
     lb = start_limited(nofile, text, [port, web, admin])
     try:
-        fate = "served"
-        for i in range(nofile):
-            fate, sock = try_session(port, i)
-            if fate != "served":
-                break
-            held.append(sock)
+        fate, sock, _ = fill_with_sessions(port, nofile, held)
         if fate == "waiting":
             sock.close()
             return False
