@@ -4,14 +4,14 @@
 
 #include <cstring>
 
+#include "common/ascii.h"
+
 namespace ringlb::health {
 namespace {
 
 constexpr std::string_view kVersionPrefix = "HTTP/1.";
 // "HTTP/1.1 200" is the shortest complete prefix of a status line.
 constexpr size_t kCodeEnd = 12;
-
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
 
 // Checks the bytes that can be judged before the line is complete.
 bool plausiblePrefix(std::string_view line) {

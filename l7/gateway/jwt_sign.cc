@@ -14,15 +14,11 @@
 namespace ringlb::l7 {
 namespace {
 
-const unsigned char* uchars(std::string_view s) {
-  return reinterpret_cast<const unsigned char*>(s.data());
-}
-
 std::optional<std::string> hmacSha256(const std::string& secret, std::string_view input) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (secret.size() > INT_MAX || HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-                                      uchars(input), input.size(), mac, &len) == nullptr) {
+                                      opensslBytes(input), input.size(), mac, &len) == nullptr) {
     return std::nullopt;
   }
   return std::string(reinterpret_cast<char*>(mac), len);
@@ -32,12 +28,12 @@ std::optional<std::string> digestSign(EVP_PKEY* pkey, std::string_view input) {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   size_t len = 0;
   if (!ctx || !pkey || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, pkey) != 1 ||
-      EVP_DigestSign(ctx.get(), nullptr, &len, uchars(input), input.size()) != 1) {
+      EVP_DigestSign(ctx.get(), nullptr, &len, opensslBytes(input), input.size()) != 1) {
     return std::nullopt;
   }
   std::string sig(len, '\0');
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, uchars(input),
-                     input.size()) != 1) {
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
+                     opensslBytes(input), input.size()) != 1) {
     return std::nullopt;
   }
   sig.resize(len);
@@ -46,7 +42,7 @@ std::optional<std::string> digestSign(EVP_PKEY* pkey, std::string_view input) {
 
 // OpenSSL's DER ECDSA signature as JWS's raw r||s (32 bytes each).
 std::optional<std::string> derToRaw(const std::string& der) {
-  const unsigned char* p = uchars(der);
+  const unsigned char* p = opensslBytes(der);
   std::unique_ptr<ECDSA_SIG, decltype(&ECDSA_SIG_free)> es(
       d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())), ECDSA_SIG_free);
   if (!es) return std::nullopt;

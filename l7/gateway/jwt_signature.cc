@@ -16,17 +16,13 @@ namespace {
 constexpr size_t kSha256Size = 32;
 constexpr size_t kP256ScalarSize = 32;
 
-const unsigned char* bytes(std::string_view s) {
-  return reinterpret_cast<const unsigned char*>(s.data());
-}
-
 bool verifyHs256(const std::string& secret, std::string_view input, std::string_view sig) {
   // An empty secret would let anyone sign; the loader should refuse it too.
   if (secret.empty() || secret.size() > INT_MAX || sig.size() != kSha256Size) return false;
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), bytes(input), input.size(),
-           mac, &len) == nullptr ||
+  if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), opensslBytes(input),
+           input.size(), mac, &len) == nullptr ||
       len != kSha256Size) {
     return false;
   }
@@ -41,7 +37,7 @@ bool digestVerify(EVP_PKEY* pkey, bool rsa, std::string_view input, const unsign
     return false;
   }
   if (rsa && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) return false;
-  return EVP_DigestVerify(ctx.get(), sig, sigLen, bytes(input), input.size()) == 1;
+  return EVP_DigestVerify(ctx.get(), sig, sigLen, opensslBytes(input), input.size()) == 1;
 }
 
 bool isP256(EVP_PKEY* pkey) {
@@ -56,8 +52,8 @@ bool isP256(EVP_PKEY* pkey) {
 bool verifyEs256(EVP_PKEY* pkey, std::string_view input, std::string_view sig) {
   if (sig.size() != 2 * kP256ScalarSize || !isP256(pkey)) return false;
   std::unique_ptr<ECDSA_SIG, decltype(&ECDSA_SIG_free)> es(ECDSA_SIG_new(), ECDSA_SIG_free);
-  BIGNUM* r = BN_bin2bn(bytes(sig), kP256ScalarSize, nullptr);
-  BIGNUM* s = BN_bin2bn(bytes(sig) + kP256ScalarSize, kP256ScalarSize, nullptr);
+  BIGNUM* r = BN_bin2bn(opensslBytes(sig), kP256ScalarSize, nullptr);
+  BIGNUM* s = BN_bin2bn(opensslBytes(sig) + kP256ScalarSize, kP256ScalarSize, nullptr);
   if (!es || !r || !s || ECDSA_SIG_set0(es.get(), r, s) != 1) {
     BN_free(r);
     BN_free(s);
@@ -77,7 +73,7 @@ bool verifyWithKey(JwsAlg alg, const config::JsonWebKey& key, std::string_view i
     case JwsAlg::HS256: return verifyHs256(key.secret, input, sig);
     case JwsAlg::RS256:
       return pkey && EVP_PKEY_is_a(pkey, "RSA") &&
-             digestVerify(pkey, true, input, bytes(sig), sig.size());
+             digestVerify(pkey, true, input, opensslBytes(sig), sig.size());
     case JwsAlg::ES256: return pkey && verifyEs256(pkey, input, sig);
   }
   return false;

@@ -20,6 +20,11 @@ enum class JwsAlg : uint8_t { HS256, RS256, ES256 };
 std::optional<JwsAlg> parseJwsAlg(std::string_view name);
 std::string_view jwsAlgName(JwsAlg alg);
 
+// The bytes of `s` as OpenSSL's signing and verifying calls take them.
+inline const unsigned char* opensslBytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
 // True when `signature` (decoded bytes) signs `signingInput` with `key`
 // under `alg`. False when key.alg names another algorithm or the key's
 // material does not fit `alg` (HS256: a non-empty secret; RS256: an RSA key,
